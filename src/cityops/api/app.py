@@ -1,0 +1,31 @@
+"""The FastAPI application: one composition point for every domain's router."""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from fastapi import APIRouter, FastAPI
+
+from cityops import __version__
+from cityops.api import errors
+from cityops.api.context import AppContext
+
+# Domains whose ``api.router`` is mounted under /api/v1, in this order.
+DOMAINS = ["auth", "geo", "registry", "cases", "ledger"]
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    app = FastAPI(title="cityops", version=__version__, description="城市运行和治理智能中枢 API")
+    app.state.ctx = ctx
+    errors.install(app)
+    v1 = APIRouter(prefix="/api/v1")
+
+    @v1.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__, "database": ctx.engine.dialect.name}
+
+    for name in DOMAINS:
+        module = import_module(f"cityops.{name}.api")
+        v1.include_router(module.router)
+    app.include_router(v1)
+    return app

@@ -1,0 +1,1 @@
+"""Users, roles, jurisdiction scopes and tokens."""

@@ -1,0 +1,53 @@
+"""Token login (OAuth2 password flow) and who-am-I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from cityops.api.deps import Ctx, CurrentUser, SessionDep
+from cityops.auth.models import User
+from cityops.auth.security import check_password, issue_token
+from cityops.errors import Unauthorized
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    role: str
+    scope_code: str | None
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    role: str
+    scope_code: str | None
+    staff_id: int | None
+
+
+@router.post("/token", response_model=Token)
+def login(ctx: Ctx, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+    user = session.execute(select(User).where(User.username == form.username)).scalar_one_or_none()
+    if user is None or not user.active or not check_password(form.password, user.password_hash):
+        raise Unauthorized("wrong username or password", code="bad_credentials")
+    token = issue_token(
+        secret=ctx.settings.secret_key,
+        user_id=user.id,
+        role=user.role.value,
+        now=ctx.clock.now(),
+        minutes=ctx.settings.token_minutes,
+    )
+    return Token(access_token=token, role=user.role.value, scope_code=user.scope_code)
+
+
+@router.get("/me", response_model=Me)
+def me(user: CurrentUser) -> Me:
+    return Me(id=user.user_id, username=user.username, role=user.role.value,
+              scope_code=user.scope_code, staff_id=user.staff_id)

@@ -1,0 +1,5 @@
+"""HTTP routes (filled in by the domain)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["cases"])

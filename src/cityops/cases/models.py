@@ -1,0 +1,171 @@
+"""Case tables: the case row (current state) and the reports linked to it.
+
+The case row is the fast read model; the ledger is the history (every transition is there).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cityops.store.base import Base, UtcDateTime
+
+
+class CaseKind(enum.StrEnum):
+    component = "component"  # 部件
+    event = "event"  # 事件 / 事项
+
+
+class Channel(enum.StrEnum):
+    """Intake channel (案件来源), recorded on every case."""
+
+    inspector = "inspector"  # 监督员上报
+    resident = "resident"  # 公众/网络上报
+    hotline = "hotline"  # 12345 热线
+    video = "video"  # 视频智能分析
+    sensor = "sensor"  # 传感器告警
+    patrol = "patrol"  # 巡查 (河长巡河等)
+    leader = "leader"  # 领导交办
+
+
+PUBLIC_CHANNELS = frozenset({Channel.resident, Channel.hotline})
+
+
+class CaseStatus(enum.StrEnum):
+    reported = "reported"  # 上报
+    accepted = "accepted"  # 受理
+    filed = "filed"  # 立案
+    dispatched = "dispatched"  # 派遣
+    in_progress = "in_progress"  # 处置中
+    handled = "handled"  # 处置反馈 (待核查)
+    verified = "verified"  # 核查通过
+    closed = "closed"  # 结案
+    evaluated = "evaluated"  # 已评价
+    returned = "returned"  # 回退 (待改派)
+    shelved = "shelved"  # 挂账
+    void = "void"  # 作废 / 不予立案
+
+
+class ClosingType(enum.StrEnum):
+    normal = "normal"  # 正常结案
+    overdue = "overdue"  # 超期结案
+    special = "special"  # 特殊结案
+
+
+class Case(Base):
+    """One problem in the city, whoever found it."""
+
+    __tablename__ = "case"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[CaseKind] = mapped_column(Enum(CaseKind, native_enum=False, length=12))
+    category_code: Mapped[str] = mapped_column(String(8))
+    major_code: Mapped[str] = mapped_column(String(4))
+    catalogue_version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=12))
+    status: Mapped[CaseStatus] = mapped_column(Enum(CaseStatus, native_enum=False, length=12))
+    closing_type: Mapped[ClosingType | None] = mapped_column(
+        Enum(ClosingType, native_enum=False, length=12)
+    )
+    # Where: WGS84 point and the map it falls in.
+    lat: Mapped[float] = mapped_column(Float)
+    lng: Mapped[float] = mapped_column(Float)
+    address: Mapped[str | None] = mapped_column(String(200))
+    district_code: Mapped[str] = mapped_column(String(20))
+    street_code: Mapped[str] = mapped_column(String(20))
+    community_code: Mapped[str | None] = mapped_column(String(20))
+    grid_code: Mapped[str | None] = mapped_column(String(20))
+    component_ident: Mapped[str | None] = mapped_column(String(17))
+    # Who reported.
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    reporter_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    reporter_name: Mapped[str | None] = mapped_column(String(50))
+    reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    # Who handles.
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
+    handling_level: Mapped[str | None] = mapped_column(String(16))
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    dispatch_reason: Mapped[str | None] = mapped_column(Text)
+    # When (UTC). Each step's time, so every KPI can be recomputed.
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    filed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # 处置截止时间
+    time_limit: Mapped[str | None] = mapped_column(String(16))  # e.g. "4h" (工作时) or "5d" (工作日)
+    handled_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    # Side paths.
+    extension_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    pending_extension_hours: Mapped[float | None] = mapped_column(Float)
+    rework_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    return_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0)
+    near_overdue_warned: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    self_handled: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_filed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Evaluation.
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    evaluation_comment: Mapped[str | None] = mapped_column(String(500))
+    # Duplicates: extra reports of the same problem are linked, not filed again.
+    report_count: Mapped[int] = mapped_column(Integer, default=1)
+    photos: Mapped[str | None] = mapped_column(Text)  # JSON list of evidence references
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    __table_args__ = (
+        Index("ix_case_district_filed", "district_code", "filed_at"),
+        Index("ix_case_district_reported", "district_code", "reported_at"),
+        Index("ix_case_street_status_reported", "street_code", "status", "reported_at"),
+        Index("ix_case_status_reported", "status", "reported_at"),
+        Index("ix_case_category_status", "category_code", "status", "reported_at"),
+        Index("ix_case_next_check", "next_check_at"),
+        Index("ix_case_worker_status", "worker_id", "status"),
+        Index("ix_case_department_status", "department_id", "status"),
+        Index("ix_case_reporter", "reporter_user_id"),
+        Index("ix_case_grid", "grid_code"),
+    )
+
+    @property
+    def case_no(self) -> str:
+        """案卷号: district, year, sequence, e.g. ``500157-2026-00000042``."""
+        return f"{self.district_code}-{self.reported_at.year}-{self.id:08d}"
+
+
+class CaseReport(Base):
+    """One report as received; several may point at the same case (duplicates)."""
+
+    __tablename__ = "case_report"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(Enum(Channel, native_enum=False, length=12))
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    text: Mapped[str] = mapped_column(Text, default="")
+    lat: Mapped[float] = mapped_column(Float)
+    lng: Mapped[float] = mapped_column(Float)
+    reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    external_ref: Mapped[str | None] = mapped_column(String(64))
+    duplicate: Mapped[bool] = mapped_column(Boolean, default=False)

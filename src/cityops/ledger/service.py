@@ -1,0 +1,107 @@
+"""Append to and verify the ledger; appends join the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import Session, SessionTransaction
+
+from cityops.clock import as_utc
+from cityops.ledger.chain import GENESIS, ChainRow, Verdict, canonical_json, entry_hash, verify_rows
+from cityops.ledger.models import LedgerEntry, LedgerHead
+
+_HEAD_KEY = "cityops.ledger.head"
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    seq: int
+    hash: str
+
+
+def _lock_head(session: Session) -> tuple[int, str]:
+    cached = session.info.get(_HEAD_KEY)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    head = session.execute(
+        select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1).with_for_update()
+    ).first()
+    if head is None:
+        session.execute(insert(LedgerHead).values(id=1, seq=0, hash=GENESIS))
+        return 0, GENESIS
+    return int(head.seq), str(head.hash)
+
+
+def append(
+    *,
+    session: Session,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    payload: dict[str, Any],
+) -> Appended:
+    """Append one entry in the caller's transaction (rolled back with it)."""
+    seq, prev = _lock_head(session)
+    seq += 1
+    payload_json = canonical_json(payload)
+    at = as_utc(at)
+    digest = entry_hash(
+        seq=seq, at=at, actor=actor, action=action, subject=subject, payload_json=payload_json, prev_hash=prev
+    )
+    session.execute(
+        insert(LedgerEntry).values(
+            seq=seq,
+            at=at,
+            actor=actor,
+            action=action,
+            subject=subject,
+            payload=payload_json,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+    session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(seq=seq, hash=digest))
+    session.info[_HEAD_KEY] = (seq, digest)
+    return Appended(seq, digest)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_cached_head(session: Session, transaction: SessionTransaction) -> None:
+    """The cached head is good for one transaction only."""
+    if transaction.parent is None:
+        session.info.pop(_HEAD_KEY, None)
+
+
+def _rows(session: Session, batch: int = 5000) -> Iterator[ChainRow]:
+    last = 0
+    while True:
+        chunk = session.execute(
+            select(LedgerEntry).where(LedgerEntry.seq > last).order_by(LedgerEntry.seq).limit(batch)
+        ).scalars().all()
+        if not chunk:
+            return
+        for e in chunk:
+            yield ChainRow(e.seq, as_utc(e.at), e.actor, e.action, e.subject, e.payload, e.prev_hash, e.hash)
+        last = chunk[-1].seq
+        session.expunge_all()
+
+
+def verify(*, session: Session) -> Verdict:
+    """Check the whole chain and the head against it."""
+    head = session.execute(select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1)).first()
+    head_seq, head_hash = (int(head.seq), str(head.hash)) if head else (0, GENESIS)
+    return verify_rows(_rows(session), head_seq=head_seq, head_hash=head_hash)
+
+
+def history(*, session: Session, subject: str) -> list[LedgerEntry]:
+    """Every entry about one subject (e.g. ``case:42``), oldest first."""
+    return list(
+        session.execute(select(LedgerEntry).where(LedgerEntry.subject == subject).order_by(LedgerEntry.seq))
+        .scalars()
+        .all()
+    )

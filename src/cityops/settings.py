@@ -1,0 +1,70 @@
+"""Typed settings from ``CITYOPS_*`` environment variables.
+
+One object, validated once; nothing else in the code reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Deployment settings; defaults run a district on one laptop."""
+
+    model_config = SettingsConfigDict(env_prefix="CITYOPS_", extra="ignore")
+
+    database_url: str = "sqlite:///var/cityops.db"
+    bus_url: str = "memory://"
+    mqtt_url: str | None = None
+    secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
+    demo_password: str | None = None
+    time_zone: str = "Asia/Shanghai"
+    token_minutes: int = 12 * 60
+    open311_api_keys: str = ""
+    # 重复案件: same category within this radius (metres) and window (hours) is one case.
+    duplicate_radius_m: float = 50.0
+    duplicate_window_hours: float = 24.0
+    # 临期: a case this close to its deadline (fraction of its time limit left) is warned.
+    near_overdue_fraction: float = 0.2
+    # Step limit for 核实/核查 by an inspector, in minutes (reference: egova default 30).
+    inspection_step_minutes: int = 30
+    max_text_length: int = 4000
+    plans_path: Path | None = None
+    categories_path: Path | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres(cls, value: str) -> str:
+        """Accept ``postgres://`` and ``postgresql://`` and use the psycopg 3 driver."""
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The city's time zone."""
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def open311_keys(self) -> set[str]:
+        """API keys accepted by the Open311 door besides those issued in the app."""
+        return {k.strip() for k in self.open311_api_keys.split(",") if k.strip()}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

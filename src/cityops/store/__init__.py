@@ -1,0 +1,1 @@
+"""Storage: one code path for SQLite (embedded) and PostgreSQL (at scale)."""
