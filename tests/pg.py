@@ -58,10 +58,24 @@ def _start_throwaway() -> PgServer:
     data = os.path.join(base, "data")
     port = _free_port()
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*as_pg, initdb, "-D", data, "-U", "postgres", "-A", "trust"], check=True, capture_output=True)
     subprocess.run(
-        [*as_pg, pg_ctl, "-D", data, "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
-         "-l", os.path.join(base, "log"), "-w", "start"],
+        [*as_pg, initdb, "-D", data, "-U", "postgres", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_pg,
+            pg_ctl,
+            "-D",
+            data,
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-l",
+            os.path.join(base, "log"),
+            "-w",
+            "start",
+        ],
         check=True,
         capture_output=True,
     )

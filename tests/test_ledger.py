@@ -15,8 +15,14 @@ from cityops.ledger.models import LedgerEntry
 def _fill(factory: sessionmaker[Session], clock: FakeClock, n: int = 10) -> None:
     for i in range(n):
         with factory.begin() as s:
-            ledger.append(session=s, at=clock.now(), actor="tester", action="test", subject=f"case:{i % 3}",
-                          payload={"i": i, "名": "江北"})
+            ledger.append(
+                session=s,
+                at=clock.now(),
+                actor="tester",
+                action="test",
+                subject=f"case:{i % 3}",
+                payload={"i": i, "名": "江北"},
+            )
         clock.advance(timedelta(seconds=1))
 
 
@@ -37,7 +43,9 @@ def test_appends_in_one_transaction_chain_and_roll_back_together(
     s.rollback()
     s.close()
     with session_factory.begin() as s:
-        third = ledger.append(session=s, at=clock.now(), actor="a", action="z", subject="case:9", payload={})
+        third = ledger.append(
+            session=s, at=clock.now(), actor="a", action="z", subject="case:9", payload={}
+        )
     assert third.seq == 3
     with session_factory() as s:
         assert ledger.verify(session=s).ok
@@ -93,8 +101,44 @@ def test_rehashed_forgery_is_found_by_the_next_link(
         e = s.get(LedgerEntry, 4)
         assert e is not None
         e.payload = '{"i":99}'
-        e.hash = entry_hash(seq=e.seq, at=e.at, actor=e.actor, action=e.action, subject=e.subject,
-                            payload_json=e.payload, prev_hash=e.prev_hash)
+        e.hash = entry_hash(
+            seq=e.seq,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            subject=e.subject,
+            payload_json=e.payload,
+            prev_hash=e.prev_hash,
+        )
     with session_factory() as s:
         verdict = ledger.verify(session=s)
     assert not verdict.ok and verdict.first_broken_seq == 5
+
+
+def test_rolled_back_savepoint_does_not_break_the_chain(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    """A step that fails inside a savepoint must not leave a gap in the chain."""
+    with session_factory.begin() as s:
+        ledger.append(
+            session=s, at=clock.now(), actor="a", action="ok", subject="case:1", payload={}
+        )
+        try:
+            with s.begin_nested():
+                ledger.append(
+                    session=s,
+                    at=clock.now(),
+                    actor="a",
+                    action="undone",
+                    subject="case:1",
+                    payload={},
+                )
+                raise RuntimeError("step refused")
+        except RuntimeError:
+            pass
+        ledger.append(
+            session=s, at=clock.now(), actor="a", action="ok2", subject="case:1", payload={}
+        )
+    with session_factory() as s:
+        assert ledger.verify(session=s).ok
+        assert [e.action for e in ledger.history(session=s, subject="case:1")] == ["ok", "ok2"]

@@ -12,6 +12,7 @@ from cityops.api.context import AppContext
 
 # Domains whose ``api.router`` is mounted under /api/v1, in this order.
 DOMAINS = ["auth", "geo", "registry", "cases", "ledger"]
+EXTRA = ["cityops.api.stream"]
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -27,5 +28,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     for name in DOMAINS:
         module = import_module(f"cityops.{name}.api")
         v1.include_router(module.router)
+    for path in EXTRA:
+        v1.include_router(import_module(path).router)
     app.include_router(v1)
     return app

@@ -51,10 +51,14 @@ def get_session(ctx: Ctx) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_principal(ctx: Ctx, session: SessionDep, token: Annotated[str | None, Depends(oauth2)]) -> Principal:
+def get_principal(
+    ctx: Ctx, session: SessionDep, token: Annotated[str | None, Depends(oauth2)]
+) -> Principal:
     if not token:
-        raise Unauthorized("log in first: send Authorization: Bearer <token>", code="not_authenticated")
-    claims = read_token(secret=ctx.settings.secret_key, token=token)
+        raise Unauthorized(
+            "log in first: send Authorization: Bearer <token>", code="not_authenticated"
+        )
+    claims = read_token(secret=ctx.settings.secret_key, token=token, now=ctx.clock.now())
     user = session.get(User, int(claims["sub"]))
     if user is None or not user.active:
         raise Unauthorized("account not found or disabled", code="invalid_token")

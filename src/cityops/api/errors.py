@@ -1,4 +1,7 @@
-"""Every error as JSON ``{"error": {"code", "message"}}`` with a 4xx status; never a 500 for bad input."""
+"""Every error as JSON ``{"error": {"code", "message"}}`` with a 4xx status.
+
+Never a 500 for bad input.
+"""
 
 from __future__ import annotations
 
@@ -32,29 +35,44 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg", "")}
+            {
+                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+                "message": e.get("msg", ""),
+            }
             for e in exc.errors()
         ]
         first = problems[0] if problems else {"field": "", "message": "invalid request"}
         message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-        return JSONResponse(error_body("validation_failed", message, problems=problems), status_code=422)
+        return JSONResponse(
+            error_body("validation_failed", message, problems=problems), status_code=422
+        )
 
     @app.exception_handler(StaleDataError)
     async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:
         return JSONResponse(
-            error_body("stale_update", "the case was changed by someone else; reload and try again"),
+            error_body(
+                "stale_update", "the case was changed by someone else; reload and try again"
+            ),
             status_code=409,
         )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         log.info("integrity error: %s", exc.orig)
-        return JSONResponse(error_body("conflict", "that would duplicate or orphan a record"), status_code=409)
+        return JSONResponse(
+            error_body("conflict", "that would duplicate or orphan a record"), status_code=409
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status_code, "http_error"
+        code = {
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            405: "method_not_allowed",
+        }.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
         )
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))

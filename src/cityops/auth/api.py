@@ -33,7 +33,9 @@ class Me(BaseModel):
 
 
 @router.post("/token", response_model=Token)
-def login(ctx: Ctx, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
+def login(
+    ctx: Ctx, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+) -> Token:
     user = session.execute(select(User).where(User.username == form.username)).scalar_one_or_none()
     if user is None or not user.active or not check_password(form.password, user.password_hash):
         raise Unauthorized("wrong username or password", code="bad_credentials")
@@ -49,5 +51,10 @@ def login(ctx: Ctx, session: SessionDep, form: Annotated[OAuth2PasswordRequestFo
 
 @router.get("/me", response_model=Me)
 def me(user: CurrentUser) -> Me:
-    return Me(id=user.user_id, username=user.username, role=user.role.value,
-              scope_code=user.scope_code, staff_id=user.staff_id)
+    return Me(
+        id=user.user_id,
+        username=user.username,
+        role=user.role.value,
+        scope_code=user.scope_code,
+        staff_id=user.staff_id,
+    )

@@ -39,13 +39,17 @@ class Principal:
 
     def require_covers(self, code: str | None, what: str = "this place") -> None:
         if not self.covers(code):
-            raise Forbidden(f"{what} is outside your jurisdiction ({self.scope_code or 'none'})",
-                            code="outside_jurisdiction")
+            raise Forbidden(
+                f"{what} is outside your jurisdiction ({self.scope_code or 'none'})",
+                code="outside_jurisdiction",
+            )
 
     def require_role(self, *roles: Role) -> None:
         if self.role not in roles:
             names = ", ".join(r.value for r in roles)
-            raise Forbidden(f"role {self.role.value} may not do this (needs {names})", code="role_forbidden")
+            raise Forbidden(
+                f"role {self.role.value} may not do this (needs {names})", code="role_forbidden"
+            )
 
 
 SYSTEM = Principal(user_id=0, username="system", role=Role.city_admin, scope_code=None)

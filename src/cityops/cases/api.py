@@ -1,5 +1,303 @@
-"""HTTP routes (filled in by the domain)."""
+"""Case routes: thin over the service; the request's session is the transaction."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel
+
+from cityops.api.deps import Ctx, CurrentUser, SessionDep
+from cityops.auth.models import Role
+from cityops.cases import intake, kpi_query, queries, service
+from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action
+from cityops.cases.models import CaseStatus, Channel
+from cityops.cases.rules import CaseRules
+from cityops.cases.runtime import get_rules
+from cityops.cases.schemas import (
+    CaseCreate,
+    CasePage,
+    CaseRead,
+    HistoryEntry,
+    IntakeRead,
+    TransitionCreate,
+)
+from cityops.clock import as_utc
+from cityops.errors import NotFound
+from cityops.ledger import service as ledger
 
 router = APIRouter(tags=["cases"])
+
+
+def _rules(ctx: Ctx, session: SessionDep) -> CaseRules:
+    return get_rules(ctx, session)
+
+
+RulesDep = Annotated[CaseRules, Depends(_rules)]
+
+
+class CategoryRead(BaseModel):
+    code: str
+    name: str
+    kind: str
+    major_code: str
+    major_name: str
+    department_type: str
+    handling_level: str
+    time_limit: str
+    filing_criteria: str
+    closing_criteria: str
+    auto_file: bool
+
+
+class CataloguePage(BaseModel):
+    version: int
+    items: list[CategoryRead]
+    errors: list[str]
+
+
+@router.get("/categories", response_model=CataloguePage)
+def categories(rules: RulesDep, user: CurrentUser) -> CataloguePage:
+    """The category catalogue (部件/事件 classes) with time limits and criteria."""
+    del user
+    cat = rules.catalogue
+    items = [
+        CategoryRead(
+            code=c.code,
+            name=c.name,
+            kind=c.kind.value,
+            major_code=c.major_code,
+            major_name=c.major_name,
+            department_type=c.department_type.value,
+            handling_level=c.handling_level,
+            time_limit=str(c.time_limit),
+            filing_criteria=c.filing_criteria,
+            closing_criteria=c.closing_criteria,
+            auto_file=c.auto_file,
+        )
+        for c in cat.all()
+    ]
+    return CataloguePage(version=cat.version, items=items, errors=list(cat.errors))
+
+
+def _read(rules: CaseRules, case: object, history: list[HistoryEntry] | None = None) -> CaseRead:
+    from cityops.cases.models import Case
+
+    assert isinstance(case, Case)
+    try:
+        name: str | None = rules.catalogue.get(case.category_code).name
+    except NotFound:
+        name = None
+    return CaseRead.of(
+        case, category_name=name, allowed=service.case_actions(case), history=history
+    )
+
+
+@router.post("/cases", response_model=IntakeRead, status_code=status.HTTP_201_CREATED)
+def create_case(
+    data: CaseCreate, session: SessionDep, rules: RulesDep, user: CurrentUser
+) -> IntakeRead:
+    """Report a problem. A repeat of an open case is linked to it instead (``duplicate: true``)."""
+    result = intake.report(
+        session=session, rules=rules, data=data, actor=user, at=rules.clock.now()
+    )
+    return IntakeRead(
+        case=_read(rules, result.case),
+        duplicate=result.duplicate,
+        auto_filed=result.auto_filed,
+        dispatched=result.dispatched,
+    )
+
+
+@router.get("/cases", response_model=CasePage)
+def list_cases(
+    session: SessionDep,
+    rules: RulesDep,
+    user: CurrentUser,
+    status_: Annotated[list[CaseStatus] | None, Query(alias="status")] = None,
+    category: Annotated[list[str] | None, Query()] = None,
+    jurisdiction: Annotated[str | None, Query(pattern=r"^\d{6,20}$")] = None,
+    channel: Annotated[list[Channel] | None, Query()] = None,
+    reported_from: datetime | None = None,
+    reported_to: datetime | None = None,
+    bbox: str | None = None,
+    worker_id: int | None = None,
+    department_id: int | None = None,
+    overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    page: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    with_total: bool = False,
+) -> CasePage:
+    """Filter by status, category, jurisdiction, channel, time range, bbox; newest first."""
+    filters = queries.CaseFilter(
+        status=status_ or [],
+        category=category or [],
+        jurisdiction=jurisdiction,
+        channel=channel or [],
+        reported_from=as_utc(reported_from) if reported_from else None,
+        reported_to=as_utc(reported_to) if reported_to else None,
+        bbox=queries.parse_bbox(bbox),
+        worker_id=worker_id,
+        department_id=department_id,
+        overdue_at=rules.clock.now() if overdue else None,
+    )
+    result = queries.list_cases(
+        session=session,
+        user=user,
+        filters=filters,
+        limit=limit,
+        cursor=cursor,
+        page=page,
+        with_total=with_total,
+    )
+    return CasePage(
+        items=[_read(rules, c) for c in result.items],
+        total=result.total,
+        next_cursor=result.next_cursor,
+        page=page,
+        page_size=limit,
+    )
+
+
+def _history(session: SessionDep, case_id: int) -> list[HistoryEntry]:
+    return [
+        HistoryEntry(
+            seq=e.seq,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            payload=json.loads(e.payload),
+            hash=e.hash,
+        )
+        for e in ledger.history(session=session, subject=f"case:{case_id}")
+    ]
+
+
+def _visible_case(session: SessionDep, user: CurrentUser, case_id: int) -> None:
+    if not queries.visible(session=session, user=user, case_id=case_id):
+        raise NotFound(f"case {case_id} not found", code="case_not_found")
+
+
+@router.get("/cases/{case_id}", response_model=CaseRead)
+def get_case(case_id: int, session: SessionDep, rules: RulesDep, user: CurrentUser) -> CaseRead:
+    """One case with its full history, read from the ledger."""
+    _visible_case(session, user, case_id)
+    case = service.get_case(session=session, case_id=case_id)
+    return _read(rules, case, history=_history(session, case_id))
+
+
+@router.get("/cases/{case_id}/transitions", response_model=list[HistoryEntry])
+def case_history(case_id: int, session: SessionDep, user: CurrentUser) -> list[HistoryEntry]:
+    _visible_case(session, user, case_id)
+    return _history(session, case_id)
+
+
+@router.post("/cases/{case_id}/transitions", response_model=CaseRead)
+def transition(
+    case_id: int, command: TransitionCreate, session: SessionDep, rules: RulesDep, user: CurrentUser
+) -> CaseRead:
+    """Move the case one step (受理, 立案, 派遣, …); illegal steps get 409 with the allowed ones."""
+    _visible_case(session, user, case_id)
+    case = service.transition(
+        session=session,
+        rules=rules,
+        case_id=case_id,
+        command=command,
+        actor=user,
+        at=rules.clock.now(),
+    )
+    return _read(rules, case)
+
+
+class ActionRead(BaseModel):
+    action: str
+    name: str
+
+
+@router.get("/case-actions", response_model=list[ActionRead])
+def actions() -> list[ActionRead]:
+    """Every action of the case workflow with its Chinese name."""
+    return [ActionRead(action=a.value, name=ACTION_NAMES_ZH[a]) for a in Action]
+
+
+class KpiRead(BaseModel):
+    key: str
+    name: str
+    filed: int
+    reported: int
+    close_rate: float | None
+    on_time_close_rate: float | None
+    on_time_handle_rate: float | None
+    rework_rate: float | None
+    overdue: int
+    public_report_rate: float | None
+    avg_handling_hours: float | None
+    satisfaction: float | None
+    satisfaction_rate: float | None
+    score: float | None
+    rating: str | None
+
+
+class KpiPage(BaseModel):
+    period_start: datetime
+    period_end: datetime
+    by: str
+    items: list[KpiRead]
+
+
+@router.get("/kpis", response_model=KpiPage)
+def kpis(
+    session: SessionDep,
+    rules: RulesDep,
+    user: CurrentUser,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    by: kpi_query.GroupBy = kpi_query.GroupBy.district,
+    jurisdiction: Annotated[str | None, Query(pattern=r"^(\d{6}|\d{9})$")] = None,
+) -> KpiPage:
+    """The KPI set with composite score and A–E rating.
+
+    立案数, 结案率, 按期结案率, 按期处置率, 返工率, 超期数, 监督举报率, 处置时长, 满意度.
+    """
+    user.require_role(Role.city_admin, Role.district_dispatcher, Role.street_staff)
+    if not user.is_city_wide:
+        jurisdiction = jurisdiction or user.scope_code
+        user.require_covers(jurisdiction, "these KPIs")
+    tz = rules.settings.tz
+    if start is not None and end is not None:
+        period = (as_utc(start), as_utc(end))
+    else:
+        period = kpi_query.month_range(month, tz=tz, now=rules.clock.now())
+    rows = kpi_query.kpi_rows(
+        session=session,
+        start=period[0],
+        end=period[1],
+        by=by,
+        jurisdiction=jurisdiction,
+        now=rules.clock.now(),
+    )
+    items = [
+        KpiRead(
+            key=r.key,
+            name=r.name,
+            filed=r.kpis.filed,
+            reported=r.counts.reported,
+            close_rate=r.kpis.close_rate,
+            on_time_close_rate=r.kpis.on_time_close_rate,
+            on_time_handle_rate=r.kpis.on_time_handle_rate,
+            rework_rate=r.kpis.rework_rate,
+            overdue=r.kpis.overdue,
+            public_report_rate=r.kpis.public_report_rate,
+            avg_handling_hours=r.kpis.avg_handling_hours,
+            satisfaction=r.kpis.satisfaction,
+            satisfaction_rate=r.kpis.satisfaction_rate,
+            score=r.kpis.score,
+            rating=r.kpis.rating,
+        )
+        for r in rows
+    ]
+    return KpiPage(period_start=period[0], period_end=period[1], by=by.value, items=items)

@@ -35,7 +35,19 @@ class Action(enum.StrEnum):
     self_handle = "self_handle"  # 自处置
 
 
-OPEN_STATES = frozenset({S.reported, S.accepted, S.filed, S.dispatched, S.in_progress, S.handled, S.verified, S.returned, S.shelved})
+OPEN_STATES = frozenset(
+    {
+        S.reported,
+        S.accepted,
+        S.filed,
+        S.dispatched,
+        S.in_progress,
+        S.handled,
+        S.verified,
+        S.returned,
+        S.shelved,
+    }
+)
 FINAL_STATES = frozenset({S.closed, S.evaluated, S.void})
 # States in which the handling clock runs (派遣 starts it; 挂账 stops it).
 CLOCK_RUNNING = frozenset({S.dispatched, S.in_progress, S.returned})
@@ -59,7 +71,8 @@ TRANSITIONS: dict[Action, Edge] = {
     Action.verify_fail: Edge(frozenset({S.handled}), S.in_progress),
     Action.close: Edge(frozenset({S.verified}), S.closed),
     Action.close_special: Edge(
-        frozenset({S.filed, S.dispatched, S.in_progress, S.handled, S.returned, S.shelved}), S.closed
+        frozenset({S.filed, S.dispatched, S.in_progress, S.handled, S.returned, S.shelved}),
+        S.closed,
     ),
     Action.evaluate: Edge(frozenset({S.closed}), S.evaluated),
     Action.request_extension: Edge(frozenset({S.dispatched, S.in_progress}), None),
@@ -67,7 +80,9 @@ TRANSITIONS: dict[Action, Edge] = {
     Action.reject_extension: Edge(frozenset({S.dispatched, S.in_progress}), None),
     Action.shelve: Edge(frozenset({S.dispatched, S.in_progress}), S.shelved),
     Action.restore: Edge(frozenset({S.shelved}), S.dispatched),
-    Action.escalate: Edge(frozenset({S.filed, S.dispatched, S.in_progress, S.returned, S.handled}), None),
+    Action.escalate: Edge(
+        frozenset({S.filed, S.dispatched, S.in_progress, S.returned, S.handled}), None
+    ),
     Action.self_handle: Edge(frozenset({S.reported}), S.handled),
 }
 

@@ -112,8 +112,11 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # 处置截止时间
-    time_limit: Mapped[str | None] = mapped_column(String(16))  # e.g. "4h" (工作时) or "5d" (工作日)
+    time_limit: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # e.g. "4h" (工作时) or "5d" (工作日)
     handled_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    handling_seconds: Mapped[float | None] = mapped_column(Float)  # 处置用时, working seconds
     # Side paths.
     extension_count: Mapped[int] = mapped_column(SmallInteger, default=0)
     pending_extension_hours: Mapped[float | None] = mapped_column(Float)
@@ -138,6 +141,7 @@ class Case(Base):
     __table_args__ = (
         Index("ix_case_district_filed", "district_code", "filed_at"),
         Index("ix_case_district_reported", "district_code", "reported_at"),
+        Index("ix_case_district_dispatched", "district_code", "dispatched_at"),
         Index("ix_case_street_status_reported", "street_code", "status", "reported_at"),
         Index("ix_case_status_reported", "status", "reported_at"),
         Index("ix_case_category_status", "category_code", "status", "reported_at"),

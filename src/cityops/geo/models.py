@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date
 
-from sqlalchemy import Date, Enum, Float, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import Date, Enum, Float, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.store.base import Base

@@ -26,5 +26,11 @@ def verify(session: SessionDep, user: CurrentUser) -> VerifyRead:
     """Walk the whole chain; report the first broken entry, if any."""
     user.require_role(Role.city_admin, Role.district_dispatcher)
     v = service.verify(session=session)
-    return VerifyRead(ok=v.ok, checked=v.checked, head_seq=v.head_seq, head_hash=v.head_hash,
-                      first_broken_seq=v.first_broken_seq, reason=v.reason)
+    return VerifyRead(
+        ok=v.ok,
+        checked=v.checked,
+        head_seq=v.head_seq,
+        head_hash=v.head_hash,
+        first_broken_seq=v.first_broken_seq,
+        reason=v.reason,
+    )

@@ -14,7 +14,9 @@ GENESIS = "0" * 64
 
 def canonical_json(payload: Any) -> str:
     """One text for one value: sorted keys, no spaces, UTF-8 kept."""
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
 
 
 def entry_hash(
@@ -29,7 +31,15 @@ def entry_hash(
 ) -> str:
     """SHA-256 over the entry's fields and its predecessor's hash."""
     text = "\x1f".join(
-        [str(seq), at.isoformat(timespec="microseconds"), actor, action, subject, payload_json, prev_hash]
+        [
+            str(seq),
+            at.isoformat(timespec="microseconds"),
+            actor,
+            action,
+            subject,
+            payload_json,
+            prev_hash,
+        ]
     )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -71,7 +81,12 @@ def verify_rows(
     checked = 0
     for row in rows:
         if row.seq != expected_seq:
-            return Verdict(False, checked, expected_seq, f"sequence gap: expected {expected_seq}, found {row.seq}")
+            return Verdict(
+                False,
+                checked,
+                expected_seq,
+                f"sequence gap: expected {expected_seq}, found {row.seq}",
+            )
         if row.prev_hash != prev:
             return Verdict(False, checked, row.seq, "link to the previous entry does not match")
         recomputed = entry_hash(

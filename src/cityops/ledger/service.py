@@ -51,7 +51,13 @@ def append(
     payload_json = canonical_json(payload)
     at = as_utc(at)
     digest = entry_hash(
-        seq=seq, at=at, actor=actor, action=action, subject=subject, payload_json=payload_json, prev_hash=prev
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        payload_json=payload_json,
+        prev_hash=prev,
     )
     session.execute(
         insert(LedgerEntry).values(
@@ -72,28 +78,39 @@ def append(
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget_cached_head(session: Session, transaction: SessionTransaction) -> None:
-    """The cached head is good for one transaction only."""
-    if transaction.parent is None:
+    """The cached head is good for one transaction only; a savepoint's end may undo appends."""
+    if transaction.parent is None or transaction.nested:
         session.info.pop(_HEAD_KEY, None)
 
 
 def _rows(session: Session, batch: int = 5000) -> Iterator[ChainRow]:
     last = 0
     while True:
-        chunk = session.execute(
-            select(LedgerEntry).where(LedgerEntry.seq > last).order_by(LedgerEntry.seq).limit(batch)
-        ).scalars().all()
+        chunk = (
+            session.execute(
+                select(LedgerEntry)
+                .where(LedgerEntry.seq > last)
+                .order_by(LedgerEntry.seq)
+                .limit(batch)
+            )
+            .scalars()
+            .all()
+        )
         if not chunk:
             return
         for e in chunk:
-            yield ChainRow(e.seq, as_utc(e.at), e.actor, e.action, e.subject, e.payload, e.prev_hash, e.hash)
+            yield ChainRow(
+                e.seq, as_utc(e.at), e.actor, e.action, e.subject, e.payload, e.prev_hash, e.hash
+            )
         last = chunk[-1].seq
         session.expunge_all()
 
 
 def verify(*, session: Session) -> Verdict:
     """Check the whole chain and the head against it."""
-    head = session.execute(select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1)).first()
+    head = session.execute(
+        select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1)
+    ).first()
     head_seq, head_hash = (int(head.seq), str(head.hash)) if head else (0, GENESIS)
     return verify_rows(_rows(session), head_seq=head_seq, head_hash=head_hash)
 
@@ -101,7 +118,9 @@ def verify(*, session: Session) -> Verdict:
 def history(*, session: Session, subject: str) -> list[LedgerEntry]:
     """Every entry about one subject (e.g. ``case:42``), oldest first."""
     return list(
-        session.execute(select(LedgerEntry).where(LedgerEntry.subject == subject).order_by(LedgerEntry.seq))
+        session.execute(
+            select(LedgerEntry).where(LedgerEntry.subject == subject).order_by(LedgerEntry.seq)
+        )
         .scalars()
         .all()
     )

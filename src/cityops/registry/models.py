@@ -37,7 +37,7 @@ class DepartmentType(enum.StrEnum):
     shichang = "shichang"  # 市场监管
     street_office = "street_office"  # 街道办/镇政府 (属地)
     utility = "utility"  # 公用事业单位 (供水/供电/燃气/通信)
-    center = "center"  # 城运中心 (监督/指挥)
+    center = "center"  # type: ignore[assignment]  # 城运中心 (监督/指挥)
 
 
 class Department(Base):
@@ -114,7 +114,9 @@ class Component(Base):
     name: Mapped[str] = mapped_column(String(60))
     category_code: Mapped[str] = mapped_column(String(8), index=True)
     owner_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))  # 主管部门
-    maintainer_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))  # 养护
+    maintainer_department_id: Mapped[int | None] = mapped_column(
+        ForeignKey("department.id")
+    )  # 养护
     grid_code: Mapped[str | None] = mapped_column(String(20), index=True)
     district_code: Mapped[str | None] = mapped_column(String(20))
     street_code: Mapped[str | None] = mapped_column(String(20))

@@ -1,0 +1,39 @@
+"""What the case engine decides with: catalogue, plans, calendar, map index, settings, clock.
+
+Loaded once per process (validated data, not code) and passed to the service functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cityops.cases.categories import Catalogue, load_catalogue
+from cityops.cases.plans import DispatchPlans, load_plans
+from cityops.cases.workcalendar import WorkCalendar
+from cityops.clock import Clock
+from cityops.geo.index import JurisdictionIndex
+from cityops.settings import Settings
+
+
+@dataclass
+class CaseRules:
+    catalogue: Catalogue
+    plans: DispatchPlans
+    calendar: WorkCalendar
+    index: JurisdictionIndex
+    settings: Settings
+    clock: Clock
+
+
+def build_rules(*, settings: Settings, clock: Clock, index: JurisdictionIndex) -> CaseRules:
+    """Load the catalogue and plans (bad entries are reported in ``.errors``, never fatal)."""
+    catalogue = load_catalogue(settings.categories_path)
+    plans = load_plans(catalogue, settings.plans_path)
+    return CaseRules(
+        catalogue=catalogue,
+        plans=plans,
+        calendar=WorkCalendar(tz=settings.tz),
+        index=index,
+        settings=settings,
+        clock=clock,
+    )

@@ -1,0 +1,224 @@
+"""The ``cityops`` command: demo, serve, db, import, kpi, ledger, sim."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cityops.errors import CityOpsError
+from cityops.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="cityops — 城市运行和治理智能中枢", no_args_is_help=True, add_completion=False
+)
+db_app = typer.Typer(help="database schema", no_args_is_help=True)
+import_app = typer.Typer(help="import data", no_args_is_help=True)
+ledger_app = typer.Typer(help="the ledger (一本账)", no_args_is_help=True)
+sim_app = typer.Typer(help="synthetic Chongqing", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(import_app, name="import")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(sim_app, name="sim")
+console = Console()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+def _settings(database_url: str | None = None) -> Settings:
+    s = get_settings()
+    return (
+        s.model_copy(update={"database_url": Settings(database_url=database_url).database_url})
+        if database_url
+        else s
+    )
+
+
+DbOption = Annotated[
+    str | None, typer.Option("--database-url", help="overrides CITYOPS_DATABASE_URL")
+]
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DbOption = None) -> None:
+    """Create or upgrade the schema (Alembic) at the configured database."""
+    from cityops.store.engine import make_engine
+    from cityops.store.schema import upgrade
+
+    engine = make_engine(_settings(database_url).database_url)
+    upgrade(engine)
+    console.print(f"schema is at head on {engine.url.render_as_string(hide_password=True)}")
+
+
+@import_app.command("jurisdictions")
+def import_jurisdictions(path: Path, database_url: DbOption = None) -> None:
+    """Import jurisdictions from a GeoJSON FeatureCollection (code, name, level, parent_code)."""
+    from cityops.geo import service as geo
+    from cityops.store.engine import make_engine, make_session_factory, transaction
+    from cityops.store.schema import upgrade
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"cannot read {path}: {exc}")
+    engine = make_engine(_settings(database_url).database_url)
+    upgrade(engine)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            n = geo.import_geojson(session=session, collection=data)
+    except CityOpsError as exc:
+        _fail(exc.message)
+    console.print(f"imported {n} jurisdictions from {path}")
+
+
+@ledger_app.command("verify")
+def ledger_verify(database_url: DbOption = None) -> None:
+    """Walk the hash chain; exit 1 and name the first broken entry if it was tampered with."""
+    from cityops.ledger import service as ledger
+    from cityops.store.engine import make_engine, make_session_factory
+
+    engine = make_engine(_settings(database_url).database_url)
+    with make_session_factory(engine)() as session:
+        v = ledger.verify(session=session)
+    if v.ok:
+        console.print(
+            f"[green]ledger intact[/green]: {v.checked} entries, head {v.head_hash[:16]}…"
+        )
+        return
+    console.print(
+        f"[red]ledger broken[/red] at entry {v.first_broken_seq}: {v.reason} "
+        f"({v.checked} entries verified before it)"
+    )
+    raise typer.Exit(1)
+
+
+@app.command("kpi")
+def kpi(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: this month)")] = None,
+    by: Annotated[str, typer.Option(help="district | street | department | worker")] = "district",
+    jurisdiction: Annotated[
+        str | None, typer.Option(help="limit to a district or street code")
+    ] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Print the KPI set (立案数, 结案率, 按期结案率, …) with composite score and A–E rating."""
+    from cityops.cases import kpi_query
+    from cityops.store.engine import make_engine, make_session_factory
+
+    settings = _settings(database_url)
+    try:
+        start, end = kpi_query.month_range(month, tz=settings.tz)
+        by_key = kpi_query.GroupBy(by)
+    except (ValueError, CityOpsError) as exc:
+        _fail(str(exc))
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        rows = kpi_query.kpi_rows(
+            session=session, start=start, end=end, by=by_key, jurisdiction=jurisdiction
+        )
+    table = Table(title=f"KPIs {start.astimezone(settings.tz):%Y-%m} by {by}")
+    for col in [
+        "group",
+        "名称",
+        "立案数",
+        "结案率%",
+        "按期结案率%",
+        "按期处置率%",
+        "返工率%",
+        "超期数",
+        "监督举报率%",
+        "平均处置h",
+        "满意度",
+        "综合分",
+        "等级",
+    ]:
+        table.add_column(col, justify="right" if col not in ("group", "名称") else "left")
+    for r in rows:
+        k = r.kpis
+        table.add_row(
+            r.key,
+            r.name,
+            str(k.filed),
+            _pct(k.close_rate),
+            _pct(k.on_time_close_rate),
+            _pct(k.on_time_handle_rate),
+            _pct(k.rework_rate),
+            str(k.overdue),
+            _pct(k.public_report_rate),
+            _num(k.avg_handling_hours),
+            _num(k.satisfaction),
+            _num(k.score),
+            k.rating,
+        )
+    console.print(table)
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1f}"
+
+
+def _num(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
+@app.command("serve")
+def serve(host: str = "127.0.0.1", port: int = 8000, database_url: DbOption = None) -> None:
+    """Run the API server on the configured database."""
+    import uvicorn
+
+    from cityops.api.app import create_app
+    from cityops.runtime import build_context
+
+    ctx = build_context(_settings(database_url))
+    uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
+
+
+@app.command("demo")
+def demo(
+    port: Annotated[int, typer.Option(help="HTTP port (0 picks a free one)")] = 8000,
+    host: str = "127.0.0.1",
+    headless: Annotated[bool, typer.Option(help="no live panel; print progress lines")] = False,
+    duration: Annotated[float | None, typer.Option(help="seconds to run, then exit 0")] = None,
+    rate: Annotated[float, typer.Option(help="simulated reports per second")] = 5.0,
+    database_url: DbOption = None,
+) -> None:
+    """Fill the database with synthetic Chongqing if empty, serve the API and simulate the city."""
+    from cityops.demo import run_demo
+
+    settings = _settings(database_url)
+    if database_url is None and "database_url" not in settings.model_fields_set:
+        settings = settings.model_copy(update={"database_url": "sqlite:///var/demo.db"})
+    run_demo(
+        settings=settings,
+        host=host,
+        port=port,
+        headless=headless,
+        duration=duration,
+        rate=rate,
+        console=console,
+    )
+
+
+@sim_app.command("load-history")
+def load_history(
+    cases: Annotated[int, typer.Option(help="how many historical cases")] = 100_000,
+    years: Annotated[int, typer.Option(help="spread over this many years before --until")] = 4,
+    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")] = None,
+    seed: int = 7,
+    database_url: DbOption = None,
+) -> None:
+    """Bulk-load historical cases (a realistic mix) for benchmarks, with a progress bar."""
+    from cityops.sim.history import load_history as load
+
+    settings = _settings(database_url)
+    end = date.fromisoformat(until) if until else date.today()
+    n = load(settings=settings, cases=cases, years=years, until=end, seed=seed, console=console)
+    console.print(f"loaded {n} historical cases")

@@ -1,0 +1,165 @@
+"""``cityops demo``: synthetic Chongqing, the API, a report simulator and a live panel."""
+
+from __future__ import annotations
+
+import secrets
+import socket
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+
+import uvicorn
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from cityops.api.app import create_app
+from cityops.api.context import AppContext
+from cityops.bus.memory import Event
+from cityops.cases.escalation import run_escalations
+from cityops.cases.runtime import get_rules
+from cityops.runtime import build_context
+from cityops.settings import Settings
+from cityops.sim.city import city_is_empty, seed_city
+from cityops.sim.reports import ReportSimulator
+from cityops.store.engine import transaction
+
+ACCOUNTS = ["admin", "dispatcher", "worker", "inspector", "resident"]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class Tally:
+    """What the panel shows: events by kind and the latest few."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.recent: deque[str] = deque(maxlen=8)
+        self.lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        kind = event.subject.removeprefix("cases.")
+        with self.lock:
+            self.counts[kind] += 1
+            d = event.data
+            self.recent.appendleft(
+                f"{d.get('at', '')[11:19]} {kind:<18} #{d.get('case_id')} "
+                f"{d.get('title', '')} {d.get('street_code', '')}"
+            )
+
+
+def _panel(tally: Tally, url: str, started: float) -> Group:
+    table = Table(title="案件流转 case flow", expand=True)
+    table.add_column("event")
+    table.add_column("count", justify="right")
+    with tally.lock:
+        for kind, n in sorted(tally.counts.items()):
+            table.add_row(kind, str(n))
+        recent = "\n".join(tally.recent)
+    return Group(
+        Panel(
+            f"API {url}/api/v1  ·  docs {url}/docs  ·  up {time.monotonic() - started:.0f}s",
+            title="cityops demo",
+        ),
+        table,
+        Panel(recent or "waiting for reports…", title="latest"),
+    )
+
+
+def run_demo(
+    *,
+    settings: Settings,
+    host: str,
+    port: int,
+    headless: bool,
+    duration: float | None,
+    rate: float,
+    console: Console,
+) -> None:
+    password = settings.demo_password or secrets.token_urlsafe(9)
+    settings = settings.model_copy(update={"demo_password": password})
+    ctx = build_context(settings)
+    if city_is_empty(ctx):
+        with console.status("building synthetic Chongqing (一张图 · 一组库)…"):
+            summary = seed_city(ctx=ctx, password=password, console=console)
+        console.print(f"seeded: {summary}")
+    else:
+        seed_city(ctx=ctx, password=password, console=console, users_only=True)
+    port = port or _free_port(host)
+    url = f"http://{host}:{port}"
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning")
+    )
+    threading.Thread(target=server.run, daemon=True, name="api").start()
+    console.print(f"cityops demo at [bold]{url}[/bold]  (API docs {url}/docs)")
+    console.print("accounts: " + ", ".join(ACCOUNTS) + f"  password: [bold]{password}[/bold]")
+    tally = Tally()
+    ctx.bus.subscribe("cases.*", tally)
+    stop = threading.Event()
+    worker = threading.Thread(target=_simulate, args=(ctx, rate, stop), daemon=True, name="sim")
+    worker.start()
+    started = time.monotonic()
+    try:
+        if headless:
+            _headless(tally, started, duration, stop, console)
+        else:
+            with Live(_panel(tally, url, started), console=console, refresh_per_second=2) as live:
+                while not stop.is_set() and (
+                    duration is None or time.monotonic() - started < duration
+                ):
+                    time.sleep(0.5)
+                    live.update(_panel(tally, url, started))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.should_exit = True
+        worker.join(timeout=10)
+    with tally.lock:
+        console.print(
+            f"demo finished: {sum(tally.counts.values())} case events "
+            f"({dict(sorted(tally.counts.items()))})"
+        )
+
+
+def _headless(
+    tally: Tally, started: float, duration: float | None, stop: threading.Event, console: Console
+) -> None:
+    last = 0.0
+    while not stop.is_set() and (duration is None or time.monotonic() - started < duration):
+        time.sleep(0.2)
+        if time.monotonic() - last >= 5:
+            last = time.monotonic()
+            with tally.lock:
+                console.print(
+                    f"[{time.monotonic() - started:5.0f}s] "
+                    + ", ".join(f"{k}={v}" for k, v in sorted(tally.counts.items()))
+                )
+
+
+def _simulate(ctx: AppContext, rate: float, stop: threading.Event) -> None:
+    """Feed reports, move cases along, run escalations; every step commits and publishes."""
+    sim = ReportSimulator(seed=11)
+    tick = 1.0
+    while not stop.is_set():
+        began = time.monotonic()
+        events: list[Any] = []
+        try:
+            with transaction(ctx.sessions) as session:
+                rules = get_rules(ctx, session)
+                now = ctx.clock.now()
+                sim.step(session=session, rules=rules, now=now, reports=max(1, round(rate * tick)))
+                run_escalations(session=session, rules=rules, now=now)
+                pending = session.info.pop("events", [])
+            events = pending  # only after the commit succeeded
+        except Exception as exc:  # the demo keeps running; the panel shows the error
+            ctx.bus.publish(Event("cases.simulator_error", {"title": str(exc)[:80]}))
+        for event in events:
+            ctx.bus.publish(event)
+        stop.wait(max(0.0, tick - (time.monotonic() - began)))

@@ -1,0 +1,26 @@
+"""Build the running process's context: engine, sessions, bus, clock."""
+
+from __future__ import annotations
+
+from cityops.api.context import AppContext
+from cityops.bus.memory import MemoryBus
+from cityops.clock import Clock, SystemClock
+from cityops.settings import Settings
+from cityops.store.engine import make_engine, make_session_factory
+from cityops.store.schema import upgrade
+
+
+def build_context(
+    settings: Settings, *, clock: Clock | None = None, migrate: bool = True
+) -> AppContext:
+    """Connect, bring the schema to head, and wire the in-process bus."""
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        bus=MemoryBus(),
+        clock=clock or SystemClock(),
+    )
