@@ -26,6 +26,8 @@ app.add_typer(import_app, name="import")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(sim_app, name="sim")
 console = Console()
+if not console.is_terminal:  # piped or captured: do not cut tables at 80 columns
+    console = Console(width=200)
 
 
 def _fail(message: str) -> None:
@@ -222,3 +224,7 @@ def load_history(
     end = date.fromisoformat(until) if until else date.today()
     n = load(settings=settings, cases=cases, years=years, until=end, seed=seed, console=console)
     console.print(f"loaded {n} historical cases")
+
+
+if __name__ == "__main__":
+    app()

@@ -24,7 +24,7 @@ from cityops.cases.models import PUBLIC_CHANNELS, Case, CaseKind, CaseReport, Ca
 from cityops.cases.rules import CaseRules
 from cityops.cases.schemas import CaseCreate
 from cityops.cases.service import dispatch, record
-from cityops.errors import Forbidden, ValidationFailed
+from cityops.errors import Forbidden, NotFound, ValidationFailed
 from cityops.geo.coords import gcj02_to_wgs84
 
 AUTO_ACTOR = "system:auto-filing"
@@ -97,7 +97,10 @@ def report(
 ) -> IntakeResult:
     """Take one report in the caller's transaction."""
     _checked_channel(actor, data.channel)
-    category = rules.catalogue.get(data.category)
+    try:
+        category = rules.catalogue.get(data.category)
+    except NotFound as exc:
+        raise ValidationFailed(exc.message, code="unknown_category") from exc
     if len(data.description) > rules.settings.max_text_length:
         raise ValidationFailed(
             f"description is longer than {rules.settings.max_text_length} characters",

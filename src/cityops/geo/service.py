@@ -5,9 +5,10 @@ Functions take the session explicitly and never commit; the caller owns the tran
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
@@ -99,8 +100,15 @@ def current_filter(on: date | None = None) -> ColumnElement[bool]:
     )
 
 
-def import_geojson(*, session: Session, collection: Any, valid_from: date = SINCE_ALWAYS) -> int:
-    """Validate a FeatureCollection against the current map and insert it.
+def import_geojson(
+    *,
+    session: Session,
+    collection: Any,
+    valid_from: date = SINCE_ALWAYS,
+    at: datetime | None = None,
+    actor: str = "system:import",
+) -> int:
+    """Validate a FeatureCollection against the current map, insert it, and put it on the ledger.
 
     Features without ``valid_from`` get ``valid_from`` (default: since always).
     """
@@ -111,7 +119,17 @@ def import_geojson(*, session: Session, collection: Any, valid_from: date = SINC
         raise Conflict(
             f"{len(clash)} code(s) already on the map, e.g. {clash[0]}", codes=clash[:50]
         )
-    return insert_jurisdictions(session=session, records=records)
+    count = insert_jurisdictions(session=session, records=records)
+    digest = hashlib.sha256("\n".join(f"{r.code}\t{r.name}" for r in records).encode()).hexdigest()
+    ledger.append(
+        session=session,
+        at=at or datetime.now(UTC),
+        actor=actor,
+        action="import_jurisdictions",
+        subject="map",
+        payload={"count": count, "codes_sha256": digest},
+    )
+    return count
 
 
 def query_jurisdictions(

@@ -1,0 +1,198 @@
+"""The case API as a dispatcher and a resident use it: bad input, paging, history, KPIs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from cityops.cases.models import Case
+from cityops.ledger.models import LedgerEntry
+from tests.api.conftest import Api
+from tests.citykit import X0, Y0
+
+WEST = {"lat": Y0 + 0.002, "lng": X0 + 0.002}
+
+
+def report(api: Api, who: str = "inspector", **over: Any) -> Any:
+    body = {
+        "category": "06010",
+        "channel": "inspector",
+        "location": WEST,
+        "description": "一堆垃圾",
+        "photos": ["p://1.jpg"],
+        **over,
+    }
+    return api.client.post("/api/v1/cases", headers=api.headers(who), json=body)
+
+
+def counts(api: Api) -> tuple[int, int]:
+    with api.ctx.sessions() as s:
+        return (
+            s.execute(select(func.count()).select_from(Case)).scalar_one(),
+            s.execute(select(func.count()).select_from(LedgerEntry)).scalar_one(),
+        )
+
+
+def test_bad_reports_get_4xx_with_code_and_nothing_is_written(api: Api) -> None:
+    bad = [
+        ({"category": "99999"}, 422, "unknown_category"),
+        ({"category": "abc"}, 422, "validation_failed"),
+        ({"location": {"lat": 39.9, "lng": 116.4}}, 422, "outside_city"),
+        ({"location": {"lat": 95, "lng": 106.5}}, 422, "validation_failed"),
+        ({"description": "长" * 4001}, 422, "validation_failed"),
+        ({"channel": "carrier_pigeon"}, 422, "validation_failed"),
+        ({"location": None}, 422, "validation_failed"),
+        ({"unexpected": 1}, 422, "validation_failed"),
+        ({"component_ident": "123"}, 422, "validation_failed"),
+    ]
+    for over, status, code in bad:
+        r = report(api, **over)
+        assert r.status_code == status, (over, r.text)
+        assert r.json()["error"]["code"] == code, (over, r.text)
+        assert r.json()["error"]["message"]
+    r = api.client.post(
+        "/api/v1/cases",
+        headers={**api.headers("inspector"), "Content-Type": "application/json"},
+        content=b"{not json",
+    )
+    assert r.status_code == 422
+    assert counts(api) == (0, 0)
+
+
+def test_resident_cannot_pose_as_an_inspector(api: Api) -> None:
+    r = report(api, who="resident")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "channel_forbidden"
+
+
+def test_illegal_and_stale_transitions_are_409_and_leave_the_case_as_it_was(api: Api) -> None:
+    case = report(api).json()["case"]
+    assert case["status"] == "dispatched" and "start" in case["allowed_actions"]
+    path = f"/api/v1/cases/{case['id']}/transitions"
+    before = counts(api)
+    r = api.client.post(path, headers=api.headers("dispatcher"), json={"action": "close"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "illegal_transition"
+    assert "allowed" in r.json()["error"]["message"]
+    r = api.client.post(
+        path,
+        headers=api.headers("dispatcher"),
+        json={"action": "return", "reason": "错派", "expected_version": case["version"] - 1},
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "stale_update"
+    r = api.client.post(path, headers=api.headers("worker"), json={"action": "return"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "missing_field"
+    r = api.client.post(path, headers=api.headers("dispatcher"), json={"action": "fly"})
+    assert r.status_code == 422
+    assert counts(api) == before
+    r = api.client.post(
+        path,
+        headers=api.headers("worker"),
+        json={"action": "return", "reason": "错派", "expected_version": case["version"]},
+    )
+    assert r.status_code == 200 and r.json()["status"] == "returned"
+    assert (
+        api.client.post(
+            "/api/v1/cases/999999/transitions",
+            headers=api.headers("admin"),
+            json={"action": "accept"},
+        ).status_code
+        == 404
+    )
+
+
+def test_detail_carries_the_history_from_the_ledger(api: Api) -> None:
+    case = report(api).json()["case"]
+    detail = api.client.get(f"/api/v1/cases/{case['id']}", headers=api.headers("dispatcher")).json()
+    assert [h["action"] for h in detail["history"]] == ["report", "accept", "file", "dispatch"]
+    assert detail["history"][-1]["payload"]["worker_id"] == api.city.workers["near"]
+    assert detail["case_no"].startswith("500107-2026-")
+
+
+def test_cursor_pages_cover_every_case_once_and_filters_apply(api: Api) -> None:
+    made = []
+    for i in range(7):
+        api.clock.advance(timedelta(minutes=5))
+        # 200 m apart, so none is a duplicate of another.
+        made.append(
+            report(api, location={"lat": Y0 + 0.001 + 0.0017 * i, "lng": X0 + 0.002}).json()[
+                "case"
+            ]["id"]
+        )
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 3, "jurisdiction": "500107001"}
+        if cursor:
+            params["cursor"] = cursor
+        page = api.client.get(
+            "/api/v1/cases", headers=api.headers("dispatcher"), params=params
+        ).json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == sorted(made, reverse=True)
+    r = api.client.get(
+        "/api/v1/cases",
+        headers=api.headers("dispatcher"),
+        params={"status": "closed", "with_total": "true"},
+    )
+    assert r.json()["total"] == 0 and r.json()["items"] == []
+    r = api.client.get(
+        "/api/v1/cases",
+        headers=api.headers("dispatcher"),
+        params={"bbox": f"{X0},{Y0},{X0 + 0.01},{Y0 + 0.004}", "with_total": "true"},
+    )
+    assert r.json()["total"] == 2
+    r = api.client.get(
+        "/api/v1/cases", headers=api.headers("dispatcher"), params={"page": 2, "limit": 5}
+    )
+    assert [c["id"] for c in r.json()["items"]] == sorted(made, reverse=True)[5:]
+    for bad in ({"cursor": "garbage!"}, {"bbox": "1,2,3"}, {"limit": 0}, {"status": "lost"}):
+        r = api.client.get("/api/v1/cases", headers=api.headers("dispatcher"), params=bad)
+        assert r.status_code == 422, bad
+
+
+def test_kpis_count_the_month(api: Api) -> None:
+    case = report(api).json()["case"]
+    path = f"/api/v1/cases/{case['id']}/transitions"
+    api.clock.advance(timedelta(hours=1))
+    for who, body in (
+        ("worker", {"action": "feedback"}),
+        ("inspector", {"action": "verify_pass"}),
+        ("dispatcher", {"action": "close"}),
+        ("admin", {"action": "evaluate", "satisfaction": 4}),
+    ):
+        assert api.client.post(path, headers=api.headers(who), json=body).status_code == 200
+    report(api, location={"lat": Y0 + 0.015, "lng": X0 + 0.004})  # a second, still open
+    r = api.client.get(
+        "/api/v1/kpis",
+        headers=api.headers("dispatcher"),
+        params={"month": "2026-11", "by": "street"},
+    )
+    assert r.status_code == 200, r.text
+    (row,) = r.json()["items"]
+    assert row["key"] == "500107001" and row["filed"] == 2
+    assert row["close_rate"] == 50.0 and row["on_time_close_rate"] == 50.0
+    assert row["on_time_handle_rate"] == 50.0 and row["satisfaction"] == 4.0
+    assert row["avg_handling_hours"] == 1.0 and row["rating"] in "ABCDE"
+    assert (
+        api.client.get(
+            "/api/v1/kpis", headers=api.headers("dispatcher"), params={"month": "2026-13"}
+        ).status_code
+        == 422
+    )
+
+
+def test_categories_and_actions_are_listed(api: Api) -> None:
+    cats = api.client.get("/api/v1/categories", headers=api.headers("resident")).json()
+    assert len(cats["items"]) >= 70 and cats["errors"] == []
+    assert {c["kind"] for c in cats["items"]} == {"component", "event"}
+    actions = api.client.get("/api/v1/case-actions").json()
+    assert {"action": "dispatch", "name": "派遣"} in actions
+
+
+def test_health(api: Api) -> None:
+    r = api.client.get("/api/v1/health")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
