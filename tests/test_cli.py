@@ -91,3 +91,60 @@ def test_kpi_table_and_bad_arguments(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "month" in r.output
     r = runner.invoke(app, ["kpi", "--by", "planet", "--database-url", url])
     assert r.exit_code == 2
+
+
+def test_map_merge_rehomes_and_refuses_nonsense(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    geojson = tmp_path / "map.geojson"
+    geojson.write_text(json.dumps(_fc(citykit.map_rows())), encoding="utf-8")
+    assert (
+        runner.invoke(
+            app, ["import", "jurisdictions", str(geojson), "--database-url", url]
+        ).exit_code
+        == 0
+    )
+    args = [
+        "map",
+        "merge",
+        "--sources",
+        "500107,500157",
+        "--target",
+        "500199",
+        "--name",
+        "新区",
+        "--effective",
+        "2026-12-01",
+        "--database-url",
+        url,
+    ]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "merged into 500199" in r.output
+    con = sqlite3.connect(tmp_path / "ops.db")
+    retired = con.execute(
+        "select count(*) from jurisdiction where code in ('500107','500157') "
+        "and valid_to is not null and successor_code = '500199'"
+    ).fetchone()[0]
+    con.close()
+    assert retired == 2
+    r = runner.invoke(app, [*args[:-4], "--effective", "someday", "--database-url", url])
+    assert r.exit_code == 2 and "YYYY-MM-DD" in r.output
+    r = runner.invoke(
+        app,
+        [
+            "map",
+            "merge",
+            "--sources",
+            "999999",
+            "--target",
+            "500198",
+            "--name",
+            "x",
+            "--effective",
+            "2026-12-01",
+            "--database-url",
+            url,
+        ],
+    )
+    assert r.exit_code == 2 and "error" in r.output
+    assert runner.invoke(app, ["ledger", "verify", "--database-url", url]).exit_code == 0

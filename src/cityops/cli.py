@@ -21,10 +21,12 @@ db_app = typer.Typer(help="database schema", no_args_is_help=True)
 import_app = typer.Typer(help="import data", no_args_is_help=True)
 ledger_app = typer.Typer(help="the ledger (一本账)", no_args_is_help=True)
 sim_app = typer.Typer(help="synthetic Chongqing", no_args_is_help=True)
+map_app = typer.Typer(help="the map (一张图): boundary changes", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(sim_app, name="sim")
+app.add_typer(map_app, name="map")
 console = Console()
 if not console.is_terminal:  # piped or captured: do not cut tables at 80 columns
     console = Console(width=200)
@@ -79,6 +81,46 @@ def import_jurisdictions(path: Path, database_url: DbOption = None) -> None:
     except CityOpsError as exc:
         _fail(exc.message)
     console.print(f"imported {n} jurisdictions from {path}")
+
+
+@map_app.command("merge")
+def map_merge(
+    sources: Annotated[
+        str, typer.Option(help="comma-separated district codes, e.g. 500105,500112")
+    ],
+    target: Annotated[str, typer.Option(help="the new district's 6-digit code, e.g. 500157")],
+    name: Annotated[str, typer.Option(help="the new district's name, e.g. 两江新区")],
+    effective: Annotated[str, typer.Option(help="YYYY-MM-DD the change takes effect")],
+    database_url: DbOption = None,
+) -> None:
+    """Merge districts into a new one; open cases are re-homed, history kept, all on the ledger."""
+    from datetime import UTC, datetime
+
+    from cityops.geo import service as geo
+    from cityops.store.engine import make_engine, make_session_factory, transaction
+
+    try:
+        when = date.fromisoformat(effective)
+    except ValueError:
+        _fail(f"--effective must be YYYY-MM-DD, not {effective!r}")
+    engine = make_engine(_settings(database_url).database_url)
+    try:
+        with transaction(make_session_factory(engine)) as session:
+            result = geo.merge_jurisdictions(
+                session=session,
+                sources=[c.strip() for c in sources.split(",") if c.strip()],
+                target_code=target,
+                target_name=name,
+                effective=when,
+                at=datetime.now(UTC),
+                actor="cli:map-merge",
+            )
+    except CityOpsError as exc:
+        _fail(exc.message)
+    console.print(
+        f"merged into {result.target_code}: {len(result.code_map)} areas re-coded, "
+        f"{len(result.rehomed_case_ids)} open cases re-homed, {result.retired} rows retired"
+    )
 
 
 @ledger_app.command("verify")
@@ -172,15 +214,54 @@ def _num(v: float | None) -> str:
 
 
 @app.command("serve")
-def serve(host: str = "127.0.0.1", port: int = 8000, database_url: DbOption = None) -> None:
-    """Run the API server on the configured database."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    scheduler: Annotated[bool, typer.Option(help="run the escalation scheduler here too")] = True,
+    database_url: DbOption = None,
+) -> None:
+    """Run the API server (and, by default, the escalation scheduler) on the configured database."""
     import uvicorn
 
     from cityops.api.app import create_app
+    from cityops.cases.scheduler import EscalationScheduler
     from cityops.runtime import build_context
 
     ctx = build_context(_settings(database_url))
-    uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
+    sched = EscalationScheduler(ctx)
+    if scheduler:
+        sched.start()
+    try:
+        uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
+    finally:
+        if scheduler:
+            sched.stop()
+
+
+@app.command("worker")
+def worker(
+    interval: Annotated[float, typer.Option(help="seconds between escalation passes")] = 30.0,
+    once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
+    database_url: DbOption = None,
+) -> None:
+    """Run background work without the API: the escalation scheduler (督办)."""
+    import time
+
+    from cityops.cases.scheduler import EscalationScheduler, run_once
+    from cityops.runtime import build_context
+
+    ctx = build_context(_settings(database_url))
+    if once:
+        console.print(f"escalation pass: {len(run_once(ctx))} cases acted on")
+        return
+    sched = EscalationScheduler(ctx, interval=interval)
+    sched.start()
+    console.print(f"worker running: escalation pass every {interval:g}s (Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        sched.stop()
 
 
 @app.command("demo")

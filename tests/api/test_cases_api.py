@@ -77,7 +77,7 @@ def test_illegal_and_stale_transitions_are_409_and_leave_the_case_as_it_was(api:
     r = api.client.post(
         path,
         headers=api.headers("dispatcher"),
-        json={"action": "return", "reason": "错派", "expected_version": case["version"] - 1},
+        json={"action": "return", "reason": "错派", "expected_version": case["version"] + 1},
     )
     assert r.status_code == 409 and r.json()["error"]["code"] == "stale_update"
     r = api.client.post(path, headers=api.headers("worker"), json={"action": "return"})
@@ -196,3 +196,24 @@ def test_categories_and_actions_are_listed(api: Api) -> None:
 def test_health(api: Api) -> None:
     r = api.client.get("/api/v1/health")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+def test_the_scheduler_escalates_overdue_cases_and_publishes_after_commit(api: Api) -> None:
+    from cityops.cases.scheduler import run_once
+
+    seen: list[str] = []
+    api.ctx.bus.subscribe("cases.*", lambda e: seen.append(e.subject))
+    case = report(api).json()["case"]
+    seen.clear()
+    assert run_once(api.ctx) == []
+    api.clock.advance(timedelta(days=1))  # well past the 4 working hours
+    assert run_once(api.ctx) == [case["id"]]
+    assert seen == ["cases.warn_near_overdue"]
+    assert run_once(api.ctx) == [case["id"]]
+    detail = api.client.get(f"/api/v1/cases/{case['id']}", headers=api.headers("dispatcher")).json()
+    assert detail["escalation_level"] == 2
+    assert seen[-1] == "cases.escalate"
+    r = api.client.get(
+        "/api/v1/cases", headers=api.headers("dispatcher"), params={"overdue": "true"}
+    )
+    assert [c["id"] for c in r.json()["items"]] == [case["id"]]

@@ -406,3 +406,44 @@ def test_no_worker_on_duty_leaves_the_case_with_the_department(
     ).case
     assert case.status is CaseStatus.dispatched and case.worker_id is None
     assert "无在岗" in json.loads(case.dispatch_reason or "{}")["worker"][0]
+
+
+def test_a_machine_rule_verifies_sensor_cases(
+    db: Session, rules: Any, city: SmallCity, clock: FakeClock
+) -> None:
+    cid = intake.report(
+        session=db,
+        rules=rules,
+        data=garbage(Channel.sensor),
+        actor=city.users["admin"],
+        at=clock.now(),
+    ).case.id
+    db.commit()
+    step(db, rules, city, clock, cid, "worker", Action.feedback)
+    case = service.verify_by_machine(
+        session=db,
+        rules=rules,
+        case_id=cid,
+        passed=False,
+        evidence="readings still above threshold",
+        rule="overflow",
+        at=clock.now(),
+    )
+    db.commit()
+    assert case.status is CaseStatus.in_progress and case.rework_count == 1
+    step(db, rules, city, clock, cid, "worker", Action.feedback)
+    case = service.verify_by_machine(
+        session=db,
+        rules=rules,
+        case_id=cid,
+        passed=True,
+        evidence="3 normal readings in a row",
+        rule="overflow",
+        at=clock.now(),
+    )
+    db.commit()
+    assert case.status is CaseStatus.verified
+    entries = ledger.history(session=db, subject=f"case:{cid}")
+    last = entries[-1]
+    assert last.actor == "rule:overflow" and json.loads(last.payload)["method"] == "machine"
+    assert json.loads(last.payload)["evidence"] == "3 normal readings in a row"

@@ -22,8 +22,8 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """How the ledger names this person."""
-        return f"user:{self.username}"
+        """How the ledger names this person (system actors carry their own prefix)."""
+        return self.username if self.user_id == 0 else f"user:{self.username}"
 
     @property
     def is_city_wide(self) -> bool:
@@ -53,3 +53,8 @@ class Principal:
 
 
 SYSTEM = Principal(user_id=0, username="system", role=Role.city_admin, scope_code=None)
+
+
+def machine(name: str) -> Principal:
+    """An automated actor (a rule, the scheduler, a simulator), named as the ledger shows it."""
+    return Principal(user_id=0, username=name, role=Role.city_admin, scope_code=None)

@@ -5,7 +5,8 @@ Loaded once per process (validated data, not code) and passed to the service fun
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from cityops.cases.categories import Catalogue, load_catalogue
 from cityops.cases.plans import DispatchPlans, load_plans
@@ -23,6 +24,8 @@ class CaseRules:
     index: JurisdictionIndex
     settings: Settings
     clock: Clock
+    # Per-process caches built on first use (e.g. the department directory).
+    extras: dict[str, Any] = field(default_factory=dict)
 
 
 def build_rules(*, settings: Settings, clock: Clock, index: JurisdictionIndex) -> CaseRules:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.auth import policy
-from cityops.auth.scope import Principal
+from cityops.auth.scope import Principal, machine
 from cityops.bus.memory import queue_event
 from cityops.cases import assign as dispatching
 from cityops.cases.categories import TimeLimit
@@ -37,6 +37,36 @@ def get_case(*, session: Session, case_id: int, for_update: bool = False) -> Cas
     return case
 
 
+def case_fact(
+    case: Case,
+    *,
+    actor: str,
+    action: str,
+    at: datetime,
+    payload: dict[str, Any],
+    status: CaseStatus | None = None,
+) -> tuple[ledger.Fact, dict[str, Any]]:
+    """The ledger fact and the bus event body for one change of ``case``."""
+    body = {
+        "case_id": case.id,
+        "status": (status or case.status).value,
+        "version": case.version,
+        **payload,
+    }
+    event = {
+        **body,
+        "district_code": case.district_code,
+        "street_code": case.street_code,
+        "category_code": case.category_code,
+        "title": case.title,
+        "worker_id": case.worker_id,
+        "lat": case.lat,
+        "lng": case.lng,
+        "at": at.isoformat(),
+    }
+    return ledger.Fact(actor, action, f"case:{case.id}", body), event
+
+
 def record(
     *,
     session: Session,
@@ -47,25 +77,9 @@ def record(
     payload: dict[str, Any],
 ) -> None:
     """Ledger entry and bus event for one change of ``case`` (already flushed)."""
-    body = {"case_id": case.id, "status": case.status.value, "version": case.version, **payload}
-    ledger.append(
-        session=session, at=at, actor=actor, action=action, subject=f"case:{case.id}", payload=body
-    )
-    queue_event(
-        session.info,
-        f"cases.{action}",
-        {
-            **body,
-            "district_code": case.district_code,
-            "street_code": case.street_code,
-            "category_code": case.category_code,
-            "title": case.title,
-            "worker_id": case.worker_id,
-            "lat": case.lat,
-            "lng": case.lng,
-            "at": at.isoformat(),
-        },
-    )
+    fact, event = case_fact(case, actor=actor, action=action, at=at, payload=payload)
+    ledger.append_many(session=session, at=at, facts=[fact])
+    queue_event(session.info, f"cases.{action}", event)
 
 
 def _require(value: Any, what: str, action: Action) -> Any:
@@ -184,6 +198,8 @@ def apply_effects(
     elif a is Action.verify_pass:
         case.verified_at = at
         facts["method"] = command.verification_method or "inspector"
+        if command.comment:
+            facts["evidence"] = command.comment
         _add_photos(case, command.photos)
     elif a is Action.verify_fail:
         _require(command.reason, "a reason", a)
@@ -277,6 +293,36 @@ def dispatch(
         "deadline_at": case.deadline_at.isoformat(),
         "reasons": chosen.reasons,
     }
+
+
+def verify_by_machine(
+    *,
+    session: Session,
+    rules: CaseRules,
+    case_id: int,
+    passed: bool,
+    evidence: str,
+    rule: str,
+    at: datetime,
+) -> Case:
+    """核查 by a machine rule: the hook a sensor plan calls when readings show the fix held.
+
+    A failed check sends the case back for rework (返工) like an inspector's would.
+    """
+    command = TransitionCreate(
+        action=Action.verify_pass if passed else Action.verify_fail,
+        verification_method="machine",
+        reason=None if passed else evidence,
+        comment=evidence[:500],
+    )
+    return transition(
+        session=session,
+        rules=rules,
+        case_id=case_id,
+        command=command,
+        actor=machine(f"rule:{rule}"),
+        at=at,
+    )
 
 
 def case_actions(case: Case) -> list[str]:

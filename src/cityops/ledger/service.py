@@ -46,34 +46,61 @@ def append(
     payload: dict[str, Any],
 ) -> Appended:
     """Append one entry in the caller's transaction (rolled back with it)."""
+    return append_many(session=session, at=at, facts=[Fact(actor, action, subject, payload)])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """One entry to append: who did what to which subject, with the details."""
+
+    actor: str
+    action: str
+    subject: str
+    payload: dict[str, Any]
+
+
+_INSERT = insert(LedgerEntry)
+_MOVE_HEAD = update(LedgerHead).where(LedgerHead.id == 1)
+
+
+def append_many(*, session: Session, at: datetime, facts: list[Fact]) -> list[Appended]:
+    """Append several entries in order with one multi-row insert (the intake's hot path)."""
+    if not facts:
+        return []
     seq, prev = _lock_head(session)
-    seq += 1
-    payload_json = canonical_json(payload)
     at = as_utc(at)
-    digest = entry_hash(
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        subject=subject,
-        payload_json=payload_json,
-        prev_hash=prev,
-    )
-    session.execute(
-        insert(LedgerEntry).values(
+    rows: list[dict[str, Any]] = []
+    done: list[Appended] = []
+    for fact in facts:
+        seq += 1
+        payload_json = canonical_json(fact.payload)
+        digest = entry_hash(
             seq=seq,
             at=at,
-            actor=actor,
-            action=action,
-            subject=subject,
-            payload=payload_json,
+            actor=fact.actor,
+            action=fact.action,
+            subject=fact.subject,
+            payload_json=payload_json,
             prev_hash=prev,
-            hash=digest,
         )
-    )
-    session.execute(update(LedgerHead).where(LedgerHead.id == 1).values(seq=seq, hash=digest))
-    session.info[_HEAD_KEY] = (seq, digest)
-    return Appended(seq, digest)
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": fact.actor,
+                "action": fact.action,
+                "subject": fact.subject,
+                "payload": payload_json,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        done.append(Appended(seq, digest))
+        prev = digest
+    session.execute(_INSERT, rows)
+    session.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+    session.info[_HEAD_KEY] = (seq, prev)
+    return done
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -53,7 +53,7 @@ COMMON = [
     "01001",
 ]
 SIM_ACTORS = {
-    "center": Principal(0, "sim-center", Role.city_admin, None),
+    "center": Principal(0, "sim:center", Role.city_admin, None),
 }
 
 
@@ -148,7 +148,7 @@ class ReportSimulator:
         center = SIM_ACTORS["center"]
         worker = Principal(
             0,
-            f"sim-worker-{case.worker_id}",
+            f"sim:worker-{case.worker_id}",
             Role.field_worker,
             case.street_code,
             staff_id=case.worker_id,

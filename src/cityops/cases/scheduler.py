@@ -1,0 +1,56 @@
+"""The escalation scheduler as a background thread: one pass every ``interval`` seconds.
+
+Each pass is one transaction; its events are published after the commit. Several processes may
+run it at once on PostgreSQL (due cases are taken with SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from cityops.api.context import AppContext
+from cityops.bus.memory import Event
+from cityops.cases.escalation import run_escalations
+from cityops.cases.runtime import get_rules
+from cityops.store.engine import transaction
+
+log = logging.getLogger(__name__)
+
+
+def run_once(ctx: AppContext) -> list[int]:
+    """One pass over due cases; returns the ids acted on."""
+    events: list[Event] = []
+    with transaction(ctx.sessions) as session:
+        rules = get_rules(ctx, session)
+        acted = run_escalations(session=session, rules=rules, now=ctx.clock.now())
+        pending: list[Event] = session.info.pop("events", [])
+    events = pending  # only after the commit succeeded
+    for event in events:
+        ctx.bus.publish(event)
+    return acted
+
+
+class EscalationScheduler:
+    def __init__(self, ctx: AppContext, *, interval: float = 30.0) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="escalation")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout=timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                acted = run_once(self.ctx)
+                if acted:
+                    log.info("escalation pass acted on %d cases", len(acted))
+            except Exception:  # keep running; the next pass retries
+                log.exception("escalation pass failed")
+            self._stop.wait(self.interval)
