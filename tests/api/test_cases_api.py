@@ -217,3 +217,39 @@ def test_the_scheduler_escalates_overdue_cases_and_publishes_after_commit(api: A
         "/api/v1/cases", headers=api.headers("dispatcher"), params={"overdue": "true"}
     )
     assert [c["id"] for c in r.json()["items"]] == [case["id"]]
+
+
+def test_a_batch_takes_each_report_on_its_own(api: Api) -> None:
+    good = {
+        "category": "06010",
+        "channel": "video",
+        "location": WEST,
+        "description": "AI: 暴露垃圾",
+        "photos": ["p://v1.jpg"],
+    }
+    far = {**good, "location": {"lat": Y0 + 0.015, "lng": X0 + 0.004}}
+    outside = {**good, "location": {"lat": 39.9, "lng": 116.4}}
+    r = api.client.post(
+        "/api/v1/cases/batch",
+        headers=api.headers("dispatcher"),
+        json={"reports": [good, outside, far, good]},
+    )
+    assert r.status_code == 200, r.text
+    items = r.json()
+    assert [i["index"] for i in items] == [0, 1, 2, 3]
+    assert items[1]["error"]["code"] == "outside_city" and items[1]["result"] is None
+    first, second, repeat = items[0]["result"], items[2]["result"], items[3]["result"]
+    assert (
+        first["dispatched"] and second["dispatched"] and first["case"]["id"] != second["case"]["id"]
+    )
+    assert repeat["duplicate"] and repeat["case"]["id"] == first["case"]["id"]
+    assert repeat["case"]["report_count"] == 2
+    assert counts(api)[0] == 2
+    with api.ctx.sessions() as s:
+        from cityops.ledger import service as ledger
+
+        assert ledger.verify(session=s).ok
+    r = api.client.post(
+        "/api/v1/cases/batch", headers=api.headers("dispatcher"), json={"reports": []}
+    )
+    assert r.status_code == 422

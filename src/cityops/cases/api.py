@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
@@ -25,7 +25,7 @@ from cityops.cases.schemas import (
     TransitionCreate,
 )
 from cityops.clock import as_utc
-from cityops.errors import NotFound
+from cityops.errors import CityOpsError, NotFound
 from cityops.ledger import service as ledger
 
 router = APIRouter(tags=["cases"])
@@ -109,6 +109,47 @@ def create_case(
         auto_filed=result.auto_filed,
         dispatched=result.dispatched,
     )
+
+
+class BatchItemRead(BaseModel):
+    index: int
+    result: IntakeRead | None = None
+    error: dict[str, str] | None = None
+
+
+class BatchCreate(BaseModel):
+    reports: list[CaseCreate] = Field(min_length=1, max_length=intake.MAX_BATCH)
+
+
+@router.post("/cases/batch", response_model=list[BatchItemRead])
+def create_cases(
+    data: BatchCreate, session: SessionDep, rules: RulesDep, user: CurrentUser
+) -> list[BatchItemRead]:
+    """Many reports in one transaction (video analytics, sensor gateways, hotline imports).
+
+    Each report is taken or refused on its own: a refused one comes back with its error and
+    does not stop the others.
+    """
+    results = intake.report_batch(
+        session=session, rules=rules, items=data.reports, actor=user, at=rules.clock.now()
+    )
+    out: list[BatchItemRead] = []
+    for i, r in enumerate(results):
+        if isinstance(r, CityOpsError):
+            out.append(BatchItemRead(index=i, error={"code": r.code, "message": r.message}))
+        else:
+            out.append(
+                BatchItemRead(
+                    index=i,
+                    result=IntakeRead(
+                        case=_read(rules, r.case),
+                        duplicate=r.duplicate,
+                        auto_filed=r.auto_filed,
+                        dispatched=r.dispatched,
+                    ),
+                )
+            )
+    return out
 
 
 @router.get("/cases", response_model=CasePage)
