@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rich.console import Console
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from cityops.api.context import AppContext
@@ -90,6 +90,7 @@ def seed(*, session: Session, password: str, seed: int = 7, per_grid: int = 2) -
         len(records), len(grids), loaded.departments, loaded.staff, loaded.components, loaded.users
     )
     session.flush()
+    session.execute(text("ANALYZE"))  # fresh statistics, or PostgreSQL picks poor plans
     ledger.append(
         session=session,
         at=datetime.now(UTC),

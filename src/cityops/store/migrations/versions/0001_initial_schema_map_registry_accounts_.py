@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 18:34:17.374847
+Create Date: 2026-11-25 18:57:15.745729
 """
 
 from __future__ import annotations
@@ -381,11 +381,41 @@ def upgrade() -> None:
             "ix_case_department_status", ["department_id", "status"], unique=False
         )
         batch_op.create_index(
-            "ix_case_district_dispatched", ["district_code", "dispatched_at"], unique=False
+            "ix_case_district_dispatched",
+            [
+                "district_code",
+                "dispatched_at",
+                "street_code",
+                "status",
+                "handled_on_time",
+                "deadline_at",
+                "handled_at",
+                "handling_seconds",
+                "department_id",
+                "worker_id",
+            ],
+            unique=False,
         )
-        batch_op.create_index("ix_case_district_filed", ["district_code", "filed_at"], unique=False)
         batch_op.create_index(
-            "ix_case_district_reported", ["district_code", "reported_at"], unique=False
+            "ix_case_district_filed",
+            [
+                "district_code",
+                "filed_at",
+                "street_code",
+                "status",
+                "closing_type",
+                "rework_count",
+                "channel",
+                "satisfaction",
+                "department_id",
+                "worker_id",
+            ],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_case_district_reported",
+            ["district_code", "reported_at", "street_code", "status"],
+            unique=False,
         )
         batch_op.create_index("ix_case_grid", ["grid_code"], unique=False)
         batch_op.create_index("ix_case_next_check", ["next_check_at"], unique=False)
