@@ -148,3 +148,17 @@ def test_map_merge_rehomes_and_refuses_nonsense(tmp_path: Path) -> None:
     )
     assert r.exit_code == 2 and "error" in r.output
     assert runner.invoke(app, ["ledger", "verify", "--database-url", url]).exit_code == 0
+
+
+def test_check_config_reports_refused_entries(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["check-config"])
+    assert r.exit_code == 0 and "categories" in r.output and "refused" not in r.output
+    from importlib.resources import files
+
+    text = (files("cityops.cases") / "data" / "categories.yaml").read_text(encoding="utf-8")
+    broken = tmp_path / "categories.yaml"
+    broken.write_text(text.replace("time_limit: 4h", "time_limit: soon", 1), encoding="utf-8")
+    r = runner.invoke(app, ["check-config", "--categories", str(broken)])
+    assert r.exit_code == 1 and "refused" in r.output
+    r = runner.invoke(app, ["check-config", "--categories", str(tmp_path / "none.yaml")])
+    assert r.exit_code == 2

@@ -83,6 +83,31 @@ def import_jurisdictions(path: Path, database_url: DbOption = None) -> None:
     console.print(f"imported {n} jurisdictions from {path}")
 
 
+@app.command("check-config")
+def check_config(
+    categories: Annotated[Path | None, typer.Option(help="category catalogue YAML")] = None,
+    plans: Annotated[Path | None, typer.Option(help="dispatch plans (预案) YAML")] = None,
+) -> None:
+    """Validate an edited category catalogue and dispatch plans; exit 1 if any entry is refused."""
+    from cityops.cases.categories import load_catalogue
+    from cityops.cases.plans import load_plans
+
+    try:
+        catalogue = load_catalogue(categories)
+        dispatch_plans = load_plans(catalogue, plans)
+    except CityOpsError as exc:
+        _fail(exc.message)
+    problems = [*catalogue.errors, *dispatch_plans.errors]
+    console.print(
+        f"catalogue v{catalogue.version}: {len(catalogue.all())} categories; "
+        f"plans: {len(dispatch_plans.plans)} active"
+    )
+    for problem in problems:
+        console.print(f"[yellow]refused:[/yellow] {problem}")
+    if problems:
+        raise typer.Exit(1)
+
+
 @map_app.command("merge")
 def map_merge(
     sources: Annotated[

@@ -7,7 +7,8 @@ import socket
 import threading
 import time
 from collections import Counter, deque
-from typing import Any
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from rich.console import Console, Group
@@ -16,15 +17,15 @@ from rich.panel import Panel
 from rich.table import Table
 
 from cityops.api.app import create_app
-from cityops.api.context import AppContext
+from cityops.api.context import AppContext, unit_of_work
 from cityops.bus.memory import Event
 from cityops.cases.escalation import run_escalations
+from cityops.cases.lifecycle import ACTION_NAMES_ZH
 from cityops.cases.runtime import get_rules
 from cityops.runtime import build_context
 from cityops.settings import Settings
 from cityops.sim.city import city_is_empty, seed_city
 from cityops.sim.reports import ReportSimulator
-from cityops.store.engine import transaction
 
 ACCOUNTS = ["admin", "dispatcher", "worker", "inspector", "resident"]
 
@@ -35,22 +36,36 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-class Tally:
-    """What the panel shows: events by kind and the latest few."""
+EVENT_NAMES = {a.value: name for a, name in ACTION_NAMES_ZH.items()} | {
+    "report": "上报",
+    "link_duplicate": "重复上报",
+    "warn_near_overdue": "临期预警",
+    "simulator_error": "模拟器错误",
+}
 
-    def __init__(self) -> None:
+
+class Tally:
+    """What the panel shows: events by kind and the latest few, in the city's local time."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
         self.counts: Counter[str] = Counter()
         self.recent: deque[str] = deque(maxlen=8)
         self.lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
         kind = event.subject.removeprefix("cases.")
+        label = f"{EVENT_NAMES.get(kind, '')} {kind}".strip()
+        d = event.data
+        try:
+            when = datetime.fromisoformat(str(d.get("at"))).astimezone(self.tz).strftime("%H:%M:%S")
+        except ValueError:
+            when = "--:--:--"
         with self.lock:
-            self.counts[kind] += 1
-            d = event.data
+            self.counts[label] += 1
             self.recent.appendleft(
-                f"{d.get('at', '')[11:19]} {kind:<18} #{d.get('case_id')} "
-                f"{d.get('title', '')} {d.get('street_code', '')}"
+                f"{when} {label:<22} #{d.get('case_id')} {d.get('title', '')} "
+                f"{d.get('street_code', '')}"
             )
 
 
@@ -99,7 +114,7 @@ def run_demo(
     threading.Thread(target=server.run, daemon=True, name="api").start()
     console.print(f"cityops demo at [bold]{url}[/bold]  (API docs {url}/docs)")
     console.print("accounts: " + ", ".join(ACCOUNTS) + f"  password: [bold]{password}[/bold]")
-    tally = Tally()
+    tally = Tally(settings.tz)
     ctx.bus.subscribe("cases.*", tally)
     stop = threading.Event()
     worker = threading.Thread(target=_simulate, args=(ctx, rate, stop), daemon=True, name="sim")
@@ -149,17 +164,12 @@ def _simulate(ctx: AppContext, rate: float, stop: threading.Event) -> None:
     tick = 1.0
     while not stop.is_set():
         began = time.monotonic()
-        events: list[Any] = []
         try:
-            with transaction(ctx.sessions) as session:
+            with unit_of_work(ctx) as session:
                 rules = get_rules(ctx, session)
                 now = ctx.clock.now()
                 sim.step(session=session, rules=rules, now=now, reports=max(1, round(rate * tick)))
                 run_escalations(session=session, rules=rules, now=now)
-                pending = session.info.pop("events", [])
-            events = pending  # only after the commit succeeded
         except Exception as exc:  # the demo keeps running; the panel shows the error
             ctx.bus.publish(Event("cases.simulator_error", {"title": str(exc)[:80]}))
-        for event in events:
-            ctx.bus.publish(event)
         stop.wait(max(0.0, tick - (time.monotonic() - began)))

@@ -13,11 +13,10 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from cityops.api.context import AppContext
+from cityops.api.context import AppContext, unit_of_work
 from cityops.auth.models import Role, User
 from cityops.auth.scope import Principal
 from cityops.auth.security import read_token
-from cityops.bus.memory import Event
 from cityops.errors import Unauthorized
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -32,20 +31,8 @@ Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
 def get_session(ctx: Ctx) -> Iterator[Session]:
-    session = ctx.sessions()
-    try:
+    with unit_of_work(ctx) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        events: list[Event] = session.info.pop("events", []) if session.info else []
-        committed = session.info.pop("committed", True)
-        session.close()
-    if committed:
-        for event in events:
-            ctx.bus.publish(event)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

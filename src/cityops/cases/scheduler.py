@@ -9,26 +9,17 @@ from __future__ import annotations
 import logging
 import threading
 
-from cityops.api.context import AppContext
-from cityops.bus.memory import Event
+from cityops.api.context import AppContext, unit_of_work
 from cityops.cases.escalation import run_escalations
 from cityops.cases.runtime import get_rules
-from cityops.store.engine import transaction
 
 log = logging.getLogger(__name__)
 
 
 def run_once(ctx: AppContext) -> list[int]:
     """One pass over due cases; returns the ids acted on."""
-    events: list[Event] = []
-    with transaction(ctx.sessions) as session:
-        rules = get_rules(ctx, session)
-        acted = run_escalations(session=session, rules=rules, now=ctx.clock.now())
-        pending: list[Event] = session.info.pop("events", [])
-    events = pending  # only after the commit succeeded
-    for event in events:
-        ctx.bus.publish(event)
-    return acted
+    with unit_of_work(ctx) as session:
+        return run_escalations(session=session, rules=get_rules(ctx, session), now=ctx.clock.now())
 
 
 class EscalationScheduler:
