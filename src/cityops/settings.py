@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_text_length: int = 4000
     plans_path: Path | None = None
     categories_path: Path | None = None
+    # A year's holidays and make-up workdays entered by an admin before chinese-calendar has them.
+    holidays_path: Path | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -153,3 +155,25 @@ def test_deadline_minus_start_is_exactly_the_limit_in_working_time(
     assert CAL.working_seconds(begin, due) == pytest.approx(minutes * 60, abs=1e-3)
     # The deadline falls inside working time (or at a period's end).
     assert CAL.working_seconds(begin, due - timedelta(seconds=1)) < minutes * 60
+
+
+def test_an_admin_entered_year_makes_deadlines_into_it_computable(tmp_path: Path) -> None:
+    """chinese-calendar does not know 2027 yet; the State Council's schedule can be entered."""
+    from cityops.cases.workcalendar import load_local_years
+
+    f = tmp_path / "holidays.yaml"
+    f.write_text(
+        "years:\n  2027:\n    holidays: [2027-01-01]\n    workdays: [2027-01-03]\n",
+        encoding="utf-8",
+    )
+    cal = WorkCalendar(local_years=load_local_years(f))
+    assert not cal.is_workday(date(2027, 1, 1))  # New Year's Day, a Friday
+    assert cal.is_workday(date(2027, 1, 3))  # a make-up Sunday
+    assert not cal.is_workday(date(2027, 1, 2))  # an ordinary Saturday
+    # Thu 2026-12-31 16:00 + 4 working hours: 1.5 h that day, Fri off, Sat off, Sun 08:30 + 2.5 h.
+    start = datetime(2026, 12, 31, 16, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    due = cal.deadline(start, TimeLimit(4, "hour"))
+    assert due == datetime(2027, 1, 3, 11, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    f.write_text("years:\n  2027:\n    holidays: [2028-01-01]\n", encoding="utf-8")
+    with pytest.raises(ValidationFailed):
+        load_local_years(f)

@@ -10,7 +10,7 @@ from typing import Any
 
 from cityops.cases.categories import Catalogue, load_catalogue
 from cityops.cases.plans import DispatchPlans, load_plans
-from cityops.cases.workcalendar import WorkCalendar
+from cityops.cases.workcalendar import WorkCalendar, load_local_years
 from cityops.clock import Clock
 from cityops.geo.index import JurisdictionIndex
 from cityops.settings import Settings
@@ -35,7 +35,12 @@ def build_rules(*, settings: Settings, clock: Clock, index: JurisdictionIndex) -
     return CaseRules(
         catalogue=catalogue,
         plans=plans,
-        calendar=WorkCalendar(tz=settings.tz),
+        calendar=WorkCalendar(
+            tz=settings.tz,
+            local_years=load_local_years(settings.holidays_path)
+            if settings.holidays_path
+            else None,
+        ),
         index=index,
         settings=settings,
         clock=clock,

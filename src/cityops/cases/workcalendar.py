@@ -19,10 +19,14 @@ Rules (documented once, used by every deadline):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import yaml
 
 from cityops.cases.categories import TimeLimit
 from cityops.clock import as_utc
@@ -39,6 +43,39 @@ _ONE_DAY = timedelta(days=1)
 Interval = tuple[datetime, datetime]
 
 
+@dataclass(frozen=True, slots=True)
+class LocalYear:
+    """A year's schedule entered by an admin: days off (放假) and make-up workdays (调休上班)."""
+
+    year: int
+    holidays: frozenset[date]
+    workdays: frozenset[date]
+
+    def is_workday(self, d: date) -> bool:
+        if d in self.workdays:
+            return True
+        return d.weekday() < 5 and d not in self.holidays
+
+
+def load_local_years(path: Path) -> dict[int, LocalYear]:
+    """Read ``{years: {2027: {holidays: [dates], workdays: [dates]}}}``; refuse a bad file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        years = data["years"]
+        out: dict[int, LocalYear] = {}
+        for year, spec in years.items():
+            holidays = frozenset(date.fromisoformat(str(x)) for x in spec.get("holidays", []))
+            workdays = frozenset(date.fromisoformat(str(x)) for x in spec.get("workdays", []))
+            if any(d.year != int(year) for d in holidays | workdays):
+                raise ValueError(f"a date listed under {year} is in another year")
+            if holidays & workdays:
+                raise ValueError(f"{year}: a day cannot be both a holiday and a workday")
+            out[int(year)] = LocalYear(int(year), holidays, workdays)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ValidationFailed(f"holiday file {path}: {exc}", code="bad_holiday_file") from exc
+    return out
+
+
 class WorkCalendar:
     """Working periods on Chinese workdays in one time zone; answers cached per date."""
 
@@ -46,6 +83,7 @@ class WorkCalendar:
         self,
         tz: ZoneInfo = SHANGHAI,
         periods: tuple[tuple[time, time], ...] = DEFAULT_PERIODS,
+        local_years: Mapping[int, LocalYear] | None = None,
     ) -> None:
         if not periods:
             raise ValidationFailed("a work calendar needs at least one working period")
@@ -65,6 +103,7 @@ class WorkCalendar:
                 for s, e in periods
             )
         )
+        self.local_years = dict(local_years or {})
         self._workday: dict[date, bool] = {}
         self._intervals: dict[date, tuple[Interval, ...]] = {}
 
@@ -73,14 +112,15 @@ class WorkCalendar:
         cached = self._workday.get(d)
         if cached is not None:
             return cached
+        local = self.local_years.get(d.year)
         try:
-            answer = bool(chinese_calendar.is_workday(d))
+            answer = local.is_workday(d) if local else bool(chinese_calendar.is_workday(d))
         except NotImplementedError:
             raise CalendarUnknown(
                 f"the working-day calendar has no data for {d.year}, so deadlines in {d.year} "
-                f"cannot be computed. Upgrade chinese-calendar (pip install -U chinese-calendar); "
-                f"each new year is added after the State Council publishes its holiday "
-                f"schedule (usually in November).",
+                f"cannot be computed. Upgrade chinese-calendar (pip install -U chinese-calendar), "
+                f"or enter the State Council's schedule for {d.year} in the file named by "
+                f"CITYOPS_HOLIDAYS_PATH (published each November).",
                 year=d.year,
             ) from None
         self._workday[d] = answer
