@@ -80,3 +80,36 @@ def test_no_token_is_401_with_the_error_shape(api: Api) -> None:
 def test_wrong_password_is_401(api: Api) -> None:
     r = api.client.post("/api/v1/auth/token", data={"username": "admin", "password": "nope-nope"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "bad_credentials"
+
+
+# user: (staff in 500107, staff in 500157, component in 500107001, locate a point, own scope)
+# Asking for a wider area than one's own is narrowed to one's scope; another area is refused.
+REGISTRY = {
+    "admin": (200, 200, 200, 200, "5001"),
+    "dispatcher": (200, 403, 200, 200, "500107"),
+    "other_dispatcher": (403, 200, 403, 200, "500157"),
+    "street": (200, 403, 200, 200, "500107001"),
+    "inspector": (200, 403, 200, 200, "500107001"),
+    "resident": (403, 403, 403, 200, ""),
+}
+
+
+@pytest.mark.parametrize("who", list(REGISTRY))
+def test_registry_and_map_scope_matrix(api: Api, who: str) -> None:
+    staff_own, staff_other, component, locate, scope = REGISTRY[who]
+    h = api.headers(who)
+    r = api.client.get("/api/v1/staff", headers=h, params={"jurisdiction": "500107"})
+    assert r.status_code == staff_own, r.text
+    if r.status_code == 200:
+        items = r.json()["items"]
+        assert items and all(s["jurisdiction_code"].startswith(scope) for s in items)
+        if who == "street":  # the neighbouring street's staff are not shown
+            assert not any(s["jurisdiction_code"] == "500107002" for s in items)
+    r = api.client.get("/api/v1/staff", headers=h, params={"jurisdiction": "500157"})
+    assert r.status_code == staff_other, r.text
+    if r.status_code >= 400:
+        assert r.json()["error"]["code"] in {"outside_jurisdiction", "role_forbidden"}
+    r = api.client.get("/api/v1/components/50010701002000001", headers=h)
+    assert r.status_code == component, r.text
+    r = api.client.get("/api/v1/jurisdictions/locate", headers=h, params=WEST)
+    assert r.status_code == locate and r.json()["grid"]["code"] == "500107001001001"
