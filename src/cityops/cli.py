@@ -121,7 +121,7 @@ def map_merge(
     """Merge districts into a new one; open cases are re-homed, history kept, all on the ledger."""
     from datetime import UTC, datetime
 
-    from cityops.geo import service as geo
+    from cityops.geo import merge
     from cityops.store.engine import make_engine, make_session_factory, transaction
 
     try:
@@ -131,7 +131,7 @@ def map_merge(
     engine = make_engine(_settings(database_url).database_url)
     try:
         with transaction(make_session_factory(engine)) as session:
-            result = geo.merge_jurisdictions(
+            result = merge.merge_jurisdictions(
                 session=session,
                 sources=[c.strip() for c in sources.split(",") if c.strip()],
                 target_code=target,

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cityops.cases.models import Case, CaseKind, CaseStatus, Channel
 from cityops.errors import Conflict, NotFound, ValidationFailed
-from cityops.geo import service
+from cityops.geo import merge, service
 from cityops.geo.models import Jurisdiction, Level
 from cityops.geo.schemas import JurisdictionRecord
 from cityops.ledger import service as ledger
@@ -147,7 +147,7 @@ def test_merge_recodes_children_rehomes_open_cases_and_keeps_history(
     elsewhere = _case(session, "500107001", CaseStatus.filed)
     session.commit()
 
-    result = service.merge_jurisdictions(
+    result = merge.merge_jurisdictions(
         session=session,
         sources=["500105", "500112"],
         target_code="500157",
@@ -201,8 +201,8 @@ def test_merge_recodes_children_rehomes_open_cases_and_keeps_history(
         "rehome"
     ]
     assert ledger.history(session=session, subject=f"case:{closed.id}") == []
-    merge = ledger.history(session=session, subject="jurisdiction:500157")
-    assert [e.action for e in merge] == ["merge"]
+    merge_entries = ledger.history(session=session, subject="jurisdiction:500157")
+    assert [e.action for e in merge_entries] == ["merge"]
     assert ledger.verify(session=session).ok
 
 
@@ -216,13 +216,13 @@ def test_merge_refuses_bad_requests(engine: object, session: Session) -> None:
         "actor": "user:a",
     }
     with pytest.raises(NotFound):
-        service.merge_jurisdictions(sources=["500105", "500199"], target_code="500157", **kw)  # type: ignore[arg-type]
+        merge.merge_jurisdictions(sources=["500105", "500199"], target_code="500157", **kw)  # type: ignore[arg-type]
     with pytest.raises(Conflict):
-        service.merge_jurisdictions(sources=["500105", "500112"], target_code="500107", **kw)  # type: ignore[arg-type]
+        merge.merge_jurisdictions(sources=["500105", "500112"], target_code="500107", **kw)  # type: ignore[arg-type]
     with pytest.raises(ValidationFailed):
-        service.merge_jurisdictions(sources=["500105"], target_code="5001", **kw)  # type: ignore[arg-type]
+        merge.merge_jurisdictions(sources=["500105"], target_code="5001", **kw)  # type: ignore[arg-type]
     with pytest.raises(ValidationFailed):
-        service.merge_jurisdictions(
+        merge.merge_jurisdictions(
             sources=["500105", "500112"],
             target_code="500157",
             **{**kw, "effective": date(1999, 1, 1)},

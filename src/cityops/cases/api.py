@@ -13,7 +13,7 @@ from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
 from cityops.cases import intake, kpi_query, queries, service
 from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action
-from cityops.cases.models import CaseStatus, Channel
+from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.cases.rules import CaseRules
 from cityops.cases.runtime import get_rules
 from cityops.cases.schemas import (
@@ -82,10 +82,7 @@ def categories(rules: RulesDep, user: CurrentUser) -> CataloguePage:
     return CataloguePage(version=cat.version, items=items, errors=list(cat.errors))
 
 
-def _read(rules: CaseRules, case: object, history: list[HistoryEntry] | None = None) -> CaseRead:
-    from cityops.cases.models import Case
-
-    assert isinstance(case, Case)
+def _read(rules: CaseRules, case: Case, history: list[HistoryEntry] | None = None) -> CaseRead:
     try:
         name: str | None = rules.catalogue.get(case.category_code).name
     except NotFound:

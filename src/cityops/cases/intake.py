@@ -12,9 +12,8 @@ with multi-row inserts, so throughput does not pay per-statement overhead per ca
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 import numpy as np
@@ -26,8 +25,8 @@ from cityops.auth.scope import Principal
 from cityops.bus.memory import queue_event
 from cityops.cases import assign
 from cityops.cases.categories import Category
-from cityops.cases.dispatch import Candidate, haversine_m
-from cityops.cases.lifecycle import OPEN_STATES
+from cityops.cases.dispatch import Candidate
+from cityops.cases.duplicates import find_duplicates
 from cityops.cases.models import PUBLIC_CHANNELS, Case, CaseReport, CaseStatus, Channel
 from cityops.cases.rules import CaseRules
 from cityops.cases.schedule import schedule_next_check
@@ -56,20 +55,7 @@ STAFF_CHANNELS = frozenset(
     }
 )
 MAX_BATCH = 500
-BOX_LIMIT = 5000  # open cases read at once for a batch's duplicate check
 
-_NEARBY_OPEN = (
-    select(Case.id, Case.lat, Case.lng)
-    .where(
-        Case.category_code == bindparam("cat"),
-        Case.lat.between(bindparam("lat0"), bindparam("lat1")),
-        Case.lng.between(bindparam("lng0"), bindparam("lng1")),
-        Case.reported_at >= bindparam("since"),
-        Case.status.in_(sorted(OPEN_STATES)),
-    )
-    .order_by(Case.reported_at)
-    .limit(50)
-)
 _CASES = cast(Table, Case.__table__)
 _STAFF = cast(Table, Staff.__table__)
 _LINK = (
@@ -108,6 +94,10 @@ class _Item:
     auto: bool = False
     case: Case | None = None
     dispatch_facts: dict[str, Any] | None = None
+
+    @property
+    def category_code(self) -> str:
+        return self.category.code
 
 
 def _checked_channel(actor: Principal, channel: Channel) -> None:
@@ -158,93 +148,6 @@ def _locate(rules: CaseRules, items: list[_Item | CityOpsError]) -> None:
             items[i] = ValidationFailed(
                 f"({entry.lat:.6f}, {entry.lng:.6f}) is outside the city", code="outside_city"
             )
-
-
-def _near(a: _Item, lat: float, lng: float, radius: float) -> bool:
-    if abs(a.lat - lat) * 111_320.0 > radius:  # cheap test first: most pairs are far apart
-        return False
-    return haversine_m(a.lat, a.lng, lat, lng) <= radius
-
-
-_OPEN_IN_BOX = (
-    select(Case.id, Case.category_code, Case.lat, Case.lng)
-    .where(
-        Case.category_code.in_(bindparam("cats", expanding=True)),
-        Case.lat.between(bindparam("lat0"), bindparam("lat1")),
-        Case.lng.between(bindparam("lng0"), bindparam("lng1")),
-        Case.reported_at >= bindparam("since"),
-        Case.status.in_(sorted(OPEN_STATES)),
-    )
-    .order_by(Case.reported_at)
-    .limit(BOX_LIMIT + 1)
-)
-
-
-def _open_nearby(
-    session: Session, items: list[_Item], dlat: float, dlng: float, since: datetime
-) -> dict[str, list[tuple[int, float, float]]] | None:
-    """Open cases that could repeat any report of the batch (one query), or None if too many."""
-    rows = session.execute(
-        _OPEN_IN_BOX,
-        {
-            "cats": sorted({it.category.code for it in items}),
-            "lat0": min(it.lat for it in items) - dlat,
-            "lat1": max(it.lat for it in items) + dlat,
-            "lng0": min(it.lng for it in items) - dlng,
-            "lng1": max(it.lng for it in items) + dlng,
-            "since": since,
-        },
-    ).all()
-    if len(rows) > BOX_LIMIT:
-        return None
-    found: dict[str, list[tuple[int, float, float]]] = {}
-    for case_id, cat, lat, lng in rows:
-        found.setdefault(cat, []).append((case_id, lat, lng))
-    return found
-
-
-def _find_duplicates(session: Session, rules: CaseRules, items: list[_Item], at: datetime) -> None:
-    """重复案件: same category within radius and window, in the database or earlier in the batch."""
-    if not items:
-        return
-    radius = rules.settings.duplicate_radius_m
-    since = at - timedelta(hours=rules.settings.duplicate_window_hours)
-    dlat = radius / 111_320.0
-    dlng = radius / (
-        111_320.0 * max(math.cos(math.radians(max(abs(it.lat) for it in items))), 0.01)
-    )
-    known = _open_nearby(session, items, dlat, dlng, since)
-    for i, it in enumerate(items):
-        for j in range(i):
-            first = items[j]
-            if (
-                first.link_to is None
-                and first.link_item is None
-                and first.category.code == it.category.code
-                and _near(first, it.lat, it.lng, radius)
-            ):
-                it.link_item = j
-                break
-        if it.link_item is not None:
-            continue
-        if known is not None:
-            nearby: Any = known.get(it.category.code, ())
-        else:  # a crowded box: ask per report instead
-            nearby = session.execute(
-                _NEARBY_OPEN,
-                {
-                    "cat": it.category.code,
-                    "lat0": it.lat - dlat,
-                    "lat1": it.lat + dlat,
-                    "lng0": it.lng - dlng,
-                    "lng1": it.lng + dlng,
-                    "since": since,
-                },
-            )
-        for case_id, lat, lng in nearby:
-            if _near(it, lat, lng, radius):
-                it.link_to = case_id
-                break
 
 
 def _meets_filing_criteria(it: _Item) -> bool:
@@ -344,7 +247,7 @@ def report_batch(
             planned.append(exc)
     _locate(rules, planned)
     good = [it for it in planned if isinstance(it, _Item)]
-    _find_duplicates(session, rules, good, at)
+    find_duplicates(session=session, rules=rules, items=good, at=at)
     fresh = [it for it in good if it.link_to is None and it.link_item is None]
     for it in fresh:
         it.case = _new_case(rules, it, actor, at)

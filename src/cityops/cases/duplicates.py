@@ -1,0 +1,137 @@
+"""Duplicate reports (重复案件): the same category within a radius and time window is one case.
+
+A batch is checked with one query over its bounding box (or one per report when that box holds
+too many open cases), and against its own earlier reports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from cityops.cases.dispatch import haversine_m
+from cityops.cases.lifecycle import OPEN_STATES
+from cityops.cases.models import Case
+from cityops.cases.rules import CaseRules
+
+BOX_LIMIT = 5000  # open cases read at once for a batch's duplicate check
+
+
+class Report(Protocol):
+    """What the check needs of a report; it sets ``link_to`` or ``link_item``."""
+
+    lat: float
+    lng: float
+    link_to: int | None
+    link_item: int | None
+
+    @property
+    def category_code(self) -> str: ...
+
+
+_NEARBY_OPEN = (
+    select(Case.id, Case.lat, Case.lng)
+    .where(
+        Case.category_code == bindparam("cat"),
+        Case.lat.between(bindparam("lat0"), bindparam("lat1")),
+        Case.lng.between(bindparam("lng0"), bindparam("lng1")),
+        Case.reported_at >= bindparam("since"),
+        Case.status.in_(sorted(OPEN_STATES)),
+    )
+    .order_by(Case.reported_at)
+    .limit(50)
+)
+
+
+def _near(a: Report, lat: float, lng: float, radius: float) -> bool:
+    if abs(a.lat - lat) * 111_320.0 > radius:  # cheap test first: most pairs are far apart
+        return False
+    return haversine_m(a.lat, a.lng, lat, lng) <= radius
+
+
+_OPEN_IN_BOX = (
+    select(Case.id, Case.category_code, Case.lat, Case.lng)
+    .where(
+        Case.category_code.in_(bindparam("cats", expanding=True)),
+        Case.lat.between(bindparam("lat0"), bindparam("lat1")),
+        Case.lng.between(bindparam("lng0"), bindparam("lng1")),
+        Case.reported_at >= bindparam("since"),
+        Case.status.in_(sorted(OPEN_STATES)),
+    )
+    .order_by(Case.reported_at)
+    .limit(BOX_LIMIT + 1)
+)
+
+
+def _open_nearby(
+    session: Session, items: Sequence[Report], dlat: float, dlng: float, since: datetime
+) -> dict[str, list[tuple[int, float, float]]] | None:
+    """Open cases that could repeat any report of the batch (one query), or None if too many."""
+    rows = session.execute(
+        _OPEN_IN_BOX,
+        {
+            "cats": sorted({it.category_code for it in items}),
+            "lat0": min(it.lat for it in items) - dlat,
+            "lat1": max(it.lat for it in items) + dlat,
+            "lng0": min(it.lng for it in items) - dlng,
+            "lng1": max(it.lng for it in items) + dlng,
+            "since": since,
+        },
+    ).all()
+    if len(rows) > BOX_LIMIT:
+        return None
+    found: dict[str, list[tuple[int, float, float]]] = {}
+    for case_id, cat, lat, lng in rows:
+        found.setdefault(cat, []).append((case_id, lat, lng))
+    return found
+
+
+def find_duplicates(
+    *, session: Session, rules: CaseRules, items: Sequence[Report], at: datetime
+) -> None:
+    """重复案件: same category within radius and window, in the database or earlier in the batch."""
+    if not items:
+        return
+    radius = rules.settings.duplicate_radius_m
+    since = at - timedelta(hours=rules.settings.duplicate_window_hours)
+    dlat = radius / 111_320.0
+    dlng = radius / (
+        111_320.0 * max(math.cos(math.radians(max(abs(it.lat) for it in items))), 0.01)
+    )
+    known = _open_nearby(session, items, dlat, dlng, since)
+    for i, it in enumerate(items):
+        for j in range(i):
+            first = items[j]
+            if (
+                first.link_to is None
+                and first.link_item is None
+                and first.category_code == it.category_code
+                and _near(first, it.lat, it.lng, radius)
+            ):
+                it.link_item = j
+                break
+        if it.link_item is not None:
+            continue
+        if known is not None:
+            nearby: Any = known.get(it.category_code, ())
+        else:  # a crowded box: ask per report instead
+            nearby = session.execute(
+                _NEARBY_OPEN,
+                {
+                    "cat": it.category_code,
+                    "lat0": it.lat - dlat,
+                    "lat1": it.lat + dlat,
+                    "lng0": it.lng - dlng,
+                    "lng1": it.lng + dlng,
+                    "since": since,
+                },
+            )
+        for case_id, lat, lng in nearby:
+            if _near(it, lat, lng, radius):
+                it.link_to = case_id
+                break
