@@ -1,7 +1,8 @@
 """Duplicate reports (重复案件): the same category within a radius and time window is one case.
 
-A batch is checked with one query over its bounding box (or one per report when that box holds
-too many open cases), and against its own earlier reports.
+A compact batch is checked with one query over its bounding box; a spread-out one (or a box
+with too many open cases) with one query per report on the (category_code, lat) index. Every
+report is also checked against the batch's earlier reports.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cityops.cases.models import Case
 from cityops.cases.rules import CaseRules
 
 BOX_LIMIT = 5000  # open cases read at once for a batch's duplicate check
+COMPACT_DEG = 0.02  # a batch within about 2 km is checked with one query
 
 
 class Report(Protocol):
@@ -103,7 +105,11 @@ def find_duplicates(
     dlng = radius / (
         111_320.0 * max(math.cos(math.radians(max(abs(it.lat) for it in items))), 0.01)
     )
-    known = _open_nearby(session, items, dlat, dlng, since)
+    lats, lngs = [it.lat for it in items], [it.lng for it in items]
+    compact = max(lats) - min(lats) <= COMPACT_DEG and max(lngs) - min(lngs) <= COMPACT_DEG
+    # One query for a compact batch; a batch spread over districts asks per report (each a
+    # narrow band of the (category_code, lat) index) rather than read a district's open cases.
+    known = _open_nearby(session, items, dlat, dlng, since) if compact else None
     for i, it in enumerate(items):
         for j in range(i):
             first = items[j]
@@ -119,7 +125,7 @@ def find_duplicates(
             continue
         if known is not None:
             nearby: Any = known.get(it.category_code, ())
-        else:  # a crowded box: ask per report instead
+        else:  # spread out, or a crowded box: ask per report
             nearby = session.execute(
                 _NEARBY_OPEN,
                 {
