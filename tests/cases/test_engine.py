@@ -447,3 +447,26 @@ def test_a_machine_rule_verifies_sensor_cases(
     last = entries[-1]
     assert last.actor == "rule:overflow" and json.loads(last.payload)["method"] == "machine"
     assert json.loads(last.payload)["evidence"] == "3 normal readings in a row"
+
+
+def test_a_spread_out_batch_finds_its_duplicates_report_by_report(
+    db: Session, rules: Any, city: SmallCity, clock: FakeClock
+) -> None:
+    first = intake.report(
+        session=db, rules=rules, data=garbage(), actor=city.users["admin"], at=clock.now()
+    )
+    db.commit()
+    clock.advance(timedelta(minutes=10))
+    # Over 3 km apart, so the batch is not checked as one box.
+    batch = [
+        garbage(Channel.video, lat=Y0 + 0.015, lng=X0 + 0.035),
+        garbage(Channel.video),
+        garbage(Channel.video, lat=Y0 + 0.0158, lng=X0 + 0.004),
+    ]
+    results = intake.report_batch(
+        session=db, rules=rules, items=batch, actor=city.users["admin"], at=clock.now()
+    )
+    db.commit()
+    assert [getattr(r, "duplicate", None) for r in results] == [False, True, False]
+    assert results[1].case.id == first.case.id and results[1].case.report_count == 2  # type: ignore[union-attr]
+    assert results[0].case.district_code == "500157"  # type: ignore[union-attr]

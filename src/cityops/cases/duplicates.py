@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Float, Integer, String, and_, bindparam, column, select, values
 from sqlalchemy.orm import Session
 
 from cityops.cases.dispatch import haversine_m
@@ -110,6 +110,7 @@ def find_duplicates(
     # One query for a compact batch; a batch spread over districts asks per report (each a
     # narrow band of the (category_code, lat) index) rather than read a district's open cases.
     known = _open_nearby(session, items, dlat, dlng, since) if compact else None
+    per_report: dict[int, list[tuple[int, float, float]]] | None = None
     for i, it in enumerate(items):
         for j in range(i):
             first = items[j]
@@ -125,19 +126,68 @@ def find_duplicates(
             continue
         if known is not None:
             nearby: Any = known.get(it.category_code, ())
-        else:  # spread out, or a crowded box: ask per report
-            nearby = session.execute(
-                _NEARBY_OPEN,
-                {
-                    "cat": it.category_code,
-                    "lat0": it.lat - dlat,
-                    "lat1": it.lat + dlat,
-                    "lng0": it.lng - dlng,
-                    "lng1": it.lng + dlng,
-                    "since": since,
-                },
-            )
+        else:  # spread out, or a crowded box: each report's own box
+            if per_report is None:
+                per_report = _per_report(session, items, dlat, dlng, since)
+            nearby = per_report.get(i, ())
         for case_id, lat, lng in nearby:
             if _near(it, lat, lng, radius):
                 it.link_to = case_id
                 break
+
+
+def _per_report(
+    session: Session, items: Sequence[Report], dlat: float, dlng: float, since: datetime
+) -> dict[int, list[tuple[int, float, float]]]:
+    """Open cases in each report's own box, by report index.
+
+    PostgreSQL gets one statement (a VALUES list joined to the cases: one round trip); SQLite,
+    which runs in process and has no VALUES column aliases, one indexed query per report.
+    """
+    found: dict[int, list[tuple[int, float, float]]] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        boxes = values(
+            column("idx", Integer),
+            column("cat", String),
+            column("lat0", Float),
+            column("lat1", Float),
+            column("lng0", Float),
+            column("lng1", Float),
+            name="box",
+        ).data(
+            [
+                (i, it.category_code, it.lat - dlat, it.lat + dlat, it.lng - dlng, it.lng + dlng)
+                for i, it in enumerate(items)
+            ]
+        )
+        stmt = (
+            select(boxes.c.idx, Case.id, Case.lat, Case.lng)
+            .select_from(boxes)
+            .join(
+                Case,
+                and_(
+                    Case.category_code == boxes.c.cat,
+                    Case.lat.between(boxes.c.lat0, boxes.c.lat1),
+                    Case.lng.between(boxes.c.lng0, boxes.c.lng1),
+                ),
+            )
+            .where(Case.reported_at >= since, Case.status.in_(sorted(OPEN_STATES)))
+            .order_by(Case.reported_at)
+        )
+        for idx, case_id, lat, lng in session.execute(stmt):
+            found.setdefault(idx, []).append((case_id, lat, lng))
+        return found
+    for i, it in enumerate(items):
+        rows = session.execute(
+            _NEARBY_OPEN,
+            {
+                "cat": it.category_code,
+                "lat0": it.lat - dlat,
+                "lat1": it.lat + dlat,
+                "lng0": it.lng - dlng,
+                "lng1": it.lng + dlng,
+                "since": since,
+            },
+        )
+        found[i] = [(case_id, lat, lng) for case_id, lat, lng in rows]
+    return found

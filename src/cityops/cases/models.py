@@ -171,7 +171,7 @@ class Case(Base):
         Index("ix_case_status_reported", "status", "reported_at"),
         Index("ix_case_category_status", "category_code", "status", "reported_at"),
         # Duplicate check: a ±50 m latitude band within a category is a handful of rows.
-        Index("ix_case_category_lat", "category_code", "lat"),
+        Index("ix_case_category_lat", "category_code", "lat", "lng"),
         Index("ix_case_next_check", "next_check_at"),
         Index("ix_case_worker_status", "worker_id", "status"),
         Index("ix_case_department_status", "department_id", "status"),

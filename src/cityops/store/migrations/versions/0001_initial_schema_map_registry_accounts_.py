@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 19:26:42.673003
+Create Date: 2026-11-25 19:51:46.064751
 """
 
 from __future__ import annotations
@@ -374,7 +374,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case")),
     )
     with op.batch_alter_table("case", schema=None) as batch_op:
-        batch_op.create_index("ix_case_category_lat", ["category_code", "lat"], unique=False)
+        batch_op.create_index("ix_case_category_lat", ["category_code", "lat", "lng"], unique=False)
         batch_op.create_index(
             "ix_case_category_status", ["category_code", "status", "reported_at"], unique=False
         )
