@@ -1,19 +1,52 @@
 """``python -m bench [names...]`` (``make bench``): run the benchmarks and write bench/results/.
 
 Names: ``queries``, ``intake``, ``geo`` (when present); none given runs them all. The history
-is loaded once per database and reused (``BENCH_CASES``, default 4,000,000).
+is loaded once per database and reused (``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1``
+loads it again; ``BENCH_REPEAT``, default 2, is how often each figure is measured).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import io
 import sys
 import time
+from typing import Any
 
-from bench.common import console
+from bench.common import console, machine, print_machine, save
 
 ALL = ("geo", "queries", "intake")
+
+
+class _Tee(io.TextIOBase):
+    """Print as usual and keep a copy (bench_geo prints its figures rather than saving them)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out, self.kept = out, io.StringIO()
+
+    def write(self, text: str) -> int:
+        self.kept.write(text)
+        return int(self.out.write(text))
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+def _run(name: str) -> None:
+    module = importlib.import_module(f"bench.bench_{name}")
+    argv, sys.argv = sys.argv, [f"bench/bench_{name}.py"]  # a bench's own argparse sees no names
+    try:
+        if name != "geo":
+            module.main()
+            return
+        tee = _Tee(sys.stdout)
+        with contextlib.redirect_stdout(tee):
+            module.main()
+        save("bench_geo", {"output": tee.kept.getvalue().splitlines()})
+    finally:
+        sys.argv = argv
 
 
 def main(argv: list[str]) -> int:
@@ -24,11 +57,11 @@ def main(argv: list[str]) -> int:
     if unknown:
         console.print(f"[red]unknown benchmark(s): {', '.join(unknown)}; have: {', '.join(ALL)}")
         return 2
+    print_machine(machine())
     for name in names:
         console.rule(f"bench_{name}")
         started = time.perf_counter()
-        module = importlib.import_module(f"bench.bench_{name}")
-        module.main()
+        _run(name)
         console.print(f"bench_{name} took {time.perf_counter() - started:.0f} s")
     return 0
 

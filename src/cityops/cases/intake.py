@@ -33,6 +33,7 @@ from cityops.cases.schedule import schedule_next_check
 from cityops.cases.schemas import CaseCreate
 from cityops.cases.service import case_fact
 from cityops.errors import CityOpsError, Forbidden, NotFound, ValidationFailed
+from cityops.geo.cells import cell_of
 from cityops.geo.coords import gcj02_to_wgs84
 from cityops.geo.index import Location
 from cityops.ledger import service as ledger
@@ -172,6 +173,7 @@ def _new_case(rules: CaseRules, it: _Item, actor: Principal, at: datetime) -> Ca
         channel=data.channel,
         status=CaseStatus.reported,
         lat=it.lat,
+        geo_cell=cell_of(it.lat, it.lng),
         lng=it.lng,
         address=data.address,
         district_code=place.district_code,

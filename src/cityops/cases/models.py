@@ -9,6 +9,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Enum,
     Float,
@@ -86,6 +87,7 @@ class Case(Base):
     lat: Mapped[float] = mapped_column(Float)
     lng: Mapped[float] = mapped_column(Float)
     address: Mapped[str | None] = mapped_column(String(200))
+    geo_cell: Mapped[int | None] = mapped_column(BigInteger)  # geo.cells: nearby-case lookups
     district_code: Mapped[str] = mapped_column(String(20))
     street_code: Mapped[str] = mapped_column(String(20))
     community_code: Mapped[str | None] = mapped_column(String(20))
@@ -170,8 +172,8 @@ class Case(Base):
         Index("ix_case_street_status_reported", "street_code", "status", "reported_at"),
         Index("ix_case_status_reported", "status", "reported_at"),
         Index("ix_case_category_status", "category_code", "status", "reported_at"),
-        # Duplicate check: a ±50 m latitude band within a category is a handful of rows.
-        Index("ix_case_category_lat", "category_code", "lat", "lng"),
+        # Duplicate check: exact probes of the cells around a point, within a category.
+        Index("ix_case_category_cell", "category_code", "geo_cell", "reported_at"),
         Index("ix_case_next_check", "next_check_at"),
         Index("ix_case_worker_status", "worker_id", "status"),
         Index("ix_case_department_status", "department_id", "status"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 19:51:46.064751
+Create Date: 2026-11-25 20:02:12.143035
 """
 
 from __future__ import annotations
@@ -320,6 +320,7 @@ def upgrade() -> None:
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("lng", sa.Float(), nullable=False),
         sa.Column("address", sa.String(length=200), nullable=True),
+        sa.Column("geo_cell", sa.BigInteger(), nullable=True),
         sa.Column("district_code", sa.String(length=20), nullable=False),
         sa.Column("street_code", sa.String(length=20), nullable=False),
         sa.Column("community_code", sa.String(length=20), nullable=True),
@@ -374,7 +375,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case")),
     )
     with op.batch_alter_table("case", schema=None) as batch_op:
-        batch_op.create_index("ix_case_category_lat", ["category_code", "lat", "lng"], unique=False)
+        batch_op.create_index(
+            "ix_case_category_cell", ["category_code", "geo_cell", "reported_at"], unique=False
+        )
         batch_op.create_index(
             "ix_case_category_status", ["category_code", "status", "reported_at"], unique=False
         )
@@ -486,7 +489,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_case_district_dispatched")
         batch_op.drop_index("ix_case_department_status")
         batch_op.drop_index("ix_case_category_status")
-        batch_op.drop_index("ix_case_category_lat")
+        batch_op.drop_index("ix_case_category_cell")
 
     op.drop_table("case")
     op.drop_table("app_user")
