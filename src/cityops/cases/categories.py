@@ -19,6 +19,7 @@ import yaml
 from cityops.cases.models import CaseKind
 from cityops.errors import NotFound, ValidationFailed
 from cityops.registry.models import DepartmentType
+from cityops.validated import parse_each
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "categories.yaml"
 HANDLING_LEVELS = ("street", "district")
@@ -213,20 +214,16 @@ def parse_catalogue(data: Any) -> Catalogue:
             errors.append(f"majors[{i}]: duplicate major code {major[0]}; left out")
             continue
         majors[major[0]] = major
-    categories: dict[str, Category] = {}
-    for i, entry in enumerate(raw_categories):
-        label = f"categories[{i}]"
-        if isinstance(entry, Mapping) and entry.get("code"):
-            label += f" ({entry.get('code')})"
-        try:
-            category = _parse_category(entry, majors)
-        except ValueError as exc:
-            errors.append(f"{label}: {exc}; left out")
-            continue
-        if category.code in categories:
-            errors.append(f"{label}: duplicate code {category.code}; left out")
-            continue
-        categories[category.code] = category
+    parsed, refused = parse_each(
+        raw_categories,
+        section="categories",
+        key_field="code",
+        parse=lambda entry: _parse_category(entry, majors),
+        key=lambda c: c.code,
+        dropped="left out",
+    )
+    errors += refused
+    categories = {c.code: c for c in parsed}
     return Catalogue(
         version=version,
         majors=list(majors.values()),

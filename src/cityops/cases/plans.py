@@ -21,6 +21,7 @@ from cityops.cases.categories import HANDLING_LEVELS, Catalogue, Category
 from cityops.cases.models import CaseKind
 from cityops.errors import NotFound, ValidationFailed
 from cityops.registry.models import DepartmentType, StaffRole
+from cityops.validated import parse_each
 
 DEFAULT_PATH = Path(__file__).parent / "data" / "plans.yaml"
 OWNER_FIRST = "owner_first"  # 先属主、后属地
@@ -265,23 +266,15 @@ def parse_plans(data: Any, catalogue: Catalogue) -> DispatchPlans:
     """Validate plans; each bad plan is disabled and reported, never fatal."""
     if not isinstance(data, Mapping) or not isinstance(data.get("plans"), list):
         raise ValidationFailed("the plans file needs a 'plans' list", code="bad_plans")
-    plans: list[Plan] = []
-    errors: list[str] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(data["plans"]):
-        label = f"plans[{i}]"
-        if isinstance(raw, Mapping) and raw.get("id"):
-            label += f" ({raw.get('id')})"
-        try:
-            plan = _parse_plan(raw, catalogue)
-        except ValueError as exc:
-            errors.append(f"{label}: {exc}; disabled")
-            continue
-        if plan.id in seen:
-            errors.append(f"{label}: duplicate plan id {plan.id}; disabled")
-            continue
-        seen.add(plan.id)
-        plans.append(plan)
+    plans, errors = parse_each(
+        data["plans"],
+        section="plans",
+        key_field="id",
+        parse=lambda raw: _parse_plan(raw, catalogue),
+        key=lambda p: p.id,
+        dropped="disabled",
+        key_name="plan id",
+    )
     if not any("*" in p.categories and "*" in p.jurisdictions for p in plans):
         errors.append("no default plan (categories ['*'], jurisdictions ['*']); built-in used")
         plans.append(BUILTIN_DEFAULT)
