@@ -30,10 +30,6 @@ class Settings(BaseSettings):
     # 重复案件: same category within this radius (metres) and window (hours) is one case.
     duplicate_radius_m: float = 50.0
     duplicate_window_hours: float = 24.0
-    # 临期: a case this close to its deadline (fraction of its time limit left) is warned.
-    near_overdue_fraction: float = 0.2
-    # Step limit for 核实/核查 by an inspector, in minutes (reference: egova default 30).
-    inspection_step_minutes: int = 30
     max_text_length: int = 4000
     plans_path: Path | None = None
     categories_path: Path | None = None

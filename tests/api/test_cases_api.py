@@ -68,7 +68,12 @@ def test_resident_cannot_pose_as_an_inspector(api: Api) -> None:
 
 def test_illegal_and_stale_transitions_are_409_and_leave_the_case_as_it_was(api: Api) -> None:
     case = report(api).json()["case"]
-    assert case["status"] == "dispatched" and "start" in case["allowed_actions"]
+    assert case["status"] == "dispatched"
+    # Each user is offered only what they may do: the assigned worker starts, the inspector not.
+    assert "start" not in case["allowed_actions"]
+    mine = api.client.get(f"/api/v1/cases/{case['id']}", headers=api.headers("worker")).json()
+    assert {"start", "feedback", "return", "request_extension"} <= set(mine["allowed_actions"])
+    assert "close" not in mine["allowed_actions"]
     path = f"/api/v1/cases/{case['id']}/transitions"
     before = counts(api)
     r = api.client.post(path, headers=api.headers("dispatcher"), json={"action": "close"})

@@ -13,7 +13,6 @@ from cityops.cases.plans import (
     EscalationStep,
     load_plans,
     parse_plans,
-    steps_due,
 )
 from cityops.errors import NotFound, ValidationFailed
 from cityops.registry.models import DepartmentType
@@ -170,15 +169,3 @@ def test_load_plans_from_a_file(tmp_path: Path) -> None:
         load_plans(CAT, path)
     with pytest.raises(NotFound):
         load_plans(CAT, tmp_path / "missing.yaml")
-
-
-def test_steps_due_only_above_the_current_level() -> None:
-    steps = (
-        EscalationStep(0.8, 1, "street", ()),
-        EscalationStep(1.0, 2, "district", ()),
-        EscalationStep(1.5, 3, "city", ()),
-    )
-    assert steps_due(steps, fraction=0.5, current_level=0) == ()
-    assert [s.level for s in steps_due(steps, fraction=1.2, current_level=0)] == [1, 2]
-    assert [s.level for s in steps_due(steps, fraction=1.2, current_level=1)] == [2]
-    assert steps_due(steps, fraction=3.0, current_level=3) == ()

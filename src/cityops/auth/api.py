@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
-from sqlalchemy import select
 
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
-from cityops.auth.models import User
-from cityops.auth.security import check_password, issue_token
+from cityops.auth.security import issue_token
+from cityops.auth.service import authenticate
 from cityops.errors import Unauthorized
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -36,8 +35,8 @@ class Me(BaseModel):
 def login(
     ctx: Ctx, session: SessionDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> Token:
-    user = session.execute(select(User).where(User.username == form.username)).scalar_one_or_none()
-    if user is None or not user.active or not check_password(form.password, user.password_hash):
+    user = authenticate(session=session, username=form.username, password=form.password)
+    if user is None:
         raise Unauthorized("wrong username or password", code="bad_credentials")
     token = issue_token(
         secret=ctx.settings.secret_key,

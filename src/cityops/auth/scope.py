@@ -52,9 +52,6 @@ class Principal:
             )
 
 
-SYSTEM = Principal(user_id=0, username="system", role=Role.city_admin, scope_code=None)
-
-
 def machine(name: str) -> Principal:
     """An automated actor (a rule, the scheduler, a simulator), named as the ledger shows it."""
     return Principal(user_id=0, username=name, role=Role.city_admin, scope_code=None)

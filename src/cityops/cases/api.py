@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
+from cityops.auth.scope import Principal
 from cityops.cases import intake, kpi_query, queries, service
 from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action
 from cityops.cases.models import Case, CaseStatus, Channel
@@ -82,13 +83,15 @@ def categories(rules: RulesDep, user: CurrentUser) -> CataloguePage:
     return CataloguePage(version=cat.version, items=items, errors=list(cat.errors))
 
 
-def _read(rules: CaseRules, case: Case, history: list[HistoryEntry] | None = None) -> CaseRead:
+def _read(
+    rules: CaseRules, case: Case, user: Principal, history: list[HistoryEntry] | None = None
+) -> CaseRead:
     try:
         name: str | None = rules.catalogue.get(case.category_code).name
     except NotFound:
         name = None
     return CaseRead.of(
-        case, category_name=name, allowed=service.case_actions(case), history=history
+        case, category_name=name, allowed=service.case_actions(case, user), history=history
     )
 
 
@@ -101,7 +104,7 @@ def create_case(
         session=session, rules=rules, data=data, actor=user, at=rules.clock.now()
     )
     return IntakeRead(
-        case=_read(rules, result.case),
+        case=_read(rules, result.case, user),
         duplicate=result.duplicate,
         auto_filed=result.auto_filed,
         dispatched=result.dispatched,
@@ -139,7 +142,7 @@ def create_cases(
                 BatchItemRead(
                     index=i,
                     result=IntakeRead(
-                        case=_read(rules, r.case),
+                        case=_read(rules, r.case, user),
                         duplicate=r.duplicate,
                         auto_filed=r.auto_filed,
                         dispatched=r.dispatched,
@@ -192,7 +195,7 @@ def list_cases(
         with_total=with_total,
     )
     return CasePage(
-        items=[_read(rules, c) for c in result.items],
+        items=[_read(rules, c, user) for c in result.items],
         total=result.total,
         next_cursor=result.next_cursor,
         page=page,
@@ -224,7 +227,7 @@ def get_case(case_id: int, session: SessionDep, rules: RulesDep, user: CurrentUs
     """One case with its full history, read from the ledger."""
     _visible_case(session, user, case_id)
     case = service.get_case(session=session, case_id=case_id)
-    return _read(rules, case, history=_history(session, case_id))
+    return _read(rules, case, user, history=_history(session, case_id))
 
 
 @router.get("/cases/{case_id}/transitions", response_model=list[HistoryEntry])
@@ -247,7 +250,7 @@ def transition(
         actor=user,
         at=rules.clock.now(),
     )
-    return _read(rules, case)
+    return _read(rules, case, user)
 
 
 class ActionRead(BaseModel):

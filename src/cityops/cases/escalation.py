@@ -26,7 +26,7 @@ def run_escalations(
         else:
             case.escalation_level = step.level
             action = "escalate"
-        schedule_next_check(rules=rules, case=case, at=now)
+        schedule_next_check(rules=rules, case=case)
         case.updated_at = now
         session.flush()
         record(

@@ -225,7 +225,7 @@ def _auto_dispatch(session: Session, rules: CaseRules, items: list[_Item], at: d
         case.dispatch_reason = json.dumps(done.reasons, ensure_ascii=False)
         case.time_limit = str(limit)
         case.deadline_at = rules.calendar.deadline(at, limit)
-        schedule_next_check(rules=rules, case=case, at=at)
+        schedule_next_check(rules=rules, case=case)
         it.dispatch_facts = {
             "department_id": done.department_id,
             "worker_id": done.worker_id,
@@ -270,7 +270,9 @@ def report_batch(
 
 def _write(session: Session, good: list[_Item], actor: Principal, at: datetime) -> None:
     """Reports, duplicate links, workers' open work, ledger entries and events."""
-    reports, links, holds = [], {}, {}  # type: ignore[var-annotated]
+    reports: list[dict[str, Any]] = []
+    links: dict[int, int] = {}  # case id → repeats linked to it
+    holds: dict[int, int] = {}  # worker id → cases added to their open work
     facts: list[ledger.Fact] = []
     events: list[tuple[str, dict[str, Any]]] = []
     for it in good:

@@ -48,7 +48,6 @@ OPEN_STATES = frozenset(
         S.shelved,
     }
 )
-FINAL_STATES = frozenset({S.closed, S.evaluated, S.void})
 # States in which the handling clock runs (派遣 starts it; 挂账 stops it).
 CLOCK_RUNNING = frozenset({S.dispatched, S.in_progress, S.returned})
 
@@ -126,7 +125,3 @@ def next_status(current: S, action: Action) -> S:
 def allowed_actions(current: S) -> list[Action]:
     """Actions the machine accepts from ``current`` (for the UI's buttons)."""
     return [a for a, e in TRANSITIONS.items() if current in e.sources]
-
-
-def is_open(status: S) -> bool:
-    return status in OPEN_STATES

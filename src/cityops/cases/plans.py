@@ -9,7 +9,7 @@ plan wins: the longest matching jurisdiction prefix, then an exact category over
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,13 +68,6 @@ class Resolution:
     notify: tuple[str, ...]
     reasons: tuple[str, ...]
     use_owner: bool = False
-
-
-def steps_due(
-    escalation: Sequence[EscalationStep], *, fraction: float, current_level: int
-) -> tuple[EscalationStep, ...]:
-    """Steps reached at ``fraction`` of the limit elapsed and above the case's current level."""
-    return tuple(s for s in escalation if s.at <= fraction and s.level > current_level)
 
 
 def _roles(value: Any, where: str) -> tuple[str, ...]:

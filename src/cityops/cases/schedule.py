@@ -47,9 +47,8 @@ def step_time(rules: CaseRules, case: Case, step: EscalationStep) -> datetime | 
     return rules.calendar.deadline(case.dispatched_at, TimeLimit(step.at * total / 3600.0, "hour"))
 
 
-def schedule_next_check(*, rules: CaseRules, case: Case, at: datetime) -> None:
+def schedule_next_check(*, rules: CaseRules, case: Case) -> None:
     """Set ``next_check_at`` from the ladder (None when the clock is stopped or nothing is left)."""
-    del at
     if case.status not in CLOCK_RUNNING:
         case.next_check_at = None
         return

@@ -112,14 +112,7 @@ def transition(
             f"you saw {command.expected_version}; reload",
             code="stale_update",
         )
-    policy.require_action(
-        actor,
-        command.action,
-        case_district=case.district_code,
-        case_street=case.street_code,
-        is_reporter=actor.user_id != 0 and case.reporter_user_id == actor.user_id,
-        is_assigned_worker=actor.staff_id is not None and case.worker_id == actor.staff_id,
-    )
+    policy.require_action(actor, command.action, **_policy_facts(case, actor))
     before = case.status
     case.status = next_status(before, command.action)
     payload = apply_effects(
@@ -162,7 +155,7 @@ def apply_effects(
             dispatching.release_worker(session=session, case=case)
             case.worker_id = None
             case.return_count += 1
-            schedule_next_check(rules=rules, case=case, at=at)
+            schedule_next_check(rules=rules, case=case)
         elif a is Action.shelve:
             dispatching.release_worker(session=session, case=case)
             case.next_check_at = None  # 挂账 stops the clock
@@ -208,7 +201,7 @@ def apply_effects(
         facts["method"] = command.verification_method or "inspector"
         _add_photos(case, command.photos)
         dispatching.hold_worker(session=session, case=case)
-        schedule_next_check(rules=rules, case=case, at=at)
+        schedule_next_check(rules=rules, case=case)
     elif a is Action.close:
         case.closed_at = at
         late = case.handled_on_time is False or (
@@ -239,7 +232,7 @@ def apply_effects(
             case.deadline_at = rules.calendar.deadline(base, TimeLimit(hours, "hour"))
             case.extension_count += 1
             case.near_overdue_warned = False
-            schedule_next_check(rules=rules, case=case, at=at)
+            schedule_next_check(rules=rules, case=case)
             facts["deadline_at"] = case.deadline_at.isoformat()
     elif a is Action.restore:
         limit = (
@@ -250,7 +243,7 @@ def apply_effects(
         case.deadline_at = rules.calendar.deadline(at, limit)
         case.near_overdue_warned = False
         dispatching.hold_worker(session=session, case=case)
-        schedule_next_check(rules=rules, case=case, at=at)
+        schedule_next_check(rules=rules, case=case)
         facts["deadline_at"] = case.deadline_at.isoformat()
     elif a is Action.self_handle:
         case.accepted_at = case.filed_at = case.dispatched_at = case.handled_at = at
@@ -285,7 +278,7 @@ def dispatch(
     case.time_limit = str(limit)
     case.deadline_at = rules.calendar.deadline(at, limit)
     case.near_overdue_warned = False
-    schedule_next_check(rules=rules, case=case, at=at)
+    schedule_next_check(rules=rules, case=case)
     return {
         "department_id": chosen.department_id,
         "worker_id": chosen.worker_id,
@@ -325,8 +318,20 @@ def verify_by_machine(
     )
 
 
-def case_actions(case: Case) -> list[str]:
-    return [a.value for a in allowed_actions(case.status)]
+def _policy_facts(case: Case, actor: Principal) -> dict[str, Any]:
+    """What the action policy needs to know about the case and the actor."""
+    return {
+        "case_district": case.district_code,
+        "case_street": case.street_code,
+        "is_reporter": actor.user_id != 0 and case.reporter_user_id == actor.user_id,
+        "is_assigned_worker": actor.staff_id is not None and case.worker_id == actor.staff_id,
+    }
+
+
+def case_actions(case: Case, actor: Principal) -> list[str]:
+    """The actions this actor may take on the case now: the state machine's and the policy's."""
+    mine = set(policy.permitted_actions(actor, **_policy_facts(case, actor)))
+    return [a.value for a in allowed_actions(case.status) if a in mine]
 
 
 __all__ = ["CaseStatus", "dispatch", "get_case", "record", "transition"]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.auth.models import Role
-from cityops.auth.scope import Principal
+from cityops.auth.scope import Principal, machine
 from cityops.cases import intake, service
 from cityops.cases.lifecycle import Action
 from cityops.cases.models import Case, CaseStatus, Channel
@@ -52,9 +52,7 @@ COMMON = [
     "06028",
     "01001",
 ]
-SIM_ACTORS = {
-    "center": Principal(0, "sim:center", Role.city_admin, None),
-}
+CENTER = machine("sim:center")  # the simulated city-management centre
 
 
 class ReportSimulator:
@@ -106,9 +104,7 @@ class ReportSimulator:
                 break
             try:
                 with session.begin_nested():
-                    intake.report(
-                        session=session, rules=rules, data=data, actor=SIM_ACTORS["center"], at=now
-                    )
+                    intake.report(session=session, rules=rules, data=data, actor=CENTER, at=now)
                 made += 1
             except CityOpsError:
                 continue
@@ -145,7 +141,7 @@ class ReportSimulator:
         return moved
 
     def _next(self, case: Case) -> tuple[TransitionCreate | None, Principal]:
-        center = SIM_ACTORS["center"]
+        center = CENTER
         worker = Principal(
             0,
             f"sim:worker-{case.worker_id}",
