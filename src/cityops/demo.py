@@ -111,7 +111,12 @@ def run_demo(
     server = uvicorn.Server(
         uvicorn.Config(create_app(ctx), host=host, port=port, log_level="warning")
     )
-    threading.Thread(target=server.run, daemon=True, name="api").start()
+    api = threading.Thread(target=server.run, daemon=True, name="api")
+    api.start()
+    while not server.started:  # print the URL only once it answers
+        if not api.is_alive():
+            raise SystemExit(f"the API could not start on {url}")
+        time.sleep(0.05)
     console.print(f"cityops demo at [bold]{url}[/bold]  (API docs {url}/docs)")
     console.print("accounts: " + ", ".join(ACCOUNTS) + f"  password: [bold]{password}[/bold]")
     tally = Tally(settings.tz)
