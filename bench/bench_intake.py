@@ -59,6 +59,7 @@ from cityops.geo.models import Jurisdiction, Level
 from cityops.geo.service import load_index
 from cityops.settings import Settings
 from cityops.sim.history_gen import CATEGORY_W
+from cityops.store.checkpoint import start_checkpointer
 from cityops.store.engine import make_session_factory
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -228,6 +229,7 @@ def run_backend(name: str, url: str, cases: int) -> dict[str, Any]:
         engine.dispose()
         engine = prepared(name, url, cases, rebuild=True)
         start = _clock_start(engine)
+    checkpointer = start_checkpointer(engine)  # as the app runs it (cityops.runtime)
     fake = FakeClock(start)
     with Session(engine) as session:
         index = load_index(session=session)
@@ -260,6 +262,8 @@ def run_backend(name: str, url: str, cases: int) -> dict[str, Any]:
         for line in top:
             console.print("  " + line, markup=False, highlight=False)
     result["clock_end"] = clock.at.astimezone(TZ).isoformat()
+    if checkpointer is not None:
+        checkpointer.stop()
     engine.dispose()
     return result
 

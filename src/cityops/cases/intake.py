@@ -38,6 +38,7 @@ from cityops.geo.coords import gcj02_to_wgs84
 from cityops.geo.index import Location
 from cityops.ledger import service as ledger
 from cityops.registry.models import Staff
+from cityops.store.bulk import insert_new
 
 AUTO_ACTOR = "system:auto-filing"
 DISPATCH_ACTOR = "system:auto-dispatch"
@@ -262,8 +263,7 @@ def report_batch(
     auto = [it for it in fresh if it.auto]
     if auto:  # decided before the insert, so each case is written once, in its final state
         _auto_dispatch(session, rules, auto, at)
-    session.add_all([it.case for it in fresh if it.case is not None])
-    session.flush()  # ids for the new cases (one multi-row insert)
+    insert_new(session, [it.case for it in fresh if it.case is not None])
     _write(session, good, actor, at)
     return _results(session, planned, good)
 

@@ -193,6 +193,9 @@ class DispatchPlans:
     def __init__(self, plans: list[Plan], errors: list[str]) -> None:
         self.plans = list(plans)
         self.errors = list(errors)
+        # Plans never change once loaded (an edit loads a new DispatchPlans), so each
+        # (category, place, owner known) resolves once; intake asks thousands of times a second.
+        self._resolved: dict[tuple[str, int, str, str, bool], Resolution] = {}
 
     def get(self, plan_id: str) -> Plan:
         """One enabled plan by id."""
@@ -219,6 +222,20 @@ class DispatchPlans:
         self, *, category: Category, district_code: str, street_code: str, has_owner: bool
     ) -> Resolution:
         """Department type, level, responsibility rule and escalation for one case."""
+        key = (category.code, id(category), district_code, street_code, has_owner)
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(
+                category=category,
+                district_code=district_code,
+                street_code=street_code,
+                has_owner=has_owner,
+            )
+        return found
+
+    def _resolve(
+        self, *, category: Category, district_code: str, street_code: str, has_owner: bool
+    ) -> Resolution:
         plan = self.match(category=category, district_code=district_code, street_code=street_code)
         default_rule = OWNER_FIRST if category.kind is CaseKind.component else TERRITORY_FIRST
         responsibility = plan.responsibility or default_rule

@@ -1,0 +1,80 @@
+"""A batch of new rows written as one INSERT: fresh keys, complete objects, normal updates after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session
+
+from cityops.registry.models import Department, DepartmentType
+from cityops.store.bulk import insert_new
+
+
+def _dept(code: str) -> Department:
+    return Department(
+        code=code,
+        name=f"部门{code}",
+        type=DepartmentType.street_office,
+        jurisdiction_code="500107001",
+        level="street",
+    )
+
+
+def test_batch_is_one_insert_with_fresh_keys(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add(_dept("old"))
+        session.commit()
+        existing = session.execute(select(func.max(Department.id))).scalar_one()
+    inserts: list[str] = []
+
+    def count(_c: Any, _cur: Any, statement: str, *_a: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            batch = [_dept(f"d{i}") for i in range(30)]
+            insert_new(session, batch)
+            session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(inserts) == 1
+    ids = [d.id for d in batch]
+    assert ids == list(range(existing + 1, existing + 31))
+    with Session(engine) as session:
+        rows = session.execute(select(Department).where(Department.id.in_(ids))).scalars().all()
+        assert sorted(d.code for d in rows) == sorted(f"d{i}" for i in range(30))
+        assert all(d.active is True for d in rows)  # the column default, though never set
+        assert all(d.district_code is None for d in rows)
+
+
+def test_objects_are_attached_complete_and_update_normally(engine: Engine) -> None:
+    with Session(engine, expire_on_commit=False) as session:
+        batch = [_dept("a"), _dept("b")]
+        insert_new(session, batch)
+        reads: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda *a: reads.append(a[2]))
+        assert batch[0] in session and batch[0].active is True and batch[0].district_code is None
+        assert reads == []  # nothing left unloaded: no trip back to the database
+        batch[1].name = "改名"
+        session.commit()
+    with Session(engine) as session:
+        assert session.get(Department, batch[1].id).name == "改名"  # type: ignore[union-attr]
+
+
+def test_a_failed_transaction_leaves_nothing(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add(_dept("dup"))
+        session.commit()
+    with Session(engine) as session:
+        try:
+            insert_new(session, [_dept("new"), _dept("dup")])  # unique code breaks the batch
+            session.commit()
+            raise AssertionError("the duplicate code should have been refused")
+        except Exception:
+            session.rollback()
+    with Session(engine) as session:
+        codes = session.execute(select(Department.code)).scalars().all()
+    assert codes == ["dup"]
