@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import BigInteger, ColumnElement, String, bindparam, func, select, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from cityops.cases.dispatch import haversine_m
@@ -42,6 +43,18 @@ def _near(a: Report, lat: float, lng: float, radius: float) -> bool:
     return haversine_m(a.lat, a.lng, lat, lng) <= radius
 
 
+def _among(session: Session, pairs: list[tuple[str, int]]) -> ColumnElement[bool]:
+    """``(category, cell) IN pairs``; on PostgreSQL as two arrays, so the statement stays one
+    short text the server plans once, instead of a list of hundreds of literals to parse."""
+    key = tuple_(Case.category_code, Case.geo_cell)
+    if session.get_bind().dialect.name != "postgresql":
+        return key.in_(pairs)
+    cats = bindparam("cats", [c for c, _ in pairs], type_=ARRAY(String))
+    cells = bindparam("cells", [g for _, g in pairs], type_=ARRAY(BigInteger))
+    given = func.unnest(cats, cells).table_valued("cat", "cell").render_derived()
+    return key.in_(select(given.c.cat, given.c.cell))
+
+
 def _open_around(
     session: Session, items: Sequence[Report], radius: float, since: datetime, at: datetime
 ) -> dict[tuple[str, int], list[tuple[int, float, float]]]:
@@ -52,7 +65,7 @@ def _open_around(
     rows = session.execute(
         select(Case.id, Case.category_code, Case.geo_cell, Case.lat, Case.lng)
         .where(
-            tuple_(Case.category_code, Case.geo_cell).in_(pairs),
+            _among(session, pairs),
             Case.reported_at >= since,
             Case.reported_at <= at,
             Case.status.in_(_OPEN),
