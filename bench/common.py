@@ -139,7 +139,8 @@ def backends() -> list[tuple[str, str]]:
 def _seed_city_directly(engine: Engine) -> None:
     """The synthetic Chongqing map, departments and staff (no 部件, no accounts)."""
     from cityops.sim.geography import build_chongqing, load_into
-    from cityops.sim.org import DistrictInput, StreetInput, build_org, load_org
+    from cityops.sim.org import DistrictInput, StreetInput, build_org
+    from cityops.sim.org_load import load_org
 
     factory = make_session_factory(engine)
     with transaction(factory) as session:

@@ -23,7 +23,8 @@ from cityops.ledger.models import LedgerEntry
 from cityops.registry import api as registry_api
 from cityops.registry.models import Component, Staff
 from cityops.settings import Settings
-from cityops.sim.org import build_components, build_org, inspector_code, load_org
+from cityops.sim.org import build_components, build_org, inspector_code
+from cityops.sim.org_load import load_org
 from tests.registry.test_org import make_city
 
 SECRET = "test-secret-registry-0123456789abcdef"

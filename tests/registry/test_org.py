@@ -25,8 +25,8 @@ from cityops.sim.org import (
     build_components,
     build_org,
     demo_users,
-    load_org,
 )
+from cityops.sim.org_load import load_org
 
 DISTRICT_TYPES = set(DepartmentType) - {DepartmentType.street_office}
 STREET_NAMES = ["观音桥街道", "华新街街道", "五里店街道", "鱼嘴镇", "复盛镇"]

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from cityops.cases.dispatch import is_on_duty
 from cityops.errors import CityOpsError, Conflict, NotFound, ValidationFailed
-from cityops.registry import service
+from cityops.registry import components, service
 from cityops.registry.models import Component, ComponentState, DepartmentType, Staff, StaffRole
-from cityops.sim.org import build_components, build_org, load_org
+from cityops.sim.org import build_components, build_org
+from cityops.sim.org_load import load_org
 from tests.registry.test_org import make_city
 
 D1, D2 = "500101", "500102"
@@ -184,30 +185,32 @@ def test_worker_candidates_are_the_departments_active_workers(city: Session) -> 
 
 def test_components_get_near_and_state(city: Session) -> None:
     with pytest.raises(ValidationFailed) as err:
-        service.get_component(session=city, ident="12345")
+        components.get_component(session=city, ident="12345")
     assert err.value.code == "bad_component_ident"
     with pytest.raises(NotFound):
-        service.get_component(session=city, ident="50010101001999999")
+        components.get_component(session=city, ident="50010101001999999")
     some = city.execute(select(Component).order_by(Component.id)).scalars().first()
     assert some is not None
-    hits = service.components_near(session=city, lat=some.lat, lng=some.lng, radius_m=300)
+    hits = components.components_near(session=city, lat=some.lat, lng=some.lng, radius_m=300)
     assert hits[0][0].ident == some.ident and hits[0][1] == pytest.approx(0, abs=0.01)
     assert [d for _, d in hits] == sorted(d for _, d in hits) and all(d <= 300 for _, d in hits)
     everything = city.execute(select(Component)).scalars().all()
     truth = {
-        c.ident for c in everything if service.distance_m(some.lat, some.lng, c.lat, c.lng) <= 300
+        c.ident
+        for c in everything
+        if components.distance_m(some.lat, some.lng, c.lat, c.lng) <= 300
     }
     assert {
         c.ident
-        for c, _ in service.components_near(
+        for c, _ in components.components_near(
             session=city, lat=some.lat, lng=some.lng, radius_m=300, limit=500
         )
     } == truth
-    changed = service.set_component_state(
+    changed = components.set_component_state(
         session=city, ident=some.ident, state=ComponentState.damaged
     )
     assert changed.state == ComponentState.damaged
-    in_street = service.list_components(session=city, within=S11, limit=500)
+    in_street = components.list_components(session=city, within=S11, limit=500)
     assert in_street.total > 0 and all(c.street_code == S11 for c in in_street.items)
 
 
@@ -218,7 +221,7 @@ def test_create_component_assigns_the_next_ident_and_refuses_bad_ones(city: Sess
             select(Component).where(Component.ident.startswith(D2 + "01037"))
         ).scalars()
     )
-    made = service.create_component(
+    made = components.create_component(
         session=city,
         name="路灯",
         category_code="01037",
@@ -250,5 +253,5 @@ def test_create_component_assigns_the_next_ident_and_refuses_bad_ones(city: Sess
             **override,
         }
         with pytest.raises(kind) as err:
-            service.create_component(session=city, **kwargs)  # type: ignore[arg-type]
+            components.create_component(session=city, **kwargs)  # type: ignore[arg-type]
         assert err.value.code == code, override

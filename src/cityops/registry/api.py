@@ -19,7 +19,7 @@ from cityops.auth.models import Role
 from cityops.auth.scope import Principal
 from cityops.errors import Forbidden, ValidationFailed
 from cityops.ledger import service as ledger
-from cityops.registry import service
+from cityops.registry import components, service
 from cityops.registry.models import Component, ComponentState, DepartmentType, Staff, StaffRole
 from cityops.registry.schemas import (
     ComponentCreate,
@@ -201,7 +201,7 @@ def list_components(
     cursor: str | None = None,
     limit: Limit = 50,
 ) -> ComponentPage:
-    page = service.list_components(
+    page = components.list_components(
         session=session, within=_within(user, jurisdiction), category_code=category,
         state=state, cursor=cursor, limit=limit,
     )  # fmt: skip
@@ -223,7 +223,7 @@ def components_near(
     limit: Limit = 50,
 ) -> list[ComponentNear]:
     """部件 within ``radius_m`` of a WGS84 point, nearest first, inside the caller's scope."""
-    hits = service.components_near(
+    hits = components.components_near(
         session=session, lat=lat, lng=lng, radius_m=radius_m, category_code=category,
         within=_within(user, None), limit=limit,
     )  # fmt: skip
@@ -234,8 +234,8 @@ def components_near(
 
 def _scoped_component(session: Session, user: Principal, ident: str) -> Component:
     _require_staff_role(user)
-    component = service.get_component(session=session, ident=ident)
-    user.require_covers(service.component_place(component), f"component {ident}")
+    component = components.get_component(session=session, ident=ident)
+    user.require_covers(components.component_place(component), f"component {ident}")
     return component
 
 
@@ -252,7 +252,7 @@ def create_component(
     user.require_role(Role.city_admin, Role.district_dispatcher)
     place = body.grid_code or body.street_code or body.district_code or (body.ident or "")[:6]
     user.require_covers(place or None, "the component's place")
-    component = service.create_component(
+    component = components.create_component(
         session=session, name=body.name, category_code=body.category_code,
         lat=body.location.lat, lng=body.location.lng, ident=body.ident,
         district_code=body.district_code, street_code=body.street_code, grid_code=body.grid_code,
@@ -276,7 +276,7 @@ def put_component_state(
     user.require_role(Role.city_admin, Role.district_dispatcher, Role.street_staff, Role.inspector)
     component = _scoped_component(session, user, ident)
     before = component.state
-    component = service.set_component_state(session=session, ident=ident, state=body.state)
+    component = components.set_component_state(session=session, ident=ident, state=body.state)
     if before != component.state:
         ledger.append(
             session=session, at=ctx.clock.now(), actor=user.actor, action="component.state",

@@ -17,7 +17,7 @@ from cityops.auth.models import User
 from cityops.auth.security import hash_password
 from cityops.geo.models import Jurisdiction, Level
 from cityops.ledger import service as ledger
-from cityops.sim import geography, org
+from cityops.sim import geography, org, org_load
 from cityops.store.engine import transaction
 
 DEMO_DISTRICT = "500107"
@@ -85,7 +85,7 @@ def seed(*, session: Session, password: str, seed: int = 7, per_grid: int = 2) -
     )
     demo_street = next(s.code for s in streets if s.code.startswith(DEMO_DISTRICT))
     users = org.demo_users(password=password, district_code=DEMO_DISTRICT, street_code=demo_street)
-    loaded = org.load_org(session=session, org=records_org, components=components, users=users)
+    loaded = org_load.load_org(session=session, org=records_org, components=components, users=users)
     summary = SeedSummary(
         len(records), len(grids), loaded.departments, loaded.staff, loaded.components, loaded.users
     )
