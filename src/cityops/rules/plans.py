@@ -1,0 +1,457 @@
+"""Plans (预案) as validated data: YAML in, typed plans out; a bad plan is reported and disabled.
+
+A plan binds *sources* (datastream ids, or a selector the directory resolves) to one *trigger*
+(a tree of conditions over the source's inputs) or a *schedule*, and to the *actions* taken when
+the trigger fires, when it clears, and on a recheck. Numbers may be written as ``$name`` and
+taken from the plan's ``params`` (defaults that a deployment overrides), so a set-point whose
+source is unconfirmed is a visible, editable parameter rather than a constant buried in a rule.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cityops.validated import parse_each
+
+DATA_DIR = Path(__file__).parent / "data" / "plans"
+SEVERITIES = ("blue", "yellow", "orange", "red")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def seconds(value: object) -> float:
+    """``"90s"``, ``"15m"``, ``"1h"``, ``"2d"`` or a number of seconds → seconds (> 0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, int | float):
+        out = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        out = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError(f"not a duration: {value!r} (write 30s, 15m, 1h or 2d)")
+    if out <= 0:
+        raise ValueError(f"a duration must be positive, got {value!r}")
+    return out
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Duration(_Strict):
+    @field_validator("for_", "every", "after", "per", "hold", "reopen_window", "recheck",
+                     "renotify_every", "escalate_after", "flap_window", check_fields=False,
+                     mode="before")  # fmt: skip
+    @classmethod
+    def _duration(cls, v: object) -> object:
+        return None if v is None else seconds(v)
+
+
+# ---------------------------------------------------------------------------------- triggers
+class Above(_Duration):
+    """Value ≥ ``value`` (latched until it falls below ``clear``), optionally held ``for``."""
+
+    type: Literal["above"]
+    input: str = "value"
+    value: float
+    clear: float | None = None
+    for_: float | None = Field(default=None, alias="for")
+
+    @model_validator(mode="after")
+    def _band(self) -> Above:
+        if self.clear is not None and self.clear > self.value:
+            raise ValueError(f"above: clear ({self.clear}) must not exceed value ({self.value})")
+        return self
+
+
+class Below(_Duration):
+    """Value ≤ ``value`` (latched until it rises above ``clear``), optionally held ``for``."""
+
+    type: Literal["below"]
+    input: str = "value"
+    value: float
+    clear: float | None = None
+    for_: float | None = Field(default=None, alias="for")
+
+    @model_validator(mode="after")
+    def _band(self) -> Below:
+        if self.clear is not None and self.clear < self.value:
+            raise ValueError(f"below: clear ({self.clear}) must not be under value ({self.value})")
+        return self
+
+
+class Rate(_Duration):
+    """Change per ``per`` between consecutive readings ≥ ``above`` (or ≤ ``below``)."""
+
+    type: Literal["rate"]
+    input: str = "value"
+    per: float = 60.0
+    above: float | None = None
+    below: float | None = None
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Rate:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("rate: give exactly one of above / below")
+        return self
+
+
+class NofM(_Strict):
+    """At least ``n`` of the last ``m`` readings are ≥ ``above`` (or ≤ ``below``)."""
+
+    type: Literal["n_of_m"]
+    input: str = "value"
+    n: int = Field(ge=1)
+    m: int = Field(ge=1, le=60)
+    above: float | None = None
+    below: float | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> NofM:
+        if self.n > self.m:
+            raise ValueError(f"n_of_m: n ({self.n}) exceeds m ({self.m})")
+        if (self.above is None) == (self.below is None):
+            raise ValueError("n_of_m: give exactly one of above / below")
+        return self
+
+
+class NoData(_Duration):
+    """No reading for ``for`` (the device is offline); clears on the next reading."""
+
+    type: Literal["no_data"]
+    input: str = "value"
+    for_: float = Field(alias="for")
+
+
+class FlatLine(_Duration):
+    """Sensor fault: the value has not moved more than ``tolerance`` for ``for``."""
+
+    type: Literal["flat_line"]
+    input: str = "value"
+    for_: float = Field(alias="for")
+    tolerance: float = Field(default=0.0, ge=0)
+
+
+class Jump(_Strict):
+    """Sensor fault: one reading differs from the previous by more than ``max_step``."""
+
+    type: Literal["jump"]
+    input: str = "value"
+    max_step: float = Field(gt=0)
+
+
+class OutOfRange(_Strict):
+    """Sensor fault: a value outside what the sensor can physically report."""
+
+    type: Literal["out_of_range"]
+    input: str = "value"
+    min: float
+    max: float
+
+
+class AllOf(_Strict):
+    type: Literal["all"]
+    of: list[Trigger] = Field(min_length=1)
+
+
+class AnyOf(_Strict):
+    type: Literal["any"]
+    of: list[Trigger] = Field(min_length=1)
+
+
+Leaf = Above | Below | Rate | NofM | NoData | FlatLine | Jump | OutOfRange
+Trigger = Annotated[Leaf | AllOf | AnyOf, Field(discriminator="type")]
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+
+
+class Schedule(_Duration):
+    """Fire on a clock: ``every`` N, or a 5-field ``cron`` in the plan's time zone."""
+
+    every: float | None = None
+    cron: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Schedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("schedule: give exactly one of every / cron")
+        if self.cron is not None:
+            from cityops.rules.cron import Cron
+
+            Cron.parse(self.cron)
+        return self
+
+
+# ----------------------------------------------------------------------------------- actions
+Severity = Literal["blue", "yellow", "orange", "red"]
+
+
+class Actuate(_Strict):
+    """Command an actuator: by role on the source's thing (``target: fan``) or by ``thing`` id."""
+
+    type: Literal["actuate"]
+    target: str | None = None
+    thing: int | None = None
+    command: str = Field(min_length=1, max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _whom(self) -> Actuate:
+        if (self.target is None) == (self.thing is None):
+            raise ValueError("actuate: give exactly one of target (a role) / thing (an id)")
+        return self
+
+
+class RaiseAlarm(_Strict):
+    """Raise the (plan, source) alarm, or escalate it to ``severity`` if it is lower."""
+
+    type: Literal["alarm"]
+    severity: Severity
+    message: str = Field(default="", max_length=500)
+
+
+class EscalateAlarm(_Strict):
+    type: Literal["escalate_alarm"]
+    to: Severity | None = None  # None: one level up
+
+
+class ClearAlarm(_Strict):
+    type: Literal["clear_alarm"]
+
+
+class OpenCase(_Strict):
+    """Open a case (or add the readings to the one already open for this source)."""
+
+    type: Literal["case"]
+    category: str = Field(pattern=r"^\d{5}$")
+    title: str | None = Field(default=None, max_length=120)
+    description: str = Field(default="", max_length=2000)
+
+
+class Notify(_Strict):
+    type: Literal["notify"]
+    to: list[str] = Field(min_length=1)
+    message: str = Field(min_length=1, max_length=500)
+
+
+class Recheck(_Duration):
+    """Wait, then run ``then`` if the trigger is still firing (same episode)."""
+
+    type: Literal["recheck"]
+    after: float
+    then: list[Action] = Field(min_length=1)
+
+
+Action = Annotated[
+    Actuate | RaiseAlarm | EscalateAlarm | ClearAlarm | OpenCase | Notify | Recheck,
+    Field(discriminator="type"),
+]
+Recheck.model_rebuild()
+
+
+# ----------------------------------------------------------------------------------- sources
+class Selector(_Strict):
+    """Datastreams the directory resolves: by observed property, within an area or component."""
+
+    observed_property: str
+    area: str | None = Field(default=None, description="jurisdiction code prefix")
+    component: str | None = Field(default=None, pattern=r"^\d{17}$")
+
+
+class Source(_Strict):
+    """One source: a datastream (inline facts optional), a group of named inputs, or a selector."""
+
+    datastream: int | None = None
+    inputs: dict[str, int] | None = None
+    selector: Selector | None = None
+    key: str | None = None
+    lat: float | None = None
+    lng: float | None = None
+    component: str | None = Field(default=None, pattern=r"^\d{17}$")
+    actuators: dict[str, int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one(self) -> Source:
+        if sum(x is not None for x in (self.datastream, self.inputs, self.selector)) != 1:
+            raise ValueError("a source is exactly one of datastream / inputs / selector")
+        if self.inputs is not None and not self.key:
+            raise ValueError("a source with inputs needs a key")
+        return self
+
+
+class Verification(_Duration):
+    """智能核查/结案: normal for ``hold`` → verified and closed; back within ``reopen_window``."""
+
+    hold: float
+    reopen_window: float = 86400.0
+    recheck: float = 600.0
+
+
+class AlarmPolicy(_Duration):
+    renotify_every: float | None = 1800.0
+    escalate_after: float | None = 3600.0
+    flap_window: float = 600.0
+    flap_limit: int = Field(default=3, ge=1)
+    notify: list[str] = Field(default_factory=lambda: ["duty_officer"])
+
+
+class Plan(_Duration):
+    """One 预案."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = ""
+    enabled: bool = True
+    unit: str | None = None
+    params: dict[str, float | int | str] = Field(default_factory=dict)
+    sources: list[Source] = Field(min_length=1)
+    trigger: Trigger | None = None
+    schedule: Schedule | None = None
+    timezone: str = "Asia/Shanghai"
+    actions: list[Action] = Field(min_length=1)
+    on_clear: list[Action] = Field(default_factory=list)
+    verification: Verification | None = None
+    alarm: AlarmPolicy = Field(default_factory=AlarmPolicy)
+    evidence: int = Field(default=10, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Plan:
+        if (self.trigger is None) == (self.schedule is None):
+            raise ValueError("a plan has exactly one of trigger / schedule")
+        names = set(inputs_of(self.trigger)) if self.trigger else set()
+        for src in self.sources:
+            if src.inputs is not None:
+                missing = names - set(src.inputs)
+                if missing:
+                    raise ValueError(f"source {src.key} lacks inputs {sorted(missing)}")
+            elif names - {"value"}:
+                raise ValueError(
+                    f"trigger reads inputs {sorted(names)}; bind them with source inputs"
+                )
+        if self.verification and not any(_has_case(a) for a in self.actions):
+            raise ValueError("verification needs a case action")
+        return self
+
+
+def _has_case(action: Any) -> bool:
+    if isinstance(action, OpenCase):
+        return True
+    return isinstance(action, Recheck) and any(_has_case(a) for a in action.then)
+
+
+def inputs_of(trigger: Any) -> list[str]:
+    """The input names a trigger tree reads."""
+    if isinstance(trigger, AllOf | AnyOf):
+        return [n for t in trigger.of for n in inputs_of(t)]
+    return [trigger.input]
+
+
+def leaves_of(trigger: Any) -> list[Leaf]:
+    """The trigger's leaves in a fixed order (their index is their slot in the state)."""
+    if isinstance(trigger, AllOf | AnyOf):
+        return [leaf for t in trigger.of for leaf in leaves_of(t)]
+    return [trigger]
+
+
+# ----------------------------------------------------------------------------------- loading
+def _substitute(node: object, params: Mapping[str, object]) -> object:
+    if isinstance(node, str) and node.startswith("$"):
+        name = node[1:]
+        if name not in params:
+            raise ValueError(f"unknown parameter ${name}")
+        return params[name]
+    if isinstance(node, list):
+        return [_substitute(x, params) for x in node]
+    if isinstance(node, dict):
+        return {k: _substitute(v, params) for k, v in node.items()}
+    return node
+
+
+def parse_plan(raw: object, overrides: Mapping[str, Mapping[str, object]] | None = None) -> Plan:
+    """One plan from its YAML mapping; raises ValueError with a readable reason."""
+    if not isinstance(raw, dict):
+        raise ValueError("a plan is a mapping")
+    params = dict(raw.get("params") or {})
+    if not isinstance(params, dict):
+        raise ValueError("params is a mapping")
+    extra = (overrides or {}).get(str(raw.get("id")), {})
+    unknown = set(extra) - set(params)
+    if unknown:
+        raise ValueError(f"overrides name unknown parameters {sorted(unknown)}")
+    params.update(extra)
+    body = {k: v for k, v in raw.items() if k != "params"}
+    try:
+        return Plan.model_validate({**_substitute(body, params), "params": params})  # type: ignore[dict-item]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{where}: {first['msg']}" if where else first["msg"]) from None
+
+
+@dataclass(frozen=True)
+class Disabled:
+    """A plan that failed validation: its id (or position) and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class PlanSet:
+    plans: list[Plan] = field(default_factory=list)
+    disabled: list[Disabled] = field(default_factory=list)
+
+
+def load_plans(
+    paths: list[Path] | None = None,
+    *,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+) -> PlanSet:
+    """Every plan in the YAML files (a file holds ``plans: [...]``); bad ones are disabled."""
+    out = PlanSet()
+    files: list[Path] = []
+    for p in paths if paths is not None else [DATA_DIR]:
+        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    for path in files:
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            out.disabled.append(Disabled(path.name, f"cannot read: {exc}"))
+            continue
+        entries = doc.get("plans") if isinstance(doc, dict) else None
+        if not isinstance(entries, list):
+            out.disabled.append(Disabled(path.name, "the file needs a list under 'plans'"))
+            continue
+        good, errors = parse_each(
+            entries,
+            section=f"{path.name}: plans",
+            key_field="id",
+            parse=lambda e: parse_plan(e, overrides),
+            key=lambda p: p.id,
+            dropped="disabled",
+            key_name="plan id",
+        )
+        taken = {p.id for p in out.plans}
+        for plan in good:
+            if plan.id in taken:
+                out.disabled.append(Disabled(plan.id, f"{path.name}: duplicate plan id"))
+            else:
+                out.plans.append(plan)
+        for msg in errors:
+            name = _name_in(msg, entries)
+            out.disabled.append(Disabled(name, msg))
+    return out
+
+
+def _name_in(msg: str, entries: list[Any]) -> str:
+    m = re.search(r"plans\[(\d+)\](?: \(([^)]*)\))?", msg)
+    if m and m.group(2):
+        return m.group(2)
+    return f"plans[{m.group(1)}]" if m else "?"
