@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import yaml
@@ -24,7 +25,9 @@ def compile_(text: str, **extra: Any) -> Compiled:
     return Compiled(parse_plan(raw))
 
 
-def feed(cp: Compiled, values: list[float], step: float = 60.0, name: str = "value") -> list[Outcome]:
+def feed(
+    cp: Compiled, values: list[float], step: float = 60.0, name: str = "value"
+) -> list[Outcome]:
     state = initial(cp, "ds:1")
     outs = []
     for i, v in enumerate(values):
@@ -68,7 +71,7 @@ def test_hysteresis_never_flaps_inside_the_band(values: list[float]) -> None:
         if 20 <= v < 25:
             assert ev is None
     evs = [e for e in events(outs) if e]
-    assert all(a != b for a, b in zip(evs, evs[1:], strict=False))  # alternate fire/clear
+    assert all(a != b for a, b in itertools.pairwise(evs))  # alternate fire/clear
 
 
 def test_sustained_fires_only_after_the_duration_by_timer() -> None:

@@ -141,7 +141,7 @@ def test_the_problem_returning_after_closing_reopens_the_case(rig: Rig) -> None:
     engine.process([rig.reading(CH4, 33.0)])
     with rig.sessions() as s:
         rows = list(s.execute(select(Case).order_by(Case.id)).scalars())
-        assert [c.status for c in rows][0] is CaseStatus.closed
+        assert rows[0].status is CaseStatus.closed
         assert len(rows) == 2 and rows[1].status is CaseStatus.dispatched
         assert f"原案件 {first}" in rows[1].description
         link = ledger.history(session=s, subject=f"case:{first}")[-1]

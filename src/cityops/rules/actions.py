@@ -87,7 +87,9 @@ class Executor:
         return state, timers
 
     # -------------------------------------------------------------------------------- cases
-    def _case(self, session: Session, now: datetime, inst: Instance, a: OpenCase, state: State) -> State:
+    def _case(
+        self, session: Session, now: datetime, inst: Instance, a: OpenCase, state: State
+    ) -> State:
         if self.cases is None:
             raise CityOpsError("no case port is wired")
         plan, readings = inst.cp.plan.id, ev.evidence(state)
@@ -142,14 +144,18 @@ class Executor:
         cur = service.view(row) if row is not None else None
         if isinstance(a, RaiseAlarm):
             msg = a.message or plan.name
-            d = lifecycle.raise_alarm(cur, severity=a.severity, message=msg, now=now, policy=plan.alarm)
+            d = lifecycle.raise_alarm(
+                cur, severity=a.severity, message=msg, now=now, policy=plan.alarm
+            )
         elif isinstance(a, EscalateAlarm):
             d = lifecycle.escalate(cur, to=a.to, now=now, policy=plan.alarm)
         else:
             d = lifecycle.clear(cur, now=now)
         return self._alarm_decided(session, now, inst, row, d, state)
 
-    def alarm_due(self, session: Session, now: datetime, inst: Instance) -> dict[TimerKey, Timer | None]:
+    def alarm_due(
+        self, session: Session, now: datetime, inst: Instance
+    ) -> dict[TimerKey, Timer | None]:
         """The alarm's check timer fired: escalate or re-notify if nobody acknowledged it."""
         row = service.latest_alarm(session=session, plan=inst.cp.plan.id, instance=inst.key)
         cur = service.view(row) if row is not None else None

@@ -129,8 +129,10 @@ def unacknowledged(current: AlarmView | None, *, now: datetime, policy: AlarmPol
         return Decision(current, "unchanged")
     since = current.escalated_at or current.raised_at
     top = rank(current.severity) == len(SEVERITIES) - 1
-    if policy.escalate_after and not top and now - since >= timedelta(
-        seconds=policy.escalate_after
+    if (
+        policy.escalate_after
+        and not top
+        and now - since >= timedelta(seconds=policy.escalate_after)
     ):
         up = SEVERITIES[rank(current.severity) + 1]
         alarm = replace(current, severity=up, escalated_at=now)

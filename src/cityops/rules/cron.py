@@ -52,9 +52,7 @@ class Cron:
             m, h, d, mo, w = (_field(p, *b) for p, b in zip(parts, _BOUNDS, strict=True))
         except ValueError as exc:
             raise ValueError(str(exc)) from None
-        return cls(
-            m, h, d, mo, frozenset(x % 7 for x in w), parts[2] == "*", parts[4] == "*"
-        )
+        return cls(m, h, d, mo, frozenset(x % 7 for x in w), parts[2] == "*", parts[4] == "*")
 
     def _day_ok(self, day: datetime) -> bool:
         if day.month not in self.months:

@@ -243,14 +243,12 @@ class RulesEngine:
                 state = pending.get(k) or self.states.get(k) or out.state
                 state, more = self.executor.run(session, now, inst, call, state)
                 pending[k] = state
-                for key, tm in more.items():
-                    timers[key] = tm
+                timers.update(more)
                 result.actions += 1
-        for timer in alarm_checks:
-            inst = self.instances.get((timer.plan, timer.instance))
-            if inst is not None:
-                for key, tm in self.executor.alarm_due(session, now, inst).items():
-                    timers[key] = tm
+        for check in alarm_checks:
+            owner = self.instances.get((check.plan, check.instance))
+            if owner is not None:
+                timers.update(self.executor.alarm_due(session, now, owner))
         service.save_states(session=session, states=pending, at=now)
         service.cancel_timers(session=session, keys=[k for k, t in timers.items() if t is None])
         service.set_timers(session=session, timers=[t for t in timers.values() if t is not None])

@@ -226,7 +226,7 @@ def on_timer(cp: Compiled, state: State | None, timer: Timer, now: float) -> Out
         timers: list[Timer] = []
         leaf = cp.leaves[i]
         if leaf.type == "no_data":
-            ls, again = triggers.nodata_due(leaf, st["L"][i], now)  # type: ignore[arg-type]
+            ls, again = triggers.nodata_due(leaf, st["L"][i], now)
             st = {**st, "L": [*st["L"][:i], ls, *st["L"][i + 1 :]]}
             if again is not None:
                 timers.append(Timer(again, cp.plan.id, timer.instance, kind))
@@ -243,7 +243,9 @@ def on_timer(cp: Compiled, state: State | None, timer: Timer, now: float) -> Out
         v = cp.plan.verification
         if st["on"] or st.get("case") is None or st.get("closed") is not None or v is None:
             return Outcome(st, changed=False)
-        calls = [Call("case_verify", None, {"case_id": st["case"], "normal_since": st.get("cleared")})]
+        calls = [
+            Call("case_verify", None, {"case_id": st["case"], "normal_since": st.get("cleared")})
+        ]
         retry = [Timer(now + v.recheck, cp.plan.id, timer.instance, "verify", {"ep": st["ep"]})]
         trace = _trace(cp, st, "verify", now, cause, calls, retry)
         return Outcome(st, False, calls, retry, [], trace)
@@ -251,7 +253,9 @@ def on_timer(cp: Compiled, state: State | None, timer: Timer, now: float) -> Out
         timers = [schedule_next(cp, timer.instance, now)]
         calls = _run(cp, cp.plan.actions, {**st, "ep": st["ep"] + 1}, now, timers)
         st = {**st, "ep": st["ep"] + 1, "at": now}
-        return Outcome(st, True, calls, timers, [], _trace(cp, st, "schedule", now, cause, calls, timers))
+        return Outcome(
+            st, True, calls, timers, [], _trace(cp, st, "schedule", now, cause, calls, timers)
+        )
     return Outcome(st, changed=False)
 
 

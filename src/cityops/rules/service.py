@@ -46,7 +46,12 @@ def load_states(*, session: Session) -> dict[Key, State]:
 
 def save_states(*, session: Session, states: dict[Key, State], at: datetime) -> None:
     rows = [
-        {"plan_id": p, "instance": i, "state": json.dumps(s, separators=(",", ":")), "updated_at": at}
+        {
+            "plan_id": p,
+            "instance": i,
+            "state": json.dumps(s, separators=(",", ":")),
+            "updated_at": at,
+        }
         for (p, i), s in states.items()
     ]
     _upsert(session, RuleState.__table__, rows, ["plan_id", "instance"])
@@ -120,7 +125,9 @@ def add_firings(*, session: Session, traces: list[dict[str, Any]], at: datetime)
         )
 
 
-def firings(*, session: Session, source: str | None, plan: str | None, limit: int) -> list[RuleFiring]:
+def firings(
+    *, session: Session, source: str | None, plan: str | None, limit: int
+) -> list[RuleFiring]:
     stmt = select(RuleFiring).order_by(RuleFiring.id.desc()).limit(limit)
     if source:
         stmt = stmt.where(RuleFiring.instance == source)
@@ -164,9 +171,11 @@ def apply_alarm(
     if decision.event == "unchanged" or decision.alarm is None:
         return current
     v = decision.alarm
-    row = Alarm(plan_id=plan, instance=instance, district_code=district_code) if (
-        decision.new_row or current is None
-    ) else current
+    row = (
+        Alarm(plan_id=plan, instance=instance, district_code=district_code)
+        if (decision.new_row or current is None)
+        else current
+    )
     for name in _VIEW_FIELDS:
         value = getattr(v, name)
         setattr(row, name, value.value if isinstance(value, AlarmState) else value)

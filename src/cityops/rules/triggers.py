@@ -28,7 +28,9 @@ Step = Callable[[Any, LeafState, float, float], tuple[LeafState, float | None]]
 Out = Callable[[Any, LeafState, float], bool]
 
 
-def _latch(leaf: Above | Below, ls: LeafState, t: float, hit: bool, release: bool) -> Any:
+def _latch(
+    leaf: Above | Below, ls: LeafState, t: float, hit: bool, release: bool
+) -> tuple[LeafState, float | None]:
     on = ls.get("on", False)
     if not on and hit:
         return {"on": True, "s": t}, (t + leaf.for_ if leaf.for_ else None)
@@ -39,12 +41,12 @@ def _latch(leaf: Above | Below, ls: LeafState, t: float, hit: bool, release: boo
 
 def step_above(leaf: Above, ls: LeafState, t: float, v: float) -> tuple[LeafState, float | None]:
     clear = leaf.value if leaf.clear is None else leaf.clear
-    return _latch(leaf, ls, t, v >= leaf.value, v < clear)  # type: ignore[no-any-return]
+    return _latch(leaf, ls, t, v >= leaf.value, v < clear)
 
 
 def step_below(leaf: Below, ls: LeafState, t: float, v: float) -> tuple[LeafState, float | None]:
     clear = leaf.value if leaf.clear is None else leaf.clear
-    return _latch(leaf, ls, t, v <= leaf.value, v > clear)  # type: ignore[no-any-return]
+    return _latch(leaf, ls, t, v <= leaf.value, v > clear)
 
 
 def out_latch(leaf: Above | Below, ls: LeafState, now: float) -> bool:
@@ -58,12 +60,12 @@ def step_rate(leaf: Rate, ls: LeafState, t: float, v: float) -> tuple[LeafState,
     on = False
     if pt is not None and t > pt:
         r = (v - ls["v"]) / (t - pt) * leaf.per
-        on = r >= leaf.above if leaf.above is not None else r <= leaf.below  # type: ignore[operator]
+        on = r >= leaf.above if leaf.above is not None else r <= (leaf.below or 0.0)
     return {"t": t, "v": v, "on": on}, None
 
 
 def step_nofm(leaf: NofM, ls: LeafState, t: float, v: float) -> tuple[LeafState, float | None]:
-    hit = v >= leaf.above if leaf.above is not None else v <= leaf.below  # type: ignore[operator]
+    hit = v >= leaf.above if leaf.above is not None else v <= (leaf.below or 0.0)
     bits = ((ls.get("b", 0) << 1) | int(hit)) & ((1 << leaf.m) - 1)
     return ({"b": bits} if bits != ls.get("b", 0) else ls), None
 
@@ -119,22 +121,22 @@ def out_flag(leaf: Any, ls: LeafState, now: float) -> bool:
 
 
 STEP: dict[str, Step] = {
-    "above": step_above,  # type: ignore[dict-item]
-    "below": step_below,  # type: ignore[dict-item]
-    "rate": step_rate,  # type: ignore[dict-item]
-    "n_of_m": step_nofm,  # type: ignore[dict-item]
-    "no_data": step_nodata,  # type: ignore[dict-item]
-    "flat_line": step_flat,  # type: ignore[dict-item]
-    "jump": step_jump,  # type: ignore[dict-item]
-    "out_of_range": step_range,  # type: ignore[dict-item]
+    "above": step_above,
+    "below": step_below,
+    "rate": step_rate,
+    "n_of_m": step_nofm,
+    "no_data": step_nodata,
+    "flat_line": step_flat,
+    "jump": step_jump,
+    "out_of_range": step_range,
 }
 OUT: dict[str, Out] = {
-    "above": out_latch,  # type: ignore[dict-item]
-    "below": out_latch,  # type: ignore[dict-item]
+    "above": out_latch,
+    "below": out_latch,
     "rate": out_flag,
-    "n_of_m": out_nofm,  # type: ignore[dict-item]
-    "no_data": out_nodata,  # type: ignore[dict-item]
-    "flat_line": out_flat,  # type: ignore[dict-item]
+    "n_of_m": out_nofm,
+    "no_data": out_nodata,
+    "flat_line": out_flat,
     "jump": out_flag,
     "out_of_range": out_flag,
 }
