@@ -175,7 +175,7 @@ class Executor:
         key = (plan.id, inst.key, "alarm")
         out = service.apply_alarm(
             session=session, current=row, decision=d, plan=plan.id, instance=inst.key,
-            district_code=inst.info.jurisdiction_code, at=now, actor=f"rule:{plan.id}",
+            jurisdiction_code=inst.info.jurisdiction_code, at=now, actor=f"rule:{plan.id}",
         )  # fmt: skip
         if out is not None and state.get("case") is not None and out.open_key is not None:
             out.case_id = out.case_id or state["case"]

@@ -22,7 +22,7 @@ class Alarm(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)
     severity: Mapped[str] = mapped_column(String(8), index=True)
     message: Mapped[str] = mapped_column(String(500), default="")
-    district_code: Mapped[str | None] = mapped_column(String(12))
+    jurisdiction_code: Mapped[str | None] = mapped_column(String(20), index=True)
     raised_at: Mapped[datetime] = mapped_column(UtcDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))

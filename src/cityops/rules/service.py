@@ -163,7 +163,7 @@ def apply_alarm(
     decision: Decision,
     plan: str,
     instance: str,
-    district_code: str | None,
+    jurisdiction_code: str | None,
     at: datetime,
     actor: str,
 ) -> Alarm | None:
@@ -172,7 +172,7 @@ def apply_alarm(
         return current
     v = decision.alarm
     row = (
-        Alarm(plan_id=plan, instance=instance, district_code=district_code)
+        Alarm(plan_id=plan, instance=instance, jurisdiction_code=jurisdiction_code)
         if (decision.new_row or current is None)
         else current
     )
@@ -212,7 +212,7 @@ def acknowledge(*, session: Session, alarm_id: int, who: str, at: datetime) -> A
     decision = lifecycle.acknowledge(view(alarm), who=who, now=at)
     out = apply_alarm(
         session=session, current=alarm, decision=decision, plan=alarm.plan_id,
-        instance=alarm.instance, district_code=alarm.district_code, at=at, actor=who,
+        instance=alarm.instance, jurisdiction_code=alarm.jurisdiction_code, at=at, actor=who,
     )  # fmt: skip
     assert out is not None
     return out
@@ -235,7 +235,7 @@ def list_alarms(
     if plan:
         stmt = stmt.where(Alarm.plan_id == plan)
     if scope:
-        stmt = stmt.where(Alarm.district_code.startswith(scope[:6]))
+        stmt = stmt.where(Alarm.jurisdiction_code.startswith(scope))
     return list(session.execute(stmt).scalars())
 
 
