@@ -188,3 +188,19 @@ def test_state_is_json_serialisable() -> None:
     )
     for out in feed(cp, [1, 30, 30, 2, 40]):
         assert json.loads(json.dumps(out.state)) == out.state
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(min_value=-50, max_value=150, allow_nan=False), max_size=60),
+    st.sampled_from(["above", "below"]),
+)
+def test_the_plain_threshold_fast_path_decides_like_the_general_path(
+    values: list[float], side: str
+) -> None:
+    clear = 20 if side == "above" else 30
+    leaf = f"{{type: {side}, value: 25, clear: {clear}}}"
+    fast = compile_(f"trigger: {leaf}")
+    general = compile_(f"trigger: {{type: any, of: [{leaf}]}}")
+    assert fast.band is not None and general.band is None
+    assert events(feed(fast, values)) == events(feed(general, values))

@@ -8,6 +8,7 @@ with the reason and does not stop the batch: it runs in a savepoint that is roll
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from cityops.rules import alarms as lifecycle
 from cityops.rules import evaluate as ev
 from cityops.rules import service
 from cityops.rules.evaluate import Call, State, Timer
+from cityops.rules.models import Alarm
 from cityops.rules.plans import Actuate, EscalateAlarm, Notify, OpenCase, RaiseAlarm
 from cityops.rules.ports import Actuator, CasePort, CaseRef, Notifier
 
@@ -29,10 +31,29 @@ log = logging.getLogger(__name__)
 TimerKey = tuple[str, str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class _AlarmNote:
+    """An alarm change whose ledger fact and notification wait for the batch's one flush."""
+
+    row: Alarm
+    event: str
+    actor: str
+    notify: list[str] | None
+    message: str
+    about: dict[str, Any]
+
+
 class Executor:
+    """Runs one batch's actions; ``prepare`` before, ``flush`` after (ledger facts in order)."""
+
     def __init__(self, *, actuator: Actuator, notifier: Notifier, cases: CasePort | None) -> None:
         self.actuator, self.notifier, self.cases = actuator, notifier, cases
-        self.facts: list[ledger.Fact] = []
+        self.facts: list[ledger.Fact | _AlarmNote] = []
+        self.alarms: dict[tuple[str, str], Alarm] = {}
+
+    def prepare(self, session: Session, keys: list[tuple[str, str]]) -> None:
+        """Load the newest alarm of every instance the batch touches, in two queries."""
+        self.alarms = service.latest_alarms(session=session, keys=keys) if keys else {}
 
     def _fact(self, inst: Instance, action: str, payload: dict[str, Any]) -> None:
         self.facts.append(
@@ -45,13 +66,38 @@ class Executor:
         )
 
     def flush(self, session: Session, now: datetime) -> None:
-        facts, self.facts = self.facts, []
+        """One flush for the batch's alarms, then their notifications and every ledger fact."""
+        items, self.facts = self.facts, []
+        self.alarms = {}
+        session.flush()
+        facts: list[ledger.Fact] = []
+        for item in items:
+            if isinstance(item, _AlarmNote):
+                row = item.row
+                facts.append(
+                    service.alarm_recorded(
+                        session=session, row=row, event=item.event, actor=item.actor, at=now
+                    )
+                )
+                if item.notify is not None:
+                    about = {**item.about, "alarm_id": row.id}
+                    self.notifier.notify(
+                        session=session, at=now, to=item.notify, message=item.message, about=about
+                    )
+            else:
+                facts.append(item)
         service.record_actions(session=session, at=now, facts=facts)
 
     def run(
         self, session: Session, now: datetime, inst: Instance, call: Call, state: State
     ) -> tuple[State, dict[TimerKey, Timer | None]]:
-        """One action; returns the instance state (cases are noted in it) and timer changes."""
+        """One action; returns the instance state (cases are noted in it) and timer changes.
+
+        Alarms and notifications only touch the engine's own tables and cannot half-fail; actions
+        through the actuator and the case engine run in a savepoint so a refusal undoes only them.
+        """
+        if call.kind in ("alarm", "escalate_alarm", "clear_alarm", "notify"):
+            return self._run(session, now, inst, call, state)
         try:
             with session.begin_nested():
                 return self._run(session, now, inst, call, state)
@@ -131,7 +177,7 @@ class Executor:
         return ev.note_case(state, case_id=ref.case_id, closed_at=None), {}
 
     def _link_alarm(self, session: Session, inst: Instance, ref: CaseRef) -> None:
-        row = service.latest_alarm(session=session, plan=inst.cp.plan.id, instance=inst.key)
+        row = self.alarms.get((inst.cp.plan.id, inst.key))
         if row is not None and row.open_key is not None:
             row.case_id = ref.case_id
 
@@ -140,7 +186,7 @@ class Executor:
         self, session: Session, now: datetime, inst: Instance, call: Call, state: State
     ) -> dict[TimerKey, Timer | None]:
         plan, a = inst.cp.plan, call.action
-        row = service.latest_alarm(session=session, plan=plan.id, instance=inst.key)
+        row = self.alarms.get((plan.id, inst.key))
         cur = service.view(row) if row is not None else None
         if isinstance(a, RaiseAlarm):
             msg = a.message or plan.name
@@ -157,7 +203,7 @@ class Executor:
         self, session: Session, now: datetime, inst: Instance
     ) -> dict[TimerKey, Timer | None]:
         """The alarm's check timer fired: escalate or re-notify if nobody acknowledged it."""
-        row = service.latest_alarm(session=session, plan=inst.cp.plan.id, instance=inst.key)
+        row = self.alarms.get((inst.cp.plan.id, inst.key))
         cur = service.view(row) if row is not None else None
         d = lifecycle.unacknowledged(cur, now=now, policy=inst.cp.plan.alarm)
         return self._alarm_decided(session, now, inst, row, d, {})
@@ -173,18 +219,25 @@ class Executor:
     ) -> dict[TimerKey, Timer | None]:
         plan = inst.cp.plan
         key = (plan.id, inst.key, "alarm")
-        out = service.apply_alarm(
+        out = service.write_alarm(
             session=session, current=row, decision=d, plan=plan.id, instance=inst.key,
-            jurisdiction_code=inst.info.jurisdiction_code, at=now, actor=f"rule:{plan.id}",
+            jurisdiction_code=inst.info.jurisdiction_code,
         )  # fmt: skip
-        if out is not None and state.get("case") is not None and out.open_key is not None:
+        if out is None or d.event == "unchanged":
+            return {}
+        self.alarms[(plan.id, inst.key)] = out
+        if state.get("case") is not None and out.open_key is not None:
             out.case_id = out.case_id or state["case"]
-        if d.notify and out is not None:
-            message = f"[{out.severity}] {out.message} ({inst.info.name})"
-            about = {"plan": plan.id, "source": inst.key, "alarm_id": out.id, "event": d.event}
-            self.notifier.notify(
-                session=session, at=now, to=plan.alarm.notify, message=message, about=about
+        self.facts.append(
+            _AlarmNote(
+                out,
+                d.event,
+                f"rule:{plan.id}",
+                plan.alarm.notify if d.notify else None,
+                f"[{out.severity}] {out.message} ({inst.info.name})",
+                {"plan": plan.id, "source": inst.key, "event": d.event},
             )
+        )
         if d.event == "cleared":
             return {key: None}
         if d.check_at is not None:

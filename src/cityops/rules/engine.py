@@ -229,6 +229,9 @@ class RulesEngine:
     ) -> None:
         timers: dict[tuple[str, str, str], Timer | None] = {}
         traces: list[dict[str, Any]] = []
+        touched = {(i.cp.plan.id, i.key) for i, o in outcomes if o.calls}
+        touched |= {(t.plan, t.instance) for t in alarm_checks}
+        self.executor.prepare(session, sorted(touched))
         for inst, out in outcomes:
             pid = inst.cp.plan.id
             for kind in out.cancel:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from cityops.rules import triggers
 from cityops.rules.cron import Cron
-from cityops.rules.plans import AllOf, AnyOf, OpenCase, Plan, Recheck, leaves_of
+from cityops.rules.plans import Above, AllOf, AnyOf, Below, OpenCase, Plan, Recheck, leaves_of
 
 State = dict[str, Any]
 
@@ -64,7 +64,10 @@ class Outcome:
 class Compiled:
     """A plan prepared for evaluation: leaves by index and by input, rechecks numbered."""
 
-    __slots__ = ("by_input", "cron", "evidence", "leaves", "plan", "rechecks", "tree", "tz")
+    __slots__ = (
+        "band", "by_input", "cron", "evidence", "leaves", "needs_t", "plan", "rechecks", "tree",
+        "tz",
+    )  # fmt: skip
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
@@ -79,6 +82,15 @@ class Compiled:
         self.evidence = plan.evidence if (_cases(plan) or plan.verification) else 0
         self.tz = ZoneInfo(plan.timezone)
         self.cron = Cron.parse(plan.schedule.cron) if plan.schedule and plan.schedule.cron else None
+        timed = any(x.type in ("no_data", "flat_line", "rate", "jump") for x in self.leaves)
+        # Keep per-input reading times only where order matters (several inputs, timed leaves).
+        self.needs_t = bool(self.evidence or len(self.by_input) > 1 or timed)
+        # The fast path of a plain threshold: the band (fire at, clear at) of its one leaf.
+        self.band: tuple[str, float, float] | None = None
+        leaf = plan.trigger
+        if not self.needs_t and isinstance(leaf, Above | Below) and leaf.for_ is None:
+            clear = leaf.value if leaf.clear is None else leaf.clear
+            self.band = (leaf.type, leaf.value, clear)
 
 
 def _tree(trig: Any, counter: Any) -> Any:
@@ -123,6 +135,15 @@ def on_reading(
 ) -> Outcome:
     """Feed one reading of ``input_name`` (value ``v`` at ``t``) to the instance."""
     st = state if state is not None else initial(cp)
+    band = cp.band
+    if band is not None:  # a plain threshold that neither crosses nor clears changes nothing
+        on = st["L"][0].get("on", False)
+        if band[0] == "above":
+            quiet = v >= band[2] if on else v < band[1]
+        else:
+            quiet = v <= band[2] if on else v > band[1]
+        if quiet:
+            return Outcome(st, changed=False)
     last = st.get("t", {}).get(input_name)
     if last is not None and t <= last:  # late or repeated reading: evaluated once, in order
         return Outcome(st, changed=False)
@@ -143,7 +164,7 @@ def on_reading(
                 cancel.append(f"leaf:{i}")
             else:
                 timers.append(Timer(tm, cp.plan.id, inst, f"leaf:{i}"))
-    needs_t = cp.evidence or len(cp.by_input) > 1 or _any_time_leaf(cp)
+    needs_t = cp.needs_t
     if new_leaves is None and not needs_t:
         return Outcome(st, changed=False)
     new = dict(st)
@@ -156,10 +177,6 @@ def on_reading(
     out = _out(cp, cp.tree, new["L"], t)
     cause = {"reading": {"input": input_name, "time": _iso(t), "value": v}}
     return _edge(cp, new, out, t, now, cause, timers, cancel)
-
-
-def _any_time_leaf(cp: Compiled) -> bool:
-    return any(leaf.type in ("no_data", "flat_line", "rate", "jump") for leaf in cp.leaves)
 
 
 def _edge(

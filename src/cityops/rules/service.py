@@ -11,7 +11,7 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, func, insert, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -148,15 +148,26 @@ def view(alarm: Alarm) -> AlarmView:
 
 def latest_alarm(*, session: Session, plan: str, instance: str) -> Alarm | None:
     """The instance's newest alarm (open, or the last cleared one for flapping)."""
-    return session.execute(
-        select(Alarm)
-        .where(Alarm.plan_id == plan, Alarm.instance == instance)
-        .order_by(Alarm.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    return latest_alarms(session=session, keys=[(plan, instance)]).get((plan, instance))
 
 
-def apply_alarm(
+def latest_alarms(*, session: Session, keys: list[Key]) -> dict[Key, Alarm]:
+    """The newest alarm of each (plan, instance) that has one: two queries for a whole batch."""
+    out: dict[Key, Alarm] = {}
+    cols = tuple_(Alarm.plan_id, Alarm.instance)
+    for i in range(0, len(keys), 500):
+        chunk = keys[i : i + 500]
+        newest = (
+            select(func.max(Alarm.id))
+            .where(cols.in_(chunk))
+            .group_by(Alarm.plan_id, Alarm.instance)
+        )
+        for row in session.execute(select(Alarm).where(Alarm.id.in_(newest))).scalars():
+            out[(row.plan_id, row.instance)] = row
+    return out
+
+
+def write_alarm(
     *,
     session: Session,
     current: Alarm | None,
@@ -164,10 +175,8 @@ def apply_alarm(
     plan: str,
     instance: str,
     jurisdiction_code: str | None,
-    at: datetime,
-    actor: str,
 ) -> Alarm | None:
-    """Write the lifecycle's decision; ledger entry and bus event for every change."""
+    """Write the lifecycle's decision on the row (a new row if it says so); no flush."""
     if decision.event == "unchanged" or decision.alarm is None:
         return current
     v = decision.alarm
@@ -182,21 +191,23 @@ def apply_alarm(
     row.open_key = None if v.state is AlarmState.cleared else f"{plan}|{instance}"
     if row.id is None:
         session.add(row)
-    session.flush()
+    return row
+
+
+def alarm_recorded(
+    *, session: Session, row: Alarm, event: str, actor: str, at: datetime
+) -> ledger.Fact:
+    """The ledger fact for one change of a flushed alarm; queues its bus event."""
     body = {
         "alarm_id": row.id,
-        "plan": plan,
-        "source": instance,
+        "plan": row.plan_id,
+        "source": row.instance,
         "state": row.state,
         "severity": row.severity,
         "flapping": row.flapping,
     }
-    ledger.append(
-        session=session, at=at, actor=actor, action=f"alarm.{decision.event}",
-        subject=f"alarm:{row.id}", payload=body,
-    )  # fmt: skip
-    queue_event(session.info, f"alarms.{decision.event}", {**body, "at": at.isoformat()})
-    return row
+    queue_event(session.info, f"alarms.{event}", {**body, "at": at.isoformat()})
+    return ledger.Fact(actor, f"alarm.{event}", f"alarm:{row.id}", body)
 
 
 def get_alarm(*, session: Session, alarm_id: int) -> Alarm:
@@ -210,12 +221,14 @@ def acknowledge(*, session: Session, alarm_id: int, who: str, at: datetime) -> A
     """确认: the alarm is taken; it stops re-notifying and escalating."""
     alarm = get_alarm(session=session, alarm_id=alarm_id)
     decision = lifecycle.acknowledge(view(alarm), who=who, now=at)
-    out = apply_alarm(
+    write_alarm(
         session=session, current=alarm, decision=decision, plan=alarm.plan_id,
-        instance=alarm.instance, jurisdiction_code=alarm.jurisdiction_code, at=at, actor=who,
+        instance=alarm.instance, jurisdiction_code=alarm.jurisdiction_code,
     )  # fmt: skip
-    assert out is not None
-    return out
+    session.flush()
+    fact = alarm_recorded(session=session, row=alarm, event=decision.event, actor=who, at=at)
+    ledger.append_many(session=session, at=at, facts=[fact])
+    return alarm
 
 
 def list_alarms(
