@@ -87,10 +87,10 @@ class Compiled:
         self.needs_t = bool(self.evidence or len(self.by_input) > 1 or timed)
         # The fast path of a plain threshold: the band (fire at, clear at) of its one leaf.
         self.band: tuple[str, float, float] | None = None
-        leaf = plan.trigger
-        if not self.needs_t and isinstance(leaf, Above | Below) and leaf.for_ is None:
-            clear = leaf.value if leaf.clear is None else leaf.clear
-            self.band = (leaf.type, leaf.value, clear)
+        top = plan.trigger
+        if not self.needs_t and isinstance(top, Above | Below) and top.for_ is None:
+            clear = top.value if top.clear is None else top.clear
+            self.band = (top.type, top.value, clear)
 
 
 def _tree(trig: Any, counter: Any) -> Any:
