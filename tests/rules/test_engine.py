@@ -111,3 +111,23 @@ def test_a_source_whose_unit_differs_from_the_plan_is_not_bound_and_is_reported(
     assert any("unit ppm" in p.reason for p in engine.problems)
     assert ("septic-ch4", f"ds:{CH4 + 50}") not in engine.instances
     assert ("septic-ch4", f"ds:{CH4}") in engine.instances
+
+
+def test_a_schedule_plan_fires_on_its_clock_across_restarts(rig: Rig) -> None:
+    plan = {
+        "id": "hourly",
+        "name": "hourly check",
+        "sources": [{"datastream": 7}],
+        "schedule": {"every": "1h"},
+        "actions": [{"type": "notify", "to": ["duty_officer"], "message": "巡检提醒"}],
+    }
+    rig.engine(_plans(plan))
+    rig.advance(hours=1)
+    again = rig.engine(_plans(plan))  # a restart does not add a second timer
+    assert again.tick().fired == 1
+    rig.advance(hours=1)
+    assert again.tick().fired == 1
+    notes = [e for e in rig.events if e.subject == "alarms.notify"]
+    assert [n.data["message"] for n in notes] == ["巡检提醒", "巡检提醒"]
+    with rig.sessions() as s:
+        assert s.execute(select(func.count()).select_from(RuleTimer)).scalar() == 1
