@@ -113,3 +113,16 @@ def test_firings_explain_why_by_source(wired: Api) -> None:
     assert trace["actions"][0]["kind"] == "alarm"
     r = wired.client.get("/api/v1/rules/firings", headers=wired.headers("street"))
     assert r.status_code == 403
+
+
+def test_the_app_runtime_starts_the_engine_with_the_shipped_plans(api: Api) -> None:
+    from cityops.rules.runtime import start_engine
+
+    directory = StaticDirectory([SourceInfo(5, "tank", observed_property="CH4", unit="%LEL")])
+    engine = start_engine(
+        api.ctx, directory=directory, actuator=RecordingActuator(), notifier=BusNotifier()
+    )
+    assert ("septic-ch4", "ds:5") in engine.instances
+    r = api.client.get("/api/v1/plans", headers=api.headers("admin"))
+    counts = {p["id"]: p["instances"] for p in r.json()["items"]}
+    assert counts["septic-ch4"] == 1 and counts["septic-h2s"] == 0

@@ -53,6 +53,7 @@ class Executor:
 
     def prepare(self, session: Session, keys: list[tuple[str, str]]) -> None:
         """Load the newest alarm of every instance the batch touches, in two queries."""
+        self.facts = []  # whatever a failed batch left behind was rolled back with it
         self.alarms = service.latest_alarms(session=session, keys=keys) if keys else {}
 
     def _fact(self, inst: Instance, action: str, payload: dict[str, Any]) -> None:

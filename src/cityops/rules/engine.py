@@ -88,6 +88,8 @@ class RulesEngine:
 
     # ------------------------------------------------------------------------------ binding
     def _bind(self, cp: Compiled) -> list[Instance]:
+        if not cp.plan.sources:  # a schedule for no particular source
+            return [Instance(cp, "-", {}, SourceInfo(0, cp.plan.name))]
         out: list[Instance] = []
         for src in cp.plan.sources:
             if src.selector is not None:

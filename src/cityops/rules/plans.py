@@ -311,7 +311,7 @@ class Plan(_Duration):
     enabled: bool = True
     unit: str | None = None
     params: dict[str, float | int | str] = Field(default_factory=dict)
-    sources: list[Source] = Field(min_length=1)
+    sources: list[Source] = Field(default_factory=list)
     trigger: Trigger | None = None
     schedule: Schedule | None = None
     timezone: str = "Asia/Shanghai"
@@ -325,6 +325,8 @@ class Plan(_Duration):
     def _shape(self) -> Plan:
         if (self.trigger is None) == (self.schedule is None):
             raise ValueError("a plan has exactly one of trigger / schedule")
+        if self.trigger is not None and not self.sources:
+            raise ValueError("a plan with a trigger needs at least one source")
         names = set(inputs_of(self.trigger)) if self.trigger else set()
         for src in self.sources:
             if src.inputs is not None:
