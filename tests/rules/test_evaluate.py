@@ -49,6 +49,9 @@ def test_above_fires_once_on_the_crossing_and_clears_below_the_band() -> None:
     assert fire is not None and fire["reading"]["value"] == 26
     assert fire["conditions"][0]["value"] == 25 and fire["conditions"][0]["holds"]
     assert [a["kind"] for a in fire["actions"]] == ["alarm"]
+    clear = outs[5].trace
+    assert clear is not None and clear["reading"]["value"] == 19
+    assert clear["conditions"][0]["holds"] is False
 
 
 def test_below_with_hysteresis() -> None:

@@ -216,7 +216,7 @@ def _edge(
         v = plan.verification
         if v is not None and st.get("case") is not None and st.get("closed") is None:
             timers.append(Timer(t + v.hold, plan.id, inst, "verify", {"ep": st["ep"]}))
-    trace = _trace(cp, st, event, now, cause, calls, timers)
+    trace = _trace(cp, st, event, now, cause, calls, timers, at=t)
     return Outcome(st, True, calls, timers, cancel, trace)
 
 
@@ -310,8 +310,10 @@ def _trace(
     cause: dict[str, Any],
     calls: list[Call],
     timers: list[Timer],
+    at: float | None = None,
 ) -> dict[str, Any]:
-    at = st.get("at") or now
+    """The explanation kept for a firing: what caused it, each condition as of ``at``, actions."""
+    at = now if at is None else at
     leaves = [
         triggers.explain(leaf, st["L"][i], triggers.OUT[leaf.type](leaf, st["L"][i], at))
         for i, leaf in enumerate(cp.leaves)
