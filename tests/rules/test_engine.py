@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from cityops.ledger.models import LedgerEntry
+from cityops.rules.caseport import IntakeCasePort
 from cityops.rules.evaluate import Reading
 from cityops.rules.models import Alarm, RuleState, RuleTimer
 from cityops.rules.plans import PlanSet, parse_plan
 from cityops.rules.ports import SourceInfo
 from cityops.rules.service import acknowledge
+from tests.citykit import X0, Y0
 from tests.rules.conftest import CH4, Rig
 
 
@@ -131,3 +135,31 @@ def test_a_schedule_plan_fires_on_its_clock_across_restarts(rig: Rig) -> None:
     assert [n.data["message"] for n in notes] == ["巡检提醒", "巡检提醒"]
     with rig.sessions() as s:
         assert s.execute(select(func.count()).select_from(RuleTimer)).scalar() == 1
+
+
+def test_a_batch_that_fails_changes_nothing_and_can_be_replayed(rig: Rig) -> None:
+    class Down(IntakeCasePort):
+        def open_case(self, **kw: Any) -> Any:
+            raise RuntimeError("case engine unreachable")
+
+    plan = {
+        **WAIT,
+        "sources": [{"datastream": 7, "lat": Y0 + 0.003, "lng": X0 + 0.003}],
+        "actions": [
+            {"type": "alarm", "severity": "yellow"},
+            {"type": "case", "category": "06010", "description": "积水"},
+        ],
+    }
+    engine = rig.engine(_plans(plan))
+    real = engine.executor.cases
+    engine.executor.cases = Down(rig.rules)
+    reading = rig.reading(7, 12.0)
+    with pytest.raises(RuntimeError):
+        engine.process([reading])
+    assert engine.states == {}
+    with rig.sessions() as s:
+        assert s.execute(select(func.count()).select_from(Alarm)).scalar() == 0
+    engine.executor.cases = real
+    assert engine.process([reading]).fired == 1
+    with rig.sessions() as s:
+        assert s.execute(select(Alarm)).scalar_one().case_id is not None
