@@ -16,7 +16,7 @@ from cityops.rules.plans import PlanSet, parse_plan
 from cityops.rules.ports import SourceInfo
 from cityops.rules.service import acknowledge
 from tests.citykit import X0, Y0
-from tests.rules.conftest import CH4, Rig
+from tests.rules.conftest import CH4, H2S, Rig
 
 
 def _plans(*raw: dict[str, object]) -> PlanSet:
@@ -163,3 +163,27 @@ def test_a_batch_that_fails_changes_nothing_and_can_be_replayed(rig: Rig) -> Non
     assert engine.process([reading]).fired == 1
     with rig.sessions() as s:
         assert s.execute(select(Alarm)).scalar_one().case_id is not None
+
+
+def test_an_and_across_two_gases_binds_one_instance_per_tank(rig: Rig) -> None:
+    both = {
+        "id": "both-gases",
+        "name": "甲烷与硫化氢同时超限",
+        "sources": [{"per_thing": {"ch4": "CH4", "h2s": "H2S"}, "area": "500107"}],
+        "trigger": {
+            "type": "all",
+            "of": [
+                {"type": "above", "input": "ch4", "value": 25, "clear": 20},
+                {"type": "above", "input": "h2s", "value": 10, "clear": 8},
+            ],
+        },
+        "actions": [{"type": "actuate", "target": "fan", "command": "on"}],
+    }
+    rig.directory.add(SourceInfo(300, "lonely CH4", 99, "CH4", "%LEL"))  # a thing with one gas
+    engine = rig.engine(_plans(both))
+    assert [k for _, k in engine.instances] == ["thing:11"]
+    engine.process([rig.reading(CH4, 30.0)])
+    assert rig.actuator.sent == []
+    rig.advance(seconds=10)
+    engine.process([rig.reading(H2S, 12.0)])  # H2S on the same tank
+    assert [c["command"] for c in rig.actuator.sent] == ["on"]

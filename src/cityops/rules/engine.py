@@ -22,7 +22,7 @@ from cityops.rules import evaluate as ev
 from cityops.rules import service
 from cityops.rules.actions import Executor
 from cityops.rules.evaluate import Compiled, Outcome, Reading, State, Timer
-from cityops.rules.plans import Disabled, Plan, PlanSet, Source
+from cityops.rules.plans import Disabled, Plan, PlanSet, Selector, Source
 from cityops.rules.ports import Actuator, CasePort, Directory, Notifier, SourceInfo
 from cityops.store.engine import transaction
 
@@ -95,6 +95,8 @@ class RulesEngine:
             if src.selector is not None:
                 ids = self.directory.select(src.selector)
                 out += [self._one(cp, src, f"ds:{d}", {"value": d}) for d in ids]
+            elif src.per_thing is not None:
+                out += self._per_thing(cp, src, src.per_thing)
             elif src.datastream is not None:
                 out.append(self._one(cp, src, f"ds:{src.datastream}", {"value": src.datastream}))
             else:
@@ -113,6 +115,20 @@ class RulesEngine:
             else:
                 good.append(inst)
         return good
+
+    def _per_thing(self, cp: Compiled, src: Source, props: dict[str, str]) -> list[Instance]:
+        """One instance per thing that has a datastream of every named observed property."""
+        things: dict[int, dict[str, int]] = {}
+        for name, prop in props.items():
+            for ds in self.directory.select(Selector(observed_property=prop, area=src.area)):
+                info = self.directory.describe(ds)
+                if info is not None and info.thing_id is not None:
+                    things.setdefault(info.thing_id, {}).setdefault(name, ds)
+        return [
+            self._one(cp, src, f"thing:{tid}", inputs)
+            for tid, inputs in sorted(things.items())
+            if len(inputs) == len(props)
+        ]
 
     def _one(self, cp: Compiled, src: Source, key: str, inputs: dict[str, int]) -> Instance:
         first = next(iter(inputs.values()))

@@ -266,11 +266,14 @@ class Selector(_Strict):
 
 
 class Source(_Strict):
-    """One source: a datastream (inline facts optional), a group of named inputs, or a selector."""
+    """One source: a datastream (inline facts optional), a group of named inputs, a selector, or
+    ``per_thing`` (input name → observed property: one instance per thing that has them all)."""
 
     datastream: int | None = None
     inputs: dict[str, int] | None = None
     selector: Selector | None = None
+    per_thing: dict[str, str] | None = None
+    area: str | None = Field(default=None, description="for per_thing: a jurisdiction prefix")
     key: str | None = None
     lat: float | None = None
     lng: float | None = None
@@ -279,8 +282,11 @@ class Source(_Strict):
 
     @model_validator(mode="after")
     def _one(self) -> Source:
-        if sum(x is not None for x in (self.datastream, self.inputs, self.selector)) != 1:
-            raise ValueError("a source is exactly one of datastream / inputs / selector")
+        kinds = (self.datastream, self.inputs, self.selector, self.per_thing)
+        if sum(x is not None for x in kinds) != 1:
+            raise ValueError(
+                "a source is exactly one of datastream / inputs / selector / per_thing"
+            )
         if self.inputs is not None and not self.key:
             raise ValueError("a source with inputs needs a key")
         return self
@@ -329,10 +335,11 @@ class Plan(_Duration):
             raise ValueError("a plan with a trigger needs at least one source")
         names = set(inputs_of(self.trigger)) if self.trigger else set()
         for src in self.sources:
-            if src.inputs is not None:
-                missing = names - set(src.inputs)
+            named = src.inputs if src.inputs is not None else src.per_thing
+            if named is not None:
+                missing = names - set(named)
                 if missing:
-                    raise ValueError(f"source {src.key} lacks inputs {sorted(missing)}")
+                    raise ValueError(f"source {src.key or ''} lacks inputs {sorted(missing)}")
             elif names - {"value"}:
                 raise ValueError(
                     f"trigger reads inputs {sorted(names)}; bind them with source inputs"
