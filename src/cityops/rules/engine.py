@@ -63,8 +63,10 @@ class RulesEngine:
         notifier: Notifier,
         cases: CasePort | None = None,
         bus: MemoryBus | None = None,
+        timer_batch: int = 1000,
     ) -> None:
         self.sessions, self.clock, self.bus = sessions, clock, bus
+        self.timer_batch = timer_batch
         self.plans = plans
         self.disabled: list[Disabled] = list(plans.disabled)
         self.problems: list[Disabled] = []
@@ -190,9 +192,10 @@ class RulesEngine:
         return result
 
     # ------------------------------------------------------------------------------ timers
-    def tick(self, limit: int = 1000) -> BatchResult:
+    def tick(self, limit: int | None = None) -> BatchResult:
         """Fire every timer due by the clock's now (several rounds if many are due)."""
         total = BatchResult()
+        limit = limit or self.timer_batch
         while True:
             now = self.clock.now()
             with transaction(self.sessions) as session:

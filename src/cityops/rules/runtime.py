@@ -37,6 +37,7 @@ def start_engine(
         notifier=notifier,
         cases=IntakeCasePort(case_rules),
         bus=ctx.bus,
+        timer_batch=ctx.settings.rules_timer_batch,
     )
     ctx.extras[ENGINE_KEY] = engine
     return engine
