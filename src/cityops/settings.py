@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     categories_path: Path | None = None
     # A year's holidays and make-up workdays entered by an admin before chinese-calendar has them.
     holidays_path: Path | None = None
+    # 预案 (rules plans): a YAML file or a folder of them; unset = the plans shipped with cityops.
+    rules_plans_path: Path | None = None
+    # Due timers fired per transaction when the engine ticks.
+    rules_timer_batch: int = Field(default=1000, ge=1)
 
     @field_validator("database_url")
     @classmethod

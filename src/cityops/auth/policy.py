@@ -149,3 +149,31 @@ def permitted_actions(
             is_assigned_worker=is_assigned_worker,
         )
     ]
+
+
+class RulesAction(enum.StrEnum):
+    """What a person may do with alarms, plans and rule firings (the rules engine's own data)."""
+
+    read_alarms = "read_alarms"
+    acknowledge_alarm = "acknowledge_alarm"  # 告警确认
+    read_plans = "read_plans"
+    read_firings = "read_firings"
+
+
+R = RulesAction
+RULES_POLICY: dict[Role, frozenset[RulesAction]] = {
+    Role.city_admin: frozenset(RulesAction),
+    Role.district_dispatcher: frozenset(RulesAction),
+    Role.street_staff: frozenset({R.read_alarms, R.acknowledge_alarm, R.read_plans}),
+    Role.field_worker: frozenset({R.read_alarms}),
+    Role.inspector: frozenset({R.read_alarms}),
+    Role.resident: frozenset(),
+}
+
+
+def require_rules_action(principal: Principal, action: RulesAction) -> None:
+    """Raise Forbidden (``role_forbidden``) unless the role may do this; scope is checked apart."""
+    if action not in RULES_POLICY[principal.role]:
+        raise Forbidden(
+            f"role {principal.role.value} may not {action.value}", code="role_forbidden"
+        )

@@ -1,0 +1,1 @@
+"""Rules engine: plans (预案), pure evaluation, alarms, durable timers."""

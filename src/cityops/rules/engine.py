@@ -1,0 +1,290 @@
+"""The rules engine: binds plans to sources, feeds readings and due timers to the pure evaluator,
+and carries out what it decides, one transaction per batch.
+
+Readings are looked up by datastream in a dict built at load time, so a reading on a stream no
+plan watches costs one dict miss. States live in memory (loaded from ``rule_state`` at start) and
+are written back only when they changed; timers live in ``rule_timer`` so a restart in the middle
+of "wait 1 hour" still fires on time: a new engine on the same database picks them up in ``tick``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.bus.memory import Event, MemoryBus
+from cityops.clock import Clock
+from cityops.rules import evaluate as ev
+from cityops.rules import service
+from cityops.rules.actions import Executor
+from cityops.rules.evaluate import Compiled, Outcome, Reading, State, Timer
+from cityops.rules.plans import Disabled, Plan, PlanSet, Selector, Source
+from cityops.rules.ports import Actuator, CasePort, Directory, Notifier, SourceInfo
+from cityops.store.engine import transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """A plan bound to one source: its key, its inputs (name → datastream) and what it is."""
+
+    cp: Compiled
+    key: str
+    inputs: dict[str, int]
+    info: SourceInfo
+
+
+@dataclass
+class BatchResult:
+    readings: int = 0
+    evaluated: int = 0
+    fired: int = 0
+    actions: int = 0
+    timers_fired: int = 0
+    traces: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RulesEngine:
+    """Loads plans, processes batches of readings and fires due timers (``tick``)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        plans: PlanSet,
+        directory: Directory,
+        actuator: Actuator,
+        notifier: Notifier,
+        cases: CasePort | None = None,
+        bus: MemoryBus | None = None,
+        timer_batch: int = 1000,
+    ) -> None:
+        self.sessions, self.clock, self.bus = sessions, clock, bus
+        self.timer_batch = timer_batch
+        self.plans = plans
+        self.disabled: list[Disabled] = list(plans.disabled)
+        self.problems: list[Disabled] = []
+        self.directory = directory
+        self.executor = Executor(actuator=actuator, notifier=notifier, cases=cases)
+        self.instances: dict[tuple[str, str], Instance] = {}
+        self.index: dict[int, list[tuple[Instance, str]]] = {}
+        self.compiled: dict[str, Compiled] = {}
+        for plan in plans.plans:
+            if not plan.enabled:
+                self.disabled.append(Disabled(plan.id, "enabled: false in the plan file"))
+                continue
+            self.compiled[plan.id] = cp = Compiled(plan)
+            for inst in self._bind(cp):
+                self.instances[(plan.id, inst.key)] = inst
+                for name, ds in inst.inputs.items():
+                    self.index.setdefault(ds, []).append((inst, name))
+        with transaction(sessions) as session:
+            self.states: dict[tuple[str, str], State] = service.load_states(session=session)
+            self._start_schedules(session)
+
+    # ------------------------------------------------------------------------------ binding
+    def _bind(self, cp: Compiled) -> list[Instance]:
+        if not cp.plan.sources:  # a schedule for no particular source
+            return [Instance(cp, "-", {}, SourceInfo(0, cp.plan.name))]
+        out: list[Instance] = []
+        for src in cp.plan.sources:
+            if src.selector is not None:
+                ids = self.directory.select(src.selector)
+                out += [self._one(cp, src, f"ds:{d}", {"value": d}) for d in ids]
+            elif src.per_thing is not None:
+                out += self._per_thing(cp, src, src.per_thing)
+            elif src.datastream is not None:
+                out.append(self._one(cp, src, f"ds:{src.datastream}", {"value": src.datastream}))
+            else:
+                assert src.inputs is not None and src.key is not None
+                out.append(self._one(cp, src, src.key, dict(src.inputs)))
+        good = []
+        for inst in out:
+            unit = cp.plan.unit
+            if unit and inst.info.unit and inst.info.unit != unit:
+                self.problems.append(
+                    Disabled(
+                        cp.plan.id,
+                        f"{inst.key}: unit {inst.info.unit} is not the plan's {unit}; not bound",
+                    )
+                )
+            else:
+                good.append(inst)
+        return good
+
+    def _per_thing(self, cp: Compiled, src: Source, props: dict[str, str]) -> list[Instance]:
+        """One instance per thing that has a datastream of every named observed property."""
+        things: dict[int, dict[str, int]] = {}
+        for name, prop in props.items():
+            for ds in self.directory.select(Selector(observed_property=prop, area=src.area)):
+                info = self.directory.describe(ds)
+                if info is not None and info.thing_id is not None:
+                    things.setdefault(info.thing_id, {}).setdefault(name, ds)
+        return [
+            self._one(cp, src, f"thing:{tid}", inputs)
+            for tid, inputs in sorted(things.items())
+            if len(inputs) == len(props)
+        ]
+
+    def _one(self, cp: Compiled, src: Source, key: str, inputs: dict[str, int]) -> Instance:
+        first = next(iter(inputs.values()))
+        known = self.directory.describe(first) or SourceInfo(first)
+        info = SourceInfo(
+            datastream_id=first,
+            name=known.name or key,
+            thing_id=known.thing_id,
+            observed_property=known.observed_property,
+            unit=known.unit,
+            lat=src.lat if src.lat is not None else known.lat,
+            lng=src.lng if src.lng is not None else known.lng,
+            component_ident=src.component or known.component_ident,
+            jurisdiction_code=known.jurisdiction_code,
+            actuators={**known.actuators, **src.actuators},
+        )
+        return Instance(cp, key, inputs, info)
+
+    def _start_schedules(self, session: Session) -> None:
+        pending = {(t.plan, t.instance, t.kind) for t in service.pending_timers(session=session)}
+        now = self.clock.now().timestamp()
+        timers = [
+            ev.schedule_next(inst.cp, inst.key, now)
+            for (pid, key), inst in self.instances.items()
+            if inst.cp.plan.schedule is not None and (pid, key, "schedule") not in pending
+        ]
+        service.set_timers(session=session, timers=timers)
+
+    def plan(self, plan_id: str) -> Plan | None:
+        cp = self.compiled.get(plan_id)
+        return cp.plan if cp else None
+
+    # ---------------------------------------------------------------------------- readings
+    def process(self, readings: list[Reading]) -> BatchResult:
+        """Evaluate a batch of readings and act on the outcome, in one transaction."""
+        now = self.clock.now()
+        nowts = now.timestamp()
+        pending: dict[tuple[str, str], State] = {}
+        outcomes: list[tuple[Instance, Outcome]] = []
+        index, states = self.index, self.states
+        evaluated = 0
+        for r in readings:
+            binds = index.get(r.datastream_id)
+            if binds is None:
+                continue
+            t = r.time.timestamp()
+            for inst, name in binds:
+                k = (inst.cp.plan.id, inst.key)
+                st = pending.get(k) or states.get(k) or ev.initial(inst.cp, inst.key)
+                out = ev.on_reading(inst.cp, st, name, t, r.value, nowts)
+                evaluated += 1
+                if out.changed:
+                    pending[k] = out.state
+                if out.calls or out.timers or out.cancel or out.trace:
+                    outcomes.append((inst, out))
+        result = BatchResult(readings=len(readings), evaluated=evaluated)
+        if pending or outcomes:
+            self._commit(now, pending, outcomes, [], result)
+        return result
+
+    # ------------------------------------------------------------------------------ timers
+    def tick(self, limit: int | None = None) -> BatchResult:
+        """Fire every timer due by the clock's now (several rounds if many are due)."""
+        total = BatchResult()
+        limit = limit or self.timer_batch
+        while True:
+            now = self.clock.now()
+            with transaction(self.sessions) as session:
+                due = service.due_timers(session=session, now=now, limit=limit)
+                pending: dict[tuple[str, str], State] = {}
+                outcomes: list[tuple[Instance, Outcome]] = []
+                alarm_checks: list[Timer] = []
+                for timer in due:
+                    if timer.kind == "alarm":
+                        alarm_checks.append(timer)
+                        continue
+                    inst = self.instances.get((timer.plan, timer.instance))
+                    if inst is None:  # the plan or source is gone: drop the timer
+                        continue
+                    k = (timer.plan, timer.instance)
+                    st = pending.get(k) or self.states.get(k) or ev.initial(inst.cp, inst.key)
+                    out = ev.on_timer(inst.cp, st, timer, now.timestamp())
+                    if out.changed:
+                        pending[k] = out.state
+                    outcomes.append((inst, out))
+                total.timers_fired += len(due)
+                self._apply(session, now, pending, outcomes, alarm_checks, total)
+                events: list[Event] = session.info.pop("events", [])
+            self.states.update(pending)
+            self._publish(events)
+            if len(due) < limit:
+                return total
+
+    # ------------------------------------------------------------------------------ commit
+    def _commit(
+        self,
+        now: datetime,
+        pending: dict[tuple[str, str], State],
+        outcomes: list[tuple[Instance, Outcome]],
+        alarm_checks: list[Timer],
+        result: BatchResult,
+    ) -> None:
+        with transaction(self.sessions) as session:
+            self._apply(session, now, pending, outcomes, alarm_checks, result)
+            events: list[Event] = session.info.pop("events", [])
+        self.states.update(pending)  # only after the commit: a rollback leaves the cache as it was
+        self._publish(events)
+
+    def _apply(
+        self,
+        session: Session,
+        now: datetime,
+        pending: dict[tuple[str, str], State],
+        outcomes: list[tuple[Instance, Outcome]],
+        alarm_checks: list[Timer],
+        result: BatchResult,
+    ) -> None:
+        timers: dict[tuple[str, str, str], Timer | None] = {}
+        traces: list[dict[str, Any]] = []
+        touched = {(i.cp.plan.id, i.key) for i, o in outcomes if o.calls}
+        touched |= {(t.plan, t.instance) for t in alarm_checks}
+        self.executor.prepare(session, sorted(touched))
+        for inst, out in outcomes:
+            pid = inst.cp.plan.id
+            for kind in out.cancel:
+                timers[(pid, inst.key, kind)] = None
+            for tm in out.timers:
+                timers[(tm.plan, tm.instance, tm.kind)] = tm
+            if out.trace is not None:
+                traces.append(out.trace)
+                result.fired += out.trace["event"] in ("fire", "recheck", "schedule")
+            for call in out.calls:
+                k = (pid, inst.key)
+                state = pending.get(k) or self.states.get(k) or out.state
+                state, more = self.executor.run(session, now, inst, call, state)
+                pending[k] = state
+                timers.update(more)
+                result.actions += 1
+        for check in alarm_checks:
+            owner = self.instances.get((check.plan, check.instance))
+            if owner is not None:
+                timers.update(self.executor.alarm_due(session, now, owner))
+        service.save_states(session=session, states=pending, at=now)
+        service.cancel_timers(session=session, keys=[k for k, t in timers.items() if t is None])
+        service.set_timers(session=session, timers=[t for t in timers.values() if t is not None])
+        service.add_firings(session=session, traces=traces, at=now)
+        self.executor.flush(session, now)
+        result.traces += traces
+
+    def _publish(self, events: list[Event]) -> None:
+        if self.bus is not None:
+            for e in events:
+                self.bus.publish(e)
+
+
+def now_utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
