@@ -27,6 +27,7 @@ from cityops.sensing.models import (
     Datastream,
     IngestMessage,
     Thing,
+    to_micros,
 )
 from cityops.sensing.validate import Reading, Rejection
 from cityops.settings import Settings, get_settings
@@ -74,8 +75,14 @@ def ingest(
     settings: Settings | None = None,
     source: str = "http",
     message_id: str | None = None,
+    update_latest: bool = True,
 ) -> IngestResult:
-    """Validate and store a batch in the caller's transaction; one bus event after commit."""
+    """Validate and store a batch in the caller's transaction; one bus event after commit.
+
+    With ``update_latest=False`` the datastreams' latest values are left to ``rollup`` (which
+    folds them from the new rows): a high-rate pipeline then updates each datastream once per
+    rollup instead of once per batch.
+    """
     settings = settings or get_settings()
     known = known_datastreams(session=session, ids=validate.datastream_ids(readings))
     now = clock.now()
@@ -87,7 +94,8 @@ def ingest(
         unique.setdefault((r.datastream_id, r.phenomenon_time), r)
     if unique:
         stored = _store(session, list(unique.values()))
-        _update_latest(session, stored)
+        if update_latest:
+            _update_latest(session, stored)
         result.stored = len(stored)
         result.stored_readings = stored
         if stored:
@@ -143,9 +151,7 @@ def _cursor(session: Session) -> Any:
     return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
-def _sqlite_time(t: datetime) -> str:
-    """SQLAlchemy's SQLite DATETIME text for an aware UTC time (so comparisons line up)."""
-    return t.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+_sqlite_time = to_micros  # EpochTime's SQLite storage: microseconds since the epoch
 
 
 def _dump(value: Any) -> str | None:
@@ -176,7 +182,7 @@ def _store(session: Session, rows: list[Reading]) -> list[Reading]:
     if pg:
         keys = {(int(d), t.astimezone(UTC)) for d, t in new}
         return [r for r in rows if (r.datastream_id, r.phenomenon_time) in keys]
-    skeys = {(int(d), str(t)) for d, t in new}
+    skeys = {(int(d), int(t)) for d, t in new}
     return [r for r in rows if (r.datastream_id, _sqlite_time(r.phenomenon_time)) in skeys]
 
 
