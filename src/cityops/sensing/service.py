@@ -24,7 +24,6 @@ from cityops.sensing import timeseries, validate
 from cityops.sensing.models import (
     ActuatorCommand,
     CommandStatus,
-    Datastream,
     IngestMessage,
     Thing,
     to_micros,
@@ -55,15 +54,27 @@ def limits_from(settings: Settings) -> validate.Limits:
 
 
 def known_datastreams(*, session: Session, ids: set[int]) -> dict[int, str]:
-    """Datastream id → observation type, for the ids that exist."""
+    """Datastream id → observation type, for the ids that exist (raw cursor: 10,000 ids)."""
     out: dict[int, str] = {}
-    ordered = sorted(ids)
+    if not ids:
+        return out
+    cursor = _cursor(session)
+    if timeseries.is_pg(session):
+        cursor.execute(
+            "SELECT id, observation_type FROM sta_datastream WHERE id = ANY(%s)", (list(ids),)
+        )
+        out.update(cursor.fetchall())
+        return out
+    ordered = list(ids)
     for i in range(0, len(ordered), _CHUNK):
         chunk = ordered[i : i + _CHUNK]
-        rows = session.execute(
-            select(Datastream.id, Datastream.observation_type).where(Datastream.id.in_(chunk))
+        cursor.execute(
+            "SELECT id, observation_type FROM sta_datastream WHERE id IN ("
+            + ",".join("?" * len(chunk))
+            + ")",
+            chunk,
         )
-        out.update((int(k), str(v)) for k, v in rows)
+        out.update(cursor.fetchall())
     return out
 
 
