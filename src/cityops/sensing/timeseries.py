@@ -213,6 +213,9 @@ def observations(
         ).all()
         return [{"time": t, "result": r if r is not None else j} for t, r, j in rows]
     a = ObsAgg1m if agg == "1m" else ObsAgg1h
+    # Buckets overlapping [start, end): the one holding ``start`` counts too.
+    width = 60 if agg == "1m" else 3600
+    start = datetime.fromtimestamp(int(start.timestamp()) // width * width, UTC)
     aggs = session.execute(
         select(a.bucket, a.count, a.sum, a.min, a.max)
         .where(a.datastream_id == datastream_id)
