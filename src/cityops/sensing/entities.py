@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from cityops.clock import Clock
 from cityops.errors import NotFound, ValidationFailed
 from cityops.registry.models import Component
+from cityops.sensing import service
 from cityops.sensing.models import (
     ActuatorCommand,
     Datastream,
@@ -129,6 +130,7 @@ def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
     session.flush()
     if isinstance(row, Datastream):
         _position_datastreams(session, row.thing_id)
+        service.bump_catalogue(session=session)
     return row
 
 
@@ -161,6 +163,7 @@ def update_(*, session: Session, model: type[T], id: int, values: Mapping[str, A
             _position_datastreams(session, thing_id)
     if isinstance(row, Datastream):
         _position_datastreams(session, row.thing_id)
+        service.bump_catalogue(session=session)
     return row
 
 
@@ -203,6 +206,8 @@ def delete_(*, session: Session, model: type[Base], id: int) -> None:
             )
     session.delete(row)
     session.flush()
+    if isinstance(row, Thing | Datastream):
+        service.bump_catalogue(session=session)
 
 
 def _delete_datastream_data(session: Session, ds_id: int) -> None:
