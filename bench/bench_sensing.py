@@ -8,6 +8,11 @@ Figures (each on SQLite, and on PostgreSQL when ``BENCH_DB`` allows):
   one transaction (commit included) per batch.
 - ``store``: only the insert of already validated rows, as ``ingest`` does it (raw DBAPI
   ``executemany`` on SQLite, ``unnest`` on PostgreSQL), one commit per batch.
+- ``ingest_latest_by_rollup``: ``ingest(update_latest=False)`` plus ``rollup`` every 5 batches
+  (aggregates and latest values folded set-based), the rollup time included.
+- ``rollup``: raw rows folded into the 1m/1h aggregates (and latest values) per second.
+- ``latest_in_bbox``: milliseconds for the latest value of every datastream in a district-sized
+  box (about 1/30 of them) and in the whole city box.
 - SQLite only, to justify the design: the same insert through SQLAlchemy Core ``executemany``
   (type processing per row), and into a ``WITHOUT ROWID`` table keyed by (datastream, time)
   instead of the rowid table with a unique index.
@@ -30,7 +35,7 @@ from sqlalchemy import Engine, insert, text
 
 from bench.common import VAR, backends, console, machine, pg_admin_url, print_machine, save
 from cityops.clock import FakeClock
-from cityops.sensing import service
+from cityops.sensing import service, timeseries
 from cityops.sensing.models import Observation
 from cityops.sensing.validate import Reading
 from cityops.store.base import Base, import_all_models
@@ -127,17 +132,52 @@ def batches(total: int, offset_s: int) -> list[list[Any]]:
     return out
 
 
-def run_ingest(engine: Engine, data: list[list[Any]]) -> float:
+def run_ingest(engine: Engine, data: list[list[Any]], *, by_rollup: bool = False) -> float:
     factory = make_session_factory(engine)
     clock = FakeClock(START + timedelta(hours=1))
+    if by_rollup:
+        _rollup(engine, fold_latest=True)  # start from a folded table
     took = 0.0
-    for batch in data:
+    for k, batch in enumerate(data):
         t0 = time.perf_counter()
         with factory() as s, s.begin():
-            res = service.ingest(session=s, readings=batch, clock=clock)
+            res = service.ingest(
+                session=s, readings=batch, clock=clock, update_latest=not by_rollup
+            )
+        if by_rollup and k % 5 == 4:
+            _rollup(engine, fold_latest=True)
         took += time.perf_counter() - t0
         assert res.stored == len(batch), res
     return sum(len(b) for b in data) / took
+
+
+def _rollup(engine: Engine, fold_latest: bool = False) -> int:
+    with make_session_factory(engine)() as s, s.begin():
+        return timeseries.rollup(session=s, max_rows=10_000_000, fold_latest=fold_latest)
+
+
+def run_rollup(engine: Engine) -> float:
+    """Fold everything not folded yet (the store and ingest figures' rows) at once."""
+    t0 = time.perf_counter()
+    folded = _rollup(engine)
+    return folded / (time.perf_counter() - t0)
+
+
+def run_bbox(engine: Engine) -> dict[str, float]:
+    out: dict[str, float] = {}
+    boxes = {"district_ms": (106.45, 29.45, 106.55, 29.6), "city_ms": (106.0, 29.0, 107.5, 30.0)}
+    for key, (a, b, c, d) in boxes.items():
+        best = float("inf")
+        for _ in range(3):
+            with make_session_factory(engine)() as s:
+                t0 = time.perf_counter()
+                rows = timeseries.latest_in_bbox(
+                    session=s, min_lng=a, min_lat=b, max_lng=c, max_lat=d
+                )
+                best = min(best, time.perf_counter() - t0)
+        out[key] = round(best * 1000, 1)
+        out[key.replace("_ms", "_rows")] = len(rows)
+    return out
 
 
 def _validated(data: list[list[Any]]) -> list[list[Reading]]:
@@ -209,13 +249,19 @@ def main() -> None:
         figures: dict[str, float] = {}
         figures["store"] = run_store(engine, batches(total, 0))
         figures["ingest"] = run_ingest(engine, batches(total, 10_000))
+        figures["rollup"] = run_rollup(engine)
+        figures["ingest_latest_by_rollup"] = run_ingest(
+            engine, batches(total, 40_000), by_rollup=True
+        )
+        bbox = run_bbox(engine)
         if name == "sqlite":
             figures["store_core_executemany"] = run_core(engine, batches(total, 20_000))
             figures["store_without_rowid"] = run_without_rowid(engine, batches(total, 30_000))
         engine.dispose()
         for key, value in figures.items():
             console.print(f"{name:8} {key:24} {value:>12,.0f} observations/s")
-        results[name] = {k: round(v) for k, v in figures.items()}
+        console.print(f"{name:8} latest_in_bbox           {bbox}")
+        results[name] = {**{k: round(v) for k, v in figures.items()}, "latest_in_bbox": bbox}
     save("bench_sensing", results)
 
 

@@ -241,8 +241,9 @@ def _store(session: Session, rows: list[Reading]) -> list[Reading]:
         inserted += _insert_sqlite(cursor, plain, full)
     if inserted == len(rows):
         return rows
+    source = "observation" if pg else "observation NOT INDEXED"  # the id range, not an index
     new = session.execute(
-        text("SELECT datastream_id, phenomenon_time FROM observation WHERE id > :b"), {"b": before}
+        text(f"SELECT datastream_id, phenomenon_time FROM {source} WHERE id > :b"), {"b": before}
     )
     if pg:
         keys = {(int(d), t.astimezone(UTC)) for d, t in new}
