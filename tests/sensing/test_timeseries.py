@@ -152,3 +152,35 @@ def test_retention_drops_old_raw_rows_and_aggregates(
             clock=FakeClock(old + timedelta(hours=1)),
         )
     assert res.stored == 1
+
+
+def test_latest_non_numeric_values_come_back_as_sent(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    from cityops.sensing import entities
+    from cityops.sensing.models import Datastream, ObservationType
+
+    with session_factory() as s, s.begin():
+        first = s.get(Datastream, network.ds_ids[0])
+        assert first is not None
+        category = entities.create(
+            session=s,
+            model=Datastream,
+            values={
+                "name": "cover state",
+                "unit_of_measurement": {},
+                "observation_type": ObservationType.category.value,
+                "thing_id": first.thing_id,
+                "sensor_id": first.sensor_id,
+                "observed_property_id": first.observed_property_id,
+            },
+        )
+    now = clock.now().isoformat()
+    _put(session_factory, clock, [[category.id, now, "open"], [network.truth_id, now, False]])
+    with session_factory() as s:
+        rows = timeseries.latest_in_bbox(
+            session=s, min_lng=106.4, min_lat=29.4, max_lng=106.6, max_lat=29.6
+        )
+    by_id = {r["datastream_id"]: r["result"] for r in rows}
+    assert by_id[category.id] == "open"
+    assert by_id[network.truth_id] is False

@@ -9,6 +9,7 @@ it reads ``max(id)``: every id at or below the mark it reads is committed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -18,12 +19,12 @@ from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from cityops.sensing.models import (
-    Datastream,
     IngestMessage,
     ObsAgg1h,
     ObsAgg1m,
     Observation,
     SensingWatermark,
+    from_micros,
 )
 from cityops.settings import Settings
 
@@ -280,20 +281,34 @@ def latest_in_bbox(
     max_lat: float,
     limit: int = 200_000,
 ) -> list[dict[str, Any]]:
-    """The latest value of every datastream inside the box (one index range on lat, lng)."""
-    d = Datastream
-    rows = session.execute(
-        select(d.id, d.lat, d.lng, d.latest_result, d.latest_result_json, d.latest_phenomenon_time)
-        .where(d.lat >= min_lat, d.lat <= max_lat, d.lng >= min_lng, d.lng <= max_lng)
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "datastream_id": i,
-            "lat": lat,
-            "lng": lng,
-            "result": r if r is not None else j,
-            "phenomenon_time": t,
-        }
-        for i, lat, lng, r, j, t in rows
-    ]
+    """The latest value of every datastream inside the box (one index range on lat, lng).
+
+    Read through the raw cursor: for a whole city (100,000 rows) SQLAlchemy's per-row result
+    processing cost several times the query.
+    """
+    pg = is_pg(session)
+    p = "%s" if pg else "?"
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(
+        "SELECT id, lat, lng, latest_result, latest_result_json, latest_phenomenon_time "
+        f"FROM sta_datastream WHERE lat >= {p} AND lat <= {p} AND lng >= {p} AND lng <= {p} "
+        f"LIMIT {p}",
+        (min_lat, max_lat, min_lng, max_lng, limit),
+    )
+    out: list[dict[str, Any]] = []
+    add = out.append
+    for i, lat, lng, r, j, t in cursor.fetchall():
+        if r is None and not pg and isinstance(j, str):  # psycopg parses JSON itself
+            j = json.loads(j)
+        if isinstance(t, int):
+            t = from_micros(t)
+        add(
+            {
+                "datastream_id": i,
+                "lat": lat,
+                "lng": lng,
+                "result": r if r is not None else j,
+                "phenomenon_time": t,
+            }
+        )
+    return out
