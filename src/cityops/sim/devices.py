@@ -88,7 +88,9 @@ class Readings:
 
     def rows(self) -> list[tuple[int, float, float]]:
         """``(datastream_id, epoch seconds, result)`` tuples, as the ingest service takes them."""
-        return list(zip(self.datastream.tolist(), self.time.tolist(), self.result.tolist(), strict=True))
+        return list(
+            zip(self.datastream.tolist(), self.time.tolist(), self.result.tolist(), strict=True)
+        )
 
     @staticmethod
     def concat(parts: Sequence[Readings]) -> Readings:
@@ -127,8 +129,13 @@ class DeviceSimulator:
         self._build()
 
     def _build(self) -> None:
-        cols: dict[str, list[float]] = {k: [] for k in "base noise phi white diu peak lo hi".split()}
-        dev, every, ds, integral = [], [], [], []
+        cols: dict[str, list[float]] = {
+            k: [] for k in ["base", "noise", "phi", "white", "diu", "peak", "lo", "hi"]
+        }
+        dev: list[int] = []
+        every: list[int] = []
+        ds: list[int] = []
+        integral: list[str] = []
         self.dev_streams: list[dict[str, int]] = []
         for d_i, device in enumerate(self.devices):
             kind = self.kinds[device.kind]
@@ -178,6 +185,10 @@ class DeviceSimulator:
             self.of_kind.setdefault(d.kind, []).append(i)
 
     # ---------------------------------------------------------------- control
+
+    def current_time(self) -> datetime:
+        """The time of the last simulated tick."""
+        return datetime.fromtimestamp(self.tick * BASE_TICK, UTC)
 
     def set_actuator(self, device_key: str, on: bool) -> bool:
         """Switch an actuator (exhaust fan); from the next tick on. False if there is none."""
@@ -315,9 +326,7 @@ class DeviceSimulator:
         when = datetime.fromtimestamp(k * BASE_TICK, UTC)
         # flat line: a stream repeats its value of the moment it got stuck
         sensor = ~self.actuator[self.dev]
-        start_flat = np.flatnonzero(
-            sensor & (u < cfg.flat_rate * p_tick) & (self.flat_until < k)
-        )
+        start_flat = np.flatnonzero(sensor & (u < cfg.flat_rate * p_tick) & (self.flat_until < k))
         for s in start_flat.tolist():
             minutes = float(rng.exponential(cfg.flat_minutes))
             self.flat_until[s] = k + max(1, round(minutes * 60 / BASE_TICK))
@@ -342,5 +351,7 @@ class DeviceSimulator:
 
     def _fault_event(self, when: datetime, what: str, stream: int) -> None:
         device = self.devices[int(self.dev[stream])]
-        prop = next(key for key, s in self.dev_streams[int(self.dev[stream])].items() if s == stream)
+        prop = next(
+            key for key, s in self.dev_streams[int(self.dev[stream])].items() if s == stream
+        )
         self.events.append(SimEvent(when, what, device.key, prop))
