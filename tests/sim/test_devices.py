@@ -48,9 +48,13 @@ def stream(devices: list[Device], key: str, prop: str) -> int:
 def test_kinds_load_and_a_bad_kind_is_reported_not_fatal() -> None:
     cat = load_kinds()
     assert cat.errors == []
-    assert {"gas_detector", "exhaust_fan", "manhole_cover", "bridge_monitor", "crowd_counter"} <= set(
-        cat.kinds
-    )
+    assert {
+        "gas_detector",
+        "exhaust_fan",
+        "manhole_cover",
+        "bridge_monitor",
+        "crowd_counter",
+    } <= set(cat.kinds)
     assert cat.kinds["gas_detector"].prop("h2s").unit()["definition"].endswith("[ppm]")
     good = cat.kinds["rain_gauge"].model_dump()
     bad = dict(good, key="broken", interval=90)  # not a multiple of the 60 s tick
