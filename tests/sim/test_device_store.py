@@ -1,4 +1,4 @@
-"""Device simulator against a database (both backends): provisioning, the in-process sink, commands."""
+"""Device simulator on both databases: provisioning, the in-process sink, fan commands."""
 
 from __future__ import annotations
 

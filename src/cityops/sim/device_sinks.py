@@ -159,6 +159,7 @@ class MqttSink:
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         try:
             self.client.connect(parsed.hostname, parsed.port or 1883, keepalive=30)
         except OSError as exc:
@@ -169,10 +170,15 @@ class MqttSink:
             raise SinkError(f"no CONNACK from {url}")
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        if not rc.is_failure:
-            if self.on_command is not None:
-                client.subscribe(COMMAND_FILTER, qos=1)
+        if rc.is_failure:
+            return
+        if self.on_command is None:
             self._connected.set()
+        else:  # ready once the broker has confirmed the command subscription
+            client.subscribe(COMMAND_FILTER, qos=1)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: Any, _rc: Any, _p: Any) -> None:
+        self._connected.set()
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         if self.on_command is None:
