@@ -332,5 +332,62 @@ def load_history(
     console.print(f"loaded {n} historical cases")
 
 
+@sim_app.command("devices")
+def sim_devices(
+    count: Annotated[int, typer.Option(help="about how many devices (plus a fan per tank)")] = 2000,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    mqtt: Annotated[
+        str | None, typer.Option("--mqtt", help="publish to this broker (mqtt://host:port)")
+    ] = None,
+    duration: Annotated[float | None, typer.Option(help="seconds to run, then exit")] = None,
+    backfill_hours: Annotated[
+        float, typer.Option(help="start this many hours in the past (played at --speed)")
+    ] = 0.0,
+    seed: int = 7,
+    database_url: DbOption = None,
+) -> None:
+    """Provision simulated devices on the city's 部件 (idempotent) and play their readings."""
+    import time
+    from datetime import timedelta
+
+    from cityops.runtime import build_context
+    from cityops.sim.city import city_is_empty
+    from cityops.sim.device_run import start_device_simulation
+
+    settings = _settings(database_url)
+    ctx = build_context(settings)
+    if city_is_empty(ctx):
+        _fail("the database has no city; run `cityops demo` once to seed synthetic Chongqing")
+    try:
+        with console.status(f"provisioning {count} devices…"):
+            run = start_device_simulation(
+                ctx,
+                count=count,
+                speed=speed,
+                seed=seed,
+                mqtt_url=mqtt,
+                backfill=timedelta(hours=backfill_hours),
+            )
+    except CityOpsError as exc:
+        _fail(exc.message)
+    devices = len(run.runner.sim.devices)
+    console.print(f"{devices} devices, sending to {mqtt or 'the database (in process)'}")
+    started = time.monotonic()
+    try:
+        while duration is None or time.monotonic() - started < duration:
+            time.sleep(min(5.0, duration or 5.0))
+            stats = run.runner.stats
+            incidents = sum(1 for e in run.runner.sim.events if e.detail == "start")
+            console.print(
+                f"[{time.monotonic() - started:5.0f}s] sim time "
+                f"{run.runner.sim.current_time():%Y-%m-%d %H:%M} UTC, {stats.readings} readings, "
+                f"{incidents} incidents, {stats.commands} commands, {len(stats.errors)} errors"
+            )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        run.stop()
+
+
 if __name__ == "__main__":
     app()
