@@ -296,6 +296,9 @@ def demo(
     headless: Annotated[bool, typer.Option(help="no live panel; print progress lines")] = False,
     duration: Annotated[float | None, typer.Option(help="seconds to run, then exit 0")] = None,
     rate: Annotated[float, typer.Option(help="simulated reports per second")] = 5.0,
+    devices: Annotated[
+        int, typer.Option(help="also simulate this many sensing devices (0: none)")
+    ] = 0,
     database_url: DbOption = None,
 ) -> None:
     """Fill the database with synthetic Chongqing if empty, serve the API and simulate the city."""
@@ -312,6 +315,7 @@ def demo(
         duration=duration,
         rate=rate,
         console=console,
+        devices=devices,
     )
 
 
