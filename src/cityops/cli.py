@@ -347,6 +347,9 @@ def sim_devices(
     backfill_hours: Annotated[
         float, typer.Option(help="start this many hours in the past (played at --speed)")
     ] = 0.0,
+    district: Annotated[
+        str | None, typer.Option(help="only 部件 in this district (code prefix, e.g. 500107)")
+    ] = None,
     seed: int = 7,
     database_url: DbOption = None,
 ) -> None:
@@ -371,6 +374,7 @@ def sim_devices(
                 seed=seed,
                 mqtt_url=mqtt,
                 backfill=timedelta(hours=backfill_hours),
+                district=district,
             )
     except CityOpsError as exc:
         _fail(exc.message)

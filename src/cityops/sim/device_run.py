@@ -183,15 +183,19 @@ def start_device_simulation(
     config: SimConfig | None = None,
     backfill: timedelta = timedelta(0),
     interval: float = 1.0,
+    district: str | None = None,
 ) -> DeviceSimulation:
     """Provision ``count`` devices (idempotent) and play them in a daemon thread.
 
     Readings go to the ingest service in this process, or to ``mqtt_url`` (then an MQTT intake
-    must be running to store them). Actuator commands are taken from the bus (in process) or
-    from the broker (MQTT). Call ``.stop()`` on the result to end it.
+    must be running to store them). ``district`` (a code prefix) limits the 部件 used. Fans
+    start off on every start (their state is not kept). Actuator commands are taken from the
+    bus (in process) or from the broker (MQTT). Call ``.stop()`` on the result to end it.
     """
     with unit_of_work(ctx) as session:
-        fleet = provision(session=session, count=count, clock=ctx.clock, seed=seed).devices
+        fleet = provision(
+            session=session, count=count, clock=ctx.clock, seed=seed, district=district
+        ).devices
     sim = DeviceSimulator(fleet, start=ctx.clock.now() - backfill, seed=seed, config=config)
     holder: list[DeviceRunner] = []
 
