@@ -296,6 +296,9 @@ def demo(
     headless: Annotated[bool, typer.Option(help="no live panel; print progress lines")] = False,
     duration: Annotated[float | None, typer.Option(help="seconds to run, then exit 0")] = None,
     rate: Annotated[float, typer.Option(help="simulated reports per second")] = 5.0,
+    devices: Annotated[
+        int, typer.Option(help="also simulate this many sensing devices (0: none)")
+    ] = 0,
     database_url: DbOption = None,
 ) -> None:
     """Fill the database with synthetic Chongqing if empty, serve the API and simulate the city."""
@@ -312,6 +315,7 @@ def demo(
         duration=duration,
         rate=rate,
         console=console,
+        devices=devices,
     )
 
 
@@ -330,6 +334,67 @@ def load_history(
     end = date.fromisoformat(until) if until else date.today()
     n = load(settings=settings, cases=cases, years=years, until=end, seed=seed, console=console)
     console.print(f"loaded {n} historical cases")
+
+
+@sim_app.command("devices")
+def sim_devices(
+    count: Annotated[int, typer.Option(help="about how many devices (plus a fan per tank)")] = 2000,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    mqtt: Annotated[
+        str | None, typer.Option("--mqtt", help="publish to this broker (mqtt://host:port)")
+    ] = None,
+    duration: Annotated[float | None, typer.Option(help="seconds to run, then exit")] = None,
+    backfill_hours: Annotated[
+        float, typer.Option(help="start this many hours in the past (played at --speed)")
+    ] = 0.0,
+    district: Annotated[
+        str | None, typer.Option(help="only 部件 in this district (code prefix, e.g. 500107)")
+    ] = None,
+    seed: int = 7,
+    database_url: DbOption = None,
+) -> None:
+    """Provision simulated devices on the city's 部件 (idempotent) and play their readings."""
+    import time
+    from datetime import timedelta
+
+    from cityops.runtime import build_context
+    from cityops.sim.city import city_is_empty
+    from cityops.sim.device_run import start_device_simulation
+
+    settings = _settings(database_url)
+    ctx = build_context(settings)
+    if city_is_empty(ctx):
+        _fail("the database has no city; run `cityops demo` once to seed synthetic Chongqing")
+    try:
+        with console.status(f"provisioning {count} devices…"):
+            run = start_device_simulation(
+                ctx,
+                count=count,
+                speed=speed,
+                seed=seed,
+                mqtt_url=mqtt,
+                backfill=timedelta(hours=backfill_hours),
+                district=district,
+            )
+    except CityOpsError as exc:
+        _fail(exc.message)
+    devices = len(run.runner.sim.devices)
+    console.print(f"{devices} devices, sending to {mqtt or 'the database (in process)'}")
+    started = time.monotonic()
+    try:
+        while duration is None or time.monotonic() - started < duration:
+            time.sleep(min(5.0, duration or 5.0))
+            stats = run.runner.stats
+            incidents = sum(1 for e in run.runner.sim.events if e.detail == "start")
+            console.print(
+                f"[{time.monotonic() - started:5.0f}s] sim time "
+                f"{run.runner.sim.current_time():%Y-%m-%d %H:%M} UTC, {stats.readings} readings, "
+                f"{incidents} incidents, {stats.commands} commands, {len(stats.errors)} errors"
+            )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        run.stop()
 
 
 if __name__ == "__main__":

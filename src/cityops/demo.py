@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter, deque
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -26,6 +27,9 @@ from cityops.runtime import build_context
 from cityops.settings import Settings
 from cityops.sim.city import city_is_empty, seed_city
 from cityops.sim.reports import ReportSimulator
+
+if TYPE_CHECKING:
+    from cityops.sim.device_run import DeviceSimulation
 
 ACCOUNTS = ["admin", "dispatcher", "worker", "inspector", "resident"]
 
@@ -96,6 +100,7 @@ def run_demo(
     duration: float | None,
     rate: float,
     console: Console,
+    devices: int = 0,
 ) -> None:
     password = settings.demo_password or secrets.token_urlsafe(9)
     settings = settings.model_copy(update={"demo_password": password})
@@ -124,6 +129,7 @@ def run_demo(
     stop = threading.Event()
     worker = threading.Thread(target=_simulate, args=(ctx, rate, stop), daemon=True, name="sim")
     worker.start()
+    device_sim = _start_devices(ctx, devices, console) if devices > 0 else None
     started = time.monotonic()
     try:
         if headless:
@@ -141,11 +147,26 @@ def run_demo(
         stop.set()
         server.should_exit = True
         worker.join(timeout=10)
+        if device_sim is not None:
+            device_sim.stop()
     with tally.lock:
         console.print(
             f"demo finished: {sum(tally.counts.values())} case events "
             f"({dict(sorted(tally.counts.items()))})"
         )
+
+
+def _start_devices(ctx: AppContext, count: int, console: Console) -> DeviceSimulation | None:
+    """The sensing devices (``cityops.sim.device_run``); the demo goes on without them on error."""
+    from cityops.sim.device_run import start_device_simulation
+
+    try:
+        run = start_device_simulation(ctx, count=count)
+    except Exception as exc:
+        console.print(f"[yellow]device simulation not started:[/yellow] {exc}")
+        return None
+    console.print(f"simulating {len(run.runner.sim.devices)} sensing devices")
+    return run
 
 
 def _headless(

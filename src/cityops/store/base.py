@@ -53,5 +53,6 @@ def import_all_models() -> None:
     from cityops.ledger import models as _ledger
     from cityops.registry import models as _registry
     from cityops.rules import models as _rules
+    from cityops.sensing import models as _sensing
 
-    del _auth, _cases, _geo, _ledger, _registry, _rules
+    del _auth, _cases, _geo, _ledger, _registry, _rules, _sensing
