@@ -21,6 +21,7 @@ from cityops.bus.memory import queue_event
 from cityops.clock import Clock
 from cityops.errors import NotFound, ValidationFailed
 from cityops.sensing import catalogue, timeseries, validate
+from cityops.sensing.catalogue import bump_catalogue as bump_catalogue  # used by sim/
 from cityops.sensing.models import (
     ActuatorCommand,
     CommandStatus,
