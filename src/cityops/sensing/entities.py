@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from cityops.clock import Clock
 from cityops.errors import NotFound, ValidationFailed
 from cityops.registry.models import Component
-from cityops.sensing import service, timeseries
+from cityops.sensing import catalogue, timeseries
 from cityops.sensing.models import (
     ActuatorCommand,
     Datastream,
@@ -137,7 +137,7 @@ def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
     session.flush()
     if isinstance(row, Datastream):
         _position_datastreams(session, row.thing_id)
-        service.bump_catalogue(session=session)
+        catalogue.bump_catalogue(session=session)
     return row
 
 
@@ -172,7 +172,7 @@ def update_(*, session: Session, model: type[T], id: int, values: Mapping[str, A
             _position_datastreams(session, thing_id)
     if isinstance(row, Datastream):
         _position_datastreams(session, row.thing_id)
-        service.bump_catalogue(session=session)
+        catalogue.bump_catalogue(session=session)
     return row
 
 
@@ -216,7 +216,7 @@ def delete_(*, session: Session, model: type[Base], id: int) -> None:
     session.delete(row)
     session.flush()
     if isinstance(row, Thing | Datastream):
-        service.bump_catalogue(session=session)
+        catalogue.bump_catalogue(session=session)
 
 
 def _prepare_observation(session: Session, values: Mapping[str, Any]) -> None:

@@ -9,7 +9,6 @@ duplicate, not stored. SQLAlchemy's per-row type processing would cost more than
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -21,12 +20,12 @@ from sqlalchemy.orm import Session
 from cityops.bus.memory import queue_event
 from cityops.clock import Clock
 from cityops.errors import NotFound, ValidationFailed
-from cityops.sensing import timeseries, validate
+from cityops.sensing import catalogue, timeseries, validate
+from cityops.sensing.catalogue import bump_catalogue as bump_catalogue  # used by sim/
 from cityops.sensing.models import (
     ActuatorCommand,
     CommandStatus,
     IngestMessage,
-    SensingWatermark,
     Thing,
     to_micros,
 )
@@ -55,84 +54,6 @@ def limits_from(settings: Settings) -> validate.Limits:
     )
 
 
-# Per database: (catalogue version, datastream id -> observation type). Looking 10,000 ids up
-# in sta_datastream costs ~2 us each (measured), as much as storing the readings; the catalogue
-# changes rarely, so it is cached and checked against a version token once per batch.
-_catalogue: dict[str, tuple[int, dict[int, str]]] = {}
-CATALOGUE = "datastreams"
-
-
-def bump_catalogue(*, session: Session) -> None:
-    """Mark the datastream catalogue changed (entities calls this on every datastream change)."""
-    token = secrets.randbits(62)  # random: a rolled-back bump never matches a committed one
-    row = session.get(SensingWatermark, CATALOGUE)
-    if row is None:
-        session.add(SensingWatermark(name=CATALOGUE, value=token))
-    else:
-        row.value = token
-    session.flush()
-
-
-def known_datastreams(*, session: Session) -> dict[int, str]:
-    """Datastream id → observation type (cached per database; reloaded when the version moves)."""
-    cursor = _cursor(session)
-    pg = timeseries.is_pg(session)
-    cursor.execute(
-        "SELECT value FROM sensing_watermark WHERE name = " + ("%s" if pg else "?"), (CATALOGUE,)
-    )
-    row = cursor.fetchone()
-    version = int(row[0]) if row else 0
-    url = str(session.get_bind().engine.url)
-    cached = _catalogue.get(url)
-    if cached is None or cached[0] != version:
-        cursor.execute("SELECT id, observation_type FROM sta_datastream")
-        cached = (version, dict(cursor.fetchall()))
-        _catalogue[url] = cached
-    return cached[1]
-
-
-def _check(
-    session: Session, readings: Sequence[Any], now: datetime, settings: Settings
-) -> validate.Checked:
-    """Validate against the cached catalogue; look up ids it misses (added without a bump)."""
-    known = known_datastreams(session=session)
-    limits = limits_from(settings)
-    checked = validate.check(readings, known=known, now=now, limits=limits)
-    unknown = [r.index for r in checked.rejected if r.reason == validate.Reason.unknown_datastream]
-    if not unknown:
-        return checked
-    retry = [readings[i] for i in unknown]
-    found = _lookup(
-        _cursor(session), timeseries.is_pg(session), list(validate.datastream_ids(retry))
-    )
-    if not found:
-        return checked
-    known.update(found)
-    again = validate.check(retry, known=known, now=now, limits=limits)
-    kept = [r for r in checked.rejected if r.reason != validate.Reason.unknown_datastream]
-    kept += [validate.Rejection(unknown[r.index], r.reason, r.message) for r in again.rejected]
-    kept.sort(key=lambda r: r.index)
-    return validate.Checked(checked.accepted + again.accepted, kept)
-
-
-def _lookup(cursor: Any, pg: bool, ids: list[int]) -> dict[int, str]:
-    out: dict[int, str] = {}
-    if pg:
-        cursor.execute("SELECT id, observation_type FROM sta_datastream WHERE id = ANY(%s)", (ids,))
-        out.update(cursor.fetchall())
-        return out
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i : i + _CHUNK]
-        cursor.execute(
-            "SELECT id, observation_type FROM sta_datastream WHERE id IN ("
-            + ",".join("?" * len(chunk))
-            + ")",
-            chunk,
-        )
-        out.update(cursor.fetchall())
-    return out
-
-
 def ingest(
     *,
     session: Session,
@@ -151,7 +72,7 @@ def ingest(
     """
     settings = settings or get_settings()
     now = clock.now()
-    checked = _check(session, readings, now, settings)
+    checked = catalogue.check_batch(session, readings, now, limits_from(settings))
     result = IngestResult(accepted=len(checked.accepted), rejected=checked.rejected)
     fresh = _new_messages(session, checked.accepted, source, message_id, now)
     unique: dict[tuple[int, datetime], Reading] = {}
