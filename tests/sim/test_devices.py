@@ -55,7 +55,7 @@ def test_kinds_load_and_a_bad_kind_is_reported_not_fatal() -> None:
         "bridge_monitor",
         "crowd_counter",
     } <= set(cat.kinds)
-    assert cat.kinds["gas_detector"].prop("h2s").unit()["definition"].endswith("[ppm]")
+    assert cat.kinds["gas_detector"].prop("h2s").unit()["symbol"] == "mg/m3"  # as the plans
     good = cat.kinds["rain_gauge"].model_dump()
     bad = dict(good, key="broken", interval=90)  # not a multiple of the 60 s tick
     parsed = parse_kinds({"kinds": [bad, good]})
@@ -101,7 +101,7 @@ def test_gas_build_up_crosses_gb50493_levels_and_stays_up_without_the_fan() -> N
     h2s = series(r, stream(devices, "gas_detector:0", "h2s"))
     o2 = series(r, stream(devices, "gas_detector:0", "o2"))
     assert ch4.max() > 50  # level 2 (50 %LEL)
-    assert h2s.max() > 20 / 1.39  # level 2 (20 mg/m³ as ppm)
+    assert h2s.max() > 20  # level 2, 20 mg/m³ (GB/T 50493)
     assert o2.min() < 19.5
     assert (ch4 > 25).sum() > 60  # minutes over level 1: more than an hour
     assert incident.end - incident.start >= 90

@@ -4,8 +4,8 @@ Magnitudes are drawn so each incident crosses the levels in
 /work/shared/reference/scenario-thresholds.md:
 
 - gas build-up (§5, GB/T 50493-2019): CH4 level 1 25 %LEL / level 2 50 %LEL, peak 55–80 %LEL;
-  H2S level 1 10 mg/m³ (≈ 7 ppm), level 2 20 mg/m³ (≈ 14 ppm), 10 % IDLH 43 mg/m³ (≈ 31 ppm),
-  peak 32–45 ppm; O2 falls below 19.5 % (CJJ 6-2009). It stays up while the tank's exhaust fan
+  H2S (in mg/m³, the unit of the limits and of the plans) level 1 10, level 2 20, 10 % IDLH 43,
+  peak 45–62; O2 falls below 19.5 % (CJJ 6-2009). It stays up while the tank's exhaust fan
   is off and falls within minutes once the fan runs (time constants are parameters).
 - manhole cover tilt (§7): tilt > 10° (vendor practice), often with the open/moved flag.
 - bridge overload (§3): strain +350–600 µε and mid-span deflection above L/600 (STD?, the span
@@ -129,7 +129,7 @@ def make(
     if kind == "gas_buildup":
         peaks = {
             "ch4": _u(rng, 55, 80) - baselines.get("ch4", 0),
-            "h2s": _u(rng, 32, 45) - baselines.get("h2s", 0),
+            "h2s": _u(rng, 45, 62) - baselines.get("h2s", 0),  # mg/m³, past the 43 red line
             "co": _u(rng, 15, 30),
             "o2": -_u(rng, 1.8, 3.0),
         }
