@@ -32,6 +32,7 @@ ROLLUP_LOCK = 0x5E751  # advisory lock key shared by ingest (shared) and rollup 
 ROLLUP = "rollup"
 Agg = Literal["raw", "1m", "1h"]
 
+PARTITION_LOCK_BASE = 0x0B5E_0000_0000  # advisory lock keys: this + the day's ordinal
 _partitions: set[tuple[str, str]] = set()  # (database url, partition name) known to exist
 
 
@@ -54,6 +55,12 @@ def ensure_partitions(session: Session, days: Iterable[date]) -> None:
         if key in _partitions:
             continue
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        # IF NOT EXISTS is not safe against a concurrent CREATE (the loser fails on the catalog's
+        # unique index), so creators of one partition queue on a lock of its own; the second
+        # then finds the table once the first commits.
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"), {"k": PARTITION_LOCK_BASE + day.toordinal()}
+        )
         session.execute(
             text(
                 f"CREATE TABLE IF NOT EXISTS {key[1]} PARTITION OF observation "

@@ -69,6 +69,8 @@ class DeviceKind(BaseModel):
     interval: int = Field(gt=0)
     weight: float = Field(ge=0)
     actuator: bool = False
+    # What plans call this actuator (``target: fan``); the sensing directory reads it off the Thing.
+    role: str | None = None
     properties: tuple[PropertySpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

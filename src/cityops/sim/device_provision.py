@@ -217,7 +217,8 @@ def provision(
             name=p.name[:200],
             description=f"simulated {p.kind} on 部件 {p.site.ident}",
             properties={"sim": {"key": p.key, "kind": p.kind, "site": p.site.ident,
-                                "tags": list(p.tags)}},
+                                "tags": list(p.tags)},
+                        **({"role": kinds[p.kind].role} if kinds[p.kind].role else {})},
             component_id=p.site.id,
             is_actuator=kinds[p.kind].actuator,
         )  # fmt: skip

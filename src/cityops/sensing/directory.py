@@ -1,0 +1,114 @@
+"""The rules engine's view of the sensing network (its ``Directory`` and ``Actuator`` ports).
+
+Read once when the engine starts: every datastream with what a plan selects it by (the observed
+property's code, the area, the 部件) and the actuators on the same 部件 by role (``fan``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.clock import FakeClock
+from cityops.registry.models import Component
+from cityops.rules.plans import Selector
+from cityops.rules.ports import SourceInfo
+from cityops.sensing import service
+from cityops.sensing.models import Datastream, ObservedProperty, Thing
+
+RULES_ACTOR = "system:rules"
+
+
+def property_code(prop: ObservedProperty) -> str:
+    """What plans call an observed property: its ``code`` (or the simulator's key), else name."""
+    extra = prop.properties or {}
+    return str(extra.get("code") or extra.get("sim_property") or prop.name).upper()
+
+
+def _role(thing: Thing) -> str | None:
+    role = (thing.properties or {}).get("role")
+    return str(role) if role else None
+
+
+class SensingDirectory:
+    """Datastreams as the engine's sources; ``refresh`` after devices are added."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self.sources: dict[int, SourceInfo] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        with self.sessions() as session:
+            actuators: dict[int, dict[str, int]] = {}
+            for thing in session.scalars(select(Thing).where(Thing.is_actuator.is_(True))):
+                role = _role(thing)
+                if thing.component_id is not None and role:
+                    actuators.setdefault(thing.component_id, {})[role] = thing.id
+            rows = session.execute(
+                select(Datastream, ObservedProperty, Thing, Component)
+                .join(ObservedProperty, ObservedProperty.id == Datastream.observed_property_id)
+                .join(Thing, Thing.id == Datastream.thing_id)
+                .outerjoin(Component, Component.id == Thing.component_id)
+            )
+            sources: dict[int, SourceInfo] = {}
+            for ds, prop, thing, comp in rows:
+                unit = (ds.unit_of_measurement or {}).get("symbol")
+                sources[ds.id] = SourceInfo(
+                    datastream_id=ds.id,
+                    name=ds.name,
+                    thing_id=thing.id,
+                    observed_property=property_code(prop),
+                    unit=str(unit) if unit else None,
+                    lat=ds.lat if ds.lat is not None else (comp.lat if comp else None),
+                    lng=ds.lng if ds.lng is not None else (comp.lng if comp else None),
+                    component_ident=comp.ident if comp else None,
+                    jurisdiction_code=(
+                        (comp.grid_code or comp.street_code or comp.district_code) if comp else None
+                    ),
+                    actuators=dict(actuators.get(thing.component_id or -1, {})),
+                )
+        self.sources = sources
+
+    def describe(self, datastream_id: int) -> SourceInfo | None:
+        return self.sources.get(datastream_id)
+
+    def select(self, selector: Selector) -> list[int]:
+        wanted = selector.observed_property.upper()
+        out = []
+        for s in self.sources.values():
+            if s.observed_property != wanted:
+                continue
+            if selector.area and not (s.jurisdiction_code or "").startswith(selector.area):
+                continue
+            if selector.component and s.component_ident != selector.component:
+                continue
+            out.append(s.datastream_id)
+        return sorted(out)
+
+
+class SensingActuator:
+    """Commands are recorded (``sensing_actuator_command``) and published after the commit."""
+
+    def actuate(
+        self,
+        *,
+        session: Session,
+        at: datetime,
+        thing_id: int,
+        command: str,
+        payload: dict[str, Any],
+        reason: str,
+    ) -> str | None:
+        row = service.record_command(
+            session=session,
+            thing_id=thing_id,
+            command=command,
+            payload={**payload, "reason": reason},
+            issued_by=RULES_ACTOR,
+            clock=FakeClock(at),
+        )
+        return str(row.id)
