@@ -299,7 +299,7 @@ class MqttConsumer:
         accepted = {i: len(rows) for i, rows in work.spans}
         dead = [
             self._dead_letter(work.messages[i], why, accepted.get(i, 0) - refused[i])
-            for i, why in bad.items()
+            for i, why in sorted(bad.items())
         ]
         return _Done([m.pid for m in work.messages if m.qos], dead)
 

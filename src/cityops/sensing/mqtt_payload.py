@@ -102,13 +102,13 @@ def parse_payloads(payloads: Sequence[bytes]) -> list[Any]:
         values = json.loads(b"[" + b",".join(payloads) + b"]")
         if isinstance(values, list) and len(values) == len(payloads):
             return values
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
         pass
     out: list[Any] = []
     for raw in payloads:
         try:
             out.append(json.loads(raw))
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:
             out.append(_Bad("malformed_json", str(exc)[:200]))
     return out
 
