@@ -81,7 +81,7 @@ class _Batch:
     now: datetime
     readings: list[Reading] = field(default_factory=list)
     starts: list[int] = field(default_factory=list)  # first reading index of each span
-    spans: list[tuple[int, list[int]]] = field(default_factory=list)  # (message, rows)
+    spans: list[tuple[int, Sequence[int]]] = field(default_factory=list)  # (message, rows)
     bad: dict[int, list[Rejection]] = field(default_factory=dict)
     acks: list[tuple[int, int, Any]] = field(default_factory=list)
 
@@ -129,6 +129,7 @@ class MqttConsumer:
         self.connected = asyncio.Event()
         self.client: MqttClient | None = None
         self._pending: list[Publish] = []
+        self._streams: dict[bytes, int | None] = {}  # topic → datastream id (None: not one)
         self._wake = asyncio.Event()
         self._timer: asyncio.TimerHandle | None = None
         self._decoder = ThreadPoolExecutor(1, thread_name_prefix="mqtt-decode")
@@ -250,20 +251,37 @@ class MqttConsumer:
             [m.payload if len(m.payload) <= limit else b"0" for m in batch]
         )
         out = _Batch(batch, now)
-        readings = out.readings
+        readings, starts, spans = out.readings, out.starts, out.spans
+        lo, hi = now - self.limits.max_age, now + self.limits.max_lead
+        streams = self._streams
+        if len(streams) > 500_000:
+            streams.clear()
+        quick, single = payloads.quick_observation, payloads.SINGLE
         for i, message in enumerate(batch):
-            thing = ack_thing(message.topic) if message.topic[:8] == b"cityops/" else None
-            if thing is not None and self.commands is not None:
-                out.acks.append((i, thing, bodies[i]))
-                continue
+            topic = message.topic
+            ds = streams.get(topic, 0)
+            if ds == 0:
+                ds = streams[topic] = payloads.datastream_of(topic)
+            if ds is not None:
+                reading = quick(ds, topic, message.payload, bodies[i], lo, hi)
+                if reading is not None:
+                    starts.append(len(readings))
+                    spans.append((i, single))
+                    readings.append(reading)
+                    continue
+            elif topic[:8] == b"cityops/" and self.commands is not None:
+                thing = ack_thing(topic)
+                if thing is not None:
+                    out.acks.append((i, thing, bodies[i]))
+                    continue
             decoded = payloads.decode(
-                message.topic, message.payload, bodies[i], now=now, limits=self.limits
+                topic, message.payload, bodies[i], now=now, limits=self.limits
             )
             if decoded.rejections:
                 out.bad[i] = decoded.rejections
             if decoded.readings:
-                out.starts.append(len(readings))
-                out.spans.append((i, decoded.rows))
+                starts.append(len(readings))
+                spans.append((i, decoded.rows))
                 readings.extend(decoded.readings)
         return out
 

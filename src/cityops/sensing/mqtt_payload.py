@@ -30,6 +30,7 @@ OBSERVATION_FILTER = "v1.1/+/Observations"  # a wildcard fills a whole level; th
 _DATASTREAM = re.compile(rb"v1\.1/Datastreams\((\d{1,18})\)/Observations")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _fromtimestamp = datetime.fromtimestamp
+_fromisoformat = datetime.fromisoformat
 
 
 @dataclass(slots=True)
@@ -70,7 +71,7 @@ class Decoded:
 
     readings: list[Reading] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-    rows: list[int] = field(default_factory=list)  # each reading's bulk row (-1: not bulk)
+    rows: Sequence[int] = field(default_factory=list)  # each reading's bulk row (-1: alone)
 
 
 class _Bad(Exception):
@@ -87,7 +88,31 @@ def datastream_of(topic: bytes) -> int | None:
 
 def message_digest(topic: bytes, payload: bytes) -> str:
     """A message id that a redelivery of the same message repeats."""
-    return hashlib.blake2b(payload, digest_size=12, key=topic[-64:]).hexdigest()
+    return hashlib.blake2b(topic + b" " + payload, digest_size=12).hexdigest()
+
+
+SINGLE = (-1,)  # the "rows" of a reading that came alone
+
+
+def quick_observation(
+    datastream_id: int, topic: bytes, payload: bytes, body: Any, lo: datetime, hi: datetime
+) -> Reading | None:
+    """The common Observation (a finite number at an ISO time in [lo, hi], nothing else) made
+    into a reading quickly; None means "take the long road" (:func:`decode`), never "bad"."""
+    if type(body) is not dict or len(body) != 2:
+        return None
+    result, at = body.get("result"), body.get("phenomenonTime")
+    if type(at) is not str or not (type(result) is float or type(result) is int):
+        return None
+    if result - result != 0 or "/" in at:  # NaN/inf, or an interval
+        return None
+    try:
+        moment = _fromisoformat(at)
+    except ValueError:
+        return None
+    if moment.tzinfo is None or not lo <= moment <= hi:
+        return None
+    return Reading(datastream_id, moment, result, message_digest(topic, payload))
 
 
 def parse_payloads(payloads: Sequence[bytes]) -> list[Any]:
@@ -195,7 +220,9 @@ def bulk(body: Any, *, message_id: str, now: datetime, limits: Limits) -> Decode
     if len(body) > limits.max_rows:
         raise _Bad("too_large", f"{len(body)} rows; at most {limits.max_rows} per message")
     out = Decoded()
-    readings, reject, rows = out.readings, out.rejections.append, out.rows
+    rows: list[int] = []
+    out.rows = rows
+    readings, reject = out.readings, out.rejections.append
     lo_ms = (now - limits.max_age).timestamp() * 1000
     hi_ms = (now + limits.max_lead).timestamp() * 1000
     for i, row in enumerate(body):
@@ -246,7 +273,7 @@ def decode(topic: bytes, payload: bytes, body: Any, *, now: datetime, limits: Li
             reading = observation(
                 body, datastream_id=ds, message_id=message_id, now=now, limits=limits
             )
-            return Decoded([reading], rows=[-1])
+            return Decoded([reading], rows=SINGLE)
         if topic == BULK_TOPIC.encode():
             return bulk(body, message_id=message_id, now=now, limits=limits)
         raise _Bad("unknown_topic", f"no observations are taken on {topic[:200]!r}")
