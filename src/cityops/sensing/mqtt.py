@@ -145,6 +145,8 @@ class MqttConsumer:
                     delay = 0.1
                 except MqttError as exc:
                     log.warning("MQTT consumer: %s; reconnecting in %.1f s", exc, delay)
+                except Exception:  # a bug must not stop the door: log it, reconnect, go on
+                    log.exception("MQTT consumer failed; reconnecting in %.1f s", delay)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 delay = min(delay * 2, 5.0)
@@ -154,7 +156,7 @@ class MqttConsumer:
 
     # -- one connection ----------------------------------------------------------------------
     async def _session(self, stop: asyncio.Event) -> None:
-        self._pending = []
+        self._pending, self._busy, self._timer = [], False, None
         client = await MqttClient.open(
             self.url, client_id=self.client_id, clean_session=False, on_messages=self._received
         )
