@@ -134,7 +134,11 @@ def test_a_crash_after_the_commit_but_before_the_ack_loses_nothing_and_stores_on
         crashing = CrashAfterCommit(store)
         loop = asyncio.get_running_loop()
         consumer = MqttConsumer(
-            url=url_of(broker), handler=crashing, clock=FakeClock(T0), client_id="intake-A"
+            url=url_of(broker),
+            handler=crashing,
+            clock=FakeClock(T0),
+            client_id="intake-A",
+            batch_size=500,  # the crash comes after the first of several batches
         )
         stop = asyncio.Event()
 
@@ -188,5 +192,31 @@ def test_a_failing_store_is_retried_and_nothing_is_lost(
         await running.close()
         assert running.consumer.stats.store_failures == 2
         assert running.consumer.stats.dead_letters == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_clean_stop_leaves_nothing_unacknowledged(broker: Broker | str, tmp_path: Path) -> None:
+    """The last batch's PUBACKs reach the broker before we hang up (no redelivery on restart)."""
+    store = SqliteReadingStore(tmp_path / "s.db")
+    total = 20_000
+
+    async def scenario() -> None:
+        first = await start_consumer(url_of(broker), store, client_id="intake-B")
+        await first.close()
+        pub = await publisher(url_of(broker))
+        for n in range(total):  # queued for the absent consumer
+            pub.publish_nowait(topic_of(n % 50 + 1), observation(n, T0 - timedelta(seconds=n)))
+        await pub.ping()
+        running = await start_consumer(url_of(broker), store, client_id="intake-B")
+        await wait_until(lambda: running.consumer.stats.stored == total, "the backlog stored")
+        await running.close()  # stops right after the last batch is stored
+
+        again = await start_consumer(url_of(broker), store, client_id="intake-B")
+        await pub.publish(topic_of(99), observation(1, T0))  # a marker after any redelivery
+        await wait_until(lambda: store.count() == total + 1, "the marker")
+        await pub.disconnect()
+        await again.close()
+        assert again.consumer.stats.received == 1
 
     asyncio.run(scenario())
