@@ -66,9 +66,9 @@ def _publisher(
     out.put(publish_all(port, name, chunks, messages, WINDOW))
 
 
-async def _register(url: str) -> None:
+async def _register(url: str, client_id: str) -> None:
     """Create the consumer's persistent session (so the broker queues for it) and leave."""
-    consumer = MqttConsumer(url=url, handler=_nothing, clock=CLOCK, client_id="bench-intake")
+    consumer = MqttConsumer(url=url, handler=_nothing, clock=CLOCK, client_id=client_id)
     stop = asyncio.Event()
     task = asyncio.ensure_future(consumer.run(stop))
     await consumer.connected.wait()
@@ -80,8 +80,10 @@ def _nothing(readings: Any) -> Any:
     raise AssertionError("no messages expected while registering")
 
 
-async def _consume(url: str, store: SqliteReadingStore, readings: int) -> dict[str, float]:
-    consumer = MqttConsumer(url=url, handler=store, clock=CLOCK, client_id="bench-intake")
+async def _consume(
+    url: str, client_id: str, store: SqliteReadingStore, readings: int
+) -> dict[str, float]:
+    consumer = MqttConsumer(url=url, handler=store, clock=CLOCK, client_id=client_id)
     stop = asyncio.Event()
     cpu, started = time.process_time(), time.perf_counter()
     task = asyncio.ensure_future(consumer.run(stop))
@@ -106,7 +108,8 @@ def _fresh_store() -> tuple[SqliteReadingStore, Path]:
 
 def _run(broker: Broker, kind: str, readings: int, mode: str) -> dict[str, Any]:
     store, _ = _fresh_store()
-    asyncio.run(_register(broker.url))
+    client_id = f"bench-intake-{kind}-{mode}-{time.monotonic_ns()}"  # a session of its own
+    asyncio.run(_register(broker.url, client_id))
     broker_cpu = broker.cpu_seconds()
     ctx = multiprocessing.get_context("fork")
     results: Any = ctx.Queue()
@@ -114,7 +117,7 @@ def _run(broker: Broker, kind: str, readings: int, mode: str) -> dict[str, Any]:
         _publisher(broker.port, "bench-pub", kind, 0, readings, results)
         publish_s = results.get()
         broker_cpu = broker.cpu_seconds()
-        got = asyncio.run(_consume(broker.url, store, readings))
+        got = asyncio.run(_consume(broker.url, client_id, store, readings))
     else:
         half = readings // 2
         go = ctx.Event()
@@ -130,7 +133,7 @@ def _run(broker: Broker, kind: str, readings: int, mode: str) -> dict[str, Any]:
         for _ in procs:
             results.get()  # "ready"
         go.set()
-        got = asyncio.run(_consume(broker.url, store, half * 2))
+        got = asyncio.run(_consume(broker.url, client_id, store, half * 2))
         publish_s = max(results.get() for _ in procs)
         for p in procs:
             p.join()
