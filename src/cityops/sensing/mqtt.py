@@ -15,10 +15,8 @@ with back-off, a lost broker is reconnected.
 from __future__ import annotations
 
 import asyncio
-import base64
 import bisect
 import contextlib
-import json
 import logging
 import time
 from collections import Counter
@@ -39,7 +37,6 @@ from cityops.settings import Settings
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_TOPIC = "cityops/v1/deadletter"
-_DEAD_LETTER_ECHO = 65_536  # bytes of a too-large payload echoed on the dead-letter topic
 
 
 @dataclass
@@ -342,30 +339,12 @@ class MqttConsumer:
                 Rejection("unknown_command", f"no command {ack.command_id!r} for thing {thing}")
             ]
 
-    def _dead_letter(self, message: Publish, reasons: list[Rejection], stored: int) -> bytes:
+    def _dead_letter(self, message: Publish, reasons: list[Rejection], accepted: int) -> bytes:
         for r in reasons:
             self.stats.reasons[r.reason] += 1
         self.stats.dead_letters += 1
-        raw = message.payload
-        letter: dict[str, Any] = {
-            "reason": reasons[0].reason,
-            "detail": reasons[0].detail,
-            "topic": message.topic.decode(errors="replace"),
-            "at": self.clock.now().isoformat(),
-        }
-        rows = [r for r in reasons if r.row >= 0]
-        if rows:
-            letter["rejected"] = [
-                {"row": r.row, "reason": r.reason, "detail": r.detail} for r in rows
-            ]
-            letter["accepted"] = stored  # rows of this message that were stored
-        if len(raw) > _DEAD_LETTER_ECHO:
-            raw, letter["truncated"] = raw[:_DEAD_LETTER_ECHO], True
-        try:
-            letter["payload"] = raw.decode()
-        except UnicodeDecodeError:
-            letter["payload_base64"] = base64.b64encode(raw).decode()
-        return json.dumps(letter, ensure_ascii=False).encode()
+        at = self.clock.now()
+        return payloads.dead_letter(message.topic, message.payload, reasons, accepted, at)
 
 
 def _ignore(future: asyncio.Future[bytes]) -> None:

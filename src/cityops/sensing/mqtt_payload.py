@@ -15,6 +15,7 @@ payload (a QoS 1 redelivery is the same bytes, so the same id), with ``:<row>`` 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import math
@@ -29,6 +30,7 @@ OBSERVATION_TOPIC = "v1.1/Datastreams({id})/Observations"
 OBSERVATION_FILTER = "v1.1/+/Observations"  # a wildcard fills a whole level; the id is checked
 _DATASTREAM = re.compile(rb"v1\.1/Datastreams\((\d{1,18})\)/Observations")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DEAD_LETTER_ECHO = 65_536  # bytes of a too-large payload echoed on the dead-letter topic
 _fromtimestamp = datetime.fromtimestamp
 _fromisoformat = datetime.fromisoformat
 
@@ -279,3 +281,26 @@ def decode(topic: bytes, payload: bytes, body: Any, *, now: datetime, limits: Li
         raise _Bad("unknown_topic", f"no observations are taken on {topic[:200]!r}")
     except _Bad as bad:
         return Decoded(rejections=[Rejection(bad.reason, bad.detail)])
+
+
+def dead_letter(
+    topic: bytes, payload: bytes, reasons: Sequence[Rejection], accepted: int, at: datetime
+) -> bytes:
+    """The dead-letter message for a refused message (docs/api.md, "Dead letters")."""
+    letter: dict[str, Any] = {
+        "reason": reasons[0].reason,
+        "detail": reasons[0].detail,
+        "topic": topic.decode(errors="replace"),
+        "at": at.isoformat(),
+    }
+    rows = [r for r in reasons if r.row >= 0]
+    if rows:
+        letter["rejected"] = [{"row": r.row, "reason": r.reason, "detail": r.detail} for r in rows]
+        letter["accepted"] = accepted  # rows of this message that were stored
+    if len(payload) > DEAD_LETTER_ECHO:
+        payload, letter["truncated"] = payload[:DEAD_LETTER_ECHO], True
+    try:
+        letter["payload"] = payload.decode()
+    except UnicodeDecodeError:
+        letter["payload_base64"] = base64.b64encode(payload).decode()
+    return json.dumps(letter, ensure_ascii=False).encode()
