@@ -211,6 +211,8 @@ class MqttConsumer:
         loop = asyncio.get_running_loop()
         storing: asyncio.Future[_Done | None] | None = None
         while True:
+            if not client.is_open and storing is None:
+                return  # gone: what is pending was not acknowledged and will come again
             if not self._pending and storing is None:
                 self._busy = False
                 await self._wake.wait()

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from cityops.clock import FakeClock
 from cityops.sensing.mqtt import IngestOutcome, MqttConsumer
 from cityops.sensing.mqtt_payload import Reading
@@ -218,5 +220,32 @@ def test_a_clean_stop_leaves_nothing_unacknowledged(broker: Broker | str, tmp_pa
         await pub.disconnect()
         await again.close()
         assert again.consumer.stats.received == 1
+
+    asyncio.run(scenario())
+
+
+def test_the_consumer_reconnects_when_the_broker_comes_back(
+    broker: Broker | str, tmp_path: Path
+) -> None:
+    if not isinstance(broker, Broker):
+        pytest.skip("needs a broker this test can restart")
+    store = SqliteReadingStore(tmp_path / "s.db")
+
+    async def scenario() -> None:
+        running = await start_consumer(url_of(broker), store)
+        pub = await publisher(url_of(broker))
+        await pub.publish(topic_of(1), observation(1, T0 - timedelta(seconds=2)))
+        await wait_until(lambda: store.count() == 1, "the first reading")
+        await pub.disconnect()
+        broker.stop()
+        await wait_until(lambda: not running.consumer.connected.is_set(), "the loss noticed")
+        broker.start()
+        await asyncio.wait_for(running.consumer.connected.wait(), 30)
+        pub = await publisher(url_of(broker))
+        await pub.publish(topic_of(1), observation(2, T0 - timedelta(seconds=1)))
+        await wait_until(lambda: store.count() == 2, "the reading after the restart")
+        await pub.disconnect()
+        await running.close()
+        assert running.consumer.stats.connects == 2
 
     asyncio.run(scenario())
