@@ -1,7 +1,7 @@
 """``python -m bench [names...]`` (``make bench``): run the benchmarks and write bench/results/.
 
-Names: ``queries``, ``intake``, ``geo``, ``mqtt`` (when present); none given runs them all. The
-history is loaded once per database and reused (``BENCH_CASES``, default 4,000,000;
+Names: ``queries``, ``intake``, ``geo``, ``sensing``, ``mqtt`` (when present); none runs them
+all. The history is loaded once per database and reused (``BENCH_CASES``, default 4,000,000;
 ``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``, default 2, is how often each figure is
 measured).
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.common import console, machine, print_machine, save
 
-ALL = ("geo", "queries", "intake", "mqtt")
+ALL = ("geo", "queries", "intake", "sensing", "mqtt")
 
 
 class _Tee(io.TextIOBase):

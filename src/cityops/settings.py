@@ -29,9 +29,6 @@ class Settings(BaseSettings):
     mqtt_max_payload_bytes: int = 1_048_576
     mqtt_max_bulk_rows: int = 10_000
     mqtt_batch_size: int = 5000
-    # Readings further than this ahead of, or behind, the clock are dead-lettered.
-    observation_max_lead_seconds: float = 3600.0
-    observation_max_age_days: float = 366.0
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     demo_password: str | None = None
     time_zone: str = "Asia/Shanghai"
@@ -45,6 +42,16 @@ class Settings(BaseSettings):
     categories_path: Path | None = None
     # A year's holidays and make-up workdays entered by an admin before chinese-calendar has them.
     holidays_path: Path | None = None
+    # Sensing intake: how far from now a phenomenon time may be, and the HTTP batch limits.
+    sensing_max_future_seconds: float = 86400.0
+    sensing_max_past_days: float = 7.0
+    sensing_max_batch: int = 10_000
+    sensing_max_body_bytes: int = 4_000_000
+    # Retention (days) of raw observations, 1-minute and 1-hour aggregates, and message ids.
+    sensing_raw_days: int = 30
+    sensing_agg_1m_days: int = 90
+    sensing_agg_1h_days: int = 1825
+    sensing_message_id_days: int = 8
 
     @field_validator("database_url")
     @classmethod

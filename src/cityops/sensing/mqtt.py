@@ -368,8 +368,8 @@ def consumer_from_settings(
     limits = Limits(
         max_payload_bytes=settings.mqtt_max_payload_bytes,
         max_rows=settings.mqtt_max_bulk_rows,
-        max_lead=timedelta(seconds=settings.observation_max_lead_seconds),
-        max_age=timedelta(days=settings.observation_max_age_days),
+        max_lead=timedelta(seconds=settings.sensing_max_future_seconds),
+        max_age=timedelta(days=settings.sensing_max_past_days),
     )
     return MqttConsumer(
         url=settings.mqtt_url,

@@ -32,7 +32,7 @@ def test_settings_make_the_consumer(tmp_path: Path) -> None:
         mqtt_url="mqtt://127.0.0.1:1883",
         mqtt_share_group="intake",
         mqtt_max_bulk_rows=50,
-        observation_max_lead_seconds=60,
+        sensing_max_future_seconds=60,
     )
     consumer = consumer_from_settings(settings, handler=store, clock=FakeClock(T0))
     assert [f for f, _ in consumer.filters] == [
