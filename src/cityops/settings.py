@@ -22,6 +22,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/cityops.db"
     bus_url: str = "memory://"
     mqtt_url: str | None = None
+    # The MQTT door (docs/api.md, "MQTT"): a persistent session under this client id; with a
+    # share group, several consumers split the topics ($share/<group>/...).
+    mqtt_client_id: str = "cityops-intake"
+    mqtt_share_group: str | None = None
+    mqtt_max_payload_bytes: int = 1_048_576
+    mqtt_max_bulk_rows: int = 10_000
+    mqtt_batch_size: int = 5000
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     demo_password: str | None = None
     time_zone: str = "Asia/Shanghai"
