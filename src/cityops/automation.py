@@ -7,6 +7,7 @@ bus; aggregates and retention run beside it. ``serve`` and ``demo`` start it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cityops.api.context import AppContext
@@ -30,11 +31,23 @@ class Automation:
         self.upkeep.stop()
 
 
-def start_automation(ctx: AppContext, *, tick_seconds: float = 1.0) -> Automation:
-    """Bind the plans to the datastreams there are now and start evaluating and upkeep."""
+def start_automation(
+    ctx: AppContext,
+    *,
+    tick_seconds: float = 1.0,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+) -> Automation:
+    """Bind the plans to the datastreams there are now and start evaluating and upkeep.
+
+    ``overrides`` sets plan parameters by plan id (the demo shortens the septic plan's hour).
+    """
     directory = SensingDirectory(ctx.sessions)
     engine = start_engine(
-        ctx, directory=directory, actuator=SensingActuator(), notifier=BusNotifier()
+        ctx,
+        directory=directory,
+        actuator=SensingActuator(),
+        notifier=BusNotifier(),
+        overrides=overrides,
     )
     feed = RulesFeed(engine, ctx.bus, tick_seconds=tick_seconds).start()
     upkeep = SensingUpkeep(ctx)

@@ -242,18 +242,22 @@ def _num(v: float | None) -> str:
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
-    scheduler: Annotated[bool, typer.Option(help="run the escalation scheduler here too")] = True,
+    scheduler: Annotated[
+        bool, typer.Option(help="run the escalation scheduler and the rules loop here too")
+    ] = True,
     database_url: DbOption = None,
 ) -> None:
     """Run the API server (and, by default, the escalation scheduler) on the configured database."""
     import uvicorn
 
     from cityops.api.app import create_app
+    from cityops.automation import start_automation
     from cityops.cases.scheduler import EscalationScheduler
     from cityops.runtime import build_context
 
     ctx = build_context(_settings(database_url))
     sched = EscalationScheduler(ctx)
+    automation = start_automation(ctx) if scheduler else None  # rules on the sensing network
     if scheduler:
         sched.start()
     try:
@@ -261,6 +265,8 @@ def serve(
     finally:
         if scheduler:
             sched.stop()
+        if automation is not None:
+            automation.stop()
 
 
 @app.command("worker")
@@ -297,8 +303,8 @@ def demo(
     duration: Annotated[float | None, typer.Option(help="seconds to run, then exit 0")] = None,
     rate: Annotated[float, typer.Option(help="simulated reports per second")] = 5.0,
     devices: Annotated[
-        int, typer.Option(help="also simulate this many sensing devices (0: none)")
-    ] = 0,
+        int, typer.Option(help="simulated sensing devices with the rules loop (0: none)")
+    ] = 300,
     database_url: DbOption = None,
 ) -> None:
     """Fill the database with synthetic Chongqing if empty, serve the API and simulate the city."""

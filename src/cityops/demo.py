@@ -8,7 +8,6 @@ import threading
 import time
 from collections import Counter, deque
 from datetime import datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -23,13 +22,11 @@ from cityops.bus.memory import Event
 from cityops.cases.escalation import run_escalations
 from cityops.cases.lifecycle import ACTION_NAMES_ZH
 from cityops.cases.runtime import get_rules
+from cityops.demo_sensing import start_sensing
 from cityops.runtime import build_context
 from cityops.settings import Settings
 from cityops.sim.city import city_is_empty, seed_city
 from cityops.sim.reports import ReportSimulator
-
-if TYPE_CHECKING:
-    from cityops.sim.device_run import DeviceSimulation
 
 ACCOUNTS = ["admin", "dispatcher", "worker", "inspector", "resident"]
 
@@ -45,6 +42,12 @@ EVENT_NAMES = {a.value: name for a, name in ACTION_NAMES_ZH.items()} | {
     "link_duplicate": "重复上报",
     "warn_near_overdue": "临期预警",
     "simulator_error": "模拟器错误",
+    "alarm.raised": "告警",
+    "alarm.reactivated": "告警再起",
+    "alarm.escalated": "告警升级",
+    "alarm.renotified": "告警重发",
+    "alarm.acknowledged": "告警确认",
+    "alarm.cleared": "告警解除",
 }
 
 
@@ -58,7 +61,7 @@ class Tally:
         self.lock = threading.Lock()
 
     def __call__(self, event: Event) -> None:
-        kind = event.subject.removeprefix("cases.")
+        kind = event.subject.removeprefix("cases.").replace("alarms.", "alarm.")
         label = f"{EVENT_NAMES.get(kind, '')} {kind}".strip()
         d = event.data
         try:
@@ -68,8 +71,8 @@ class Tally:
         with self.lock:
             self.counts[label] += 1
             self.recent.appendleft(
-                f"{when} {label:<22} #{d.get('case_id')} {d.get('title', '')} "
-                f"{d.get('street_code', '')}"
+                f"{when} {label:<22} #{d.get('case_id') or d.get('alarm_id')} "
+                f"{d.get('title') or d.get('plan', '')} {d.get('street_code', '')}"
             )
 
 
@@ -126,10 +129,11 @@ def run_demo(
     console.print("accounts: " + ", ".join(ACCOUNTS) + f"  password: [bold]{password}[/bold]")
     tally = Tally(settings.tz)
     ctx.bus.subscribe("cases.*", tally)
+    ctx.bus.subscribe("alarms.*", tally)
     stop = threading.Event()
     worker = threading.Thread(target=_simulate, args=(ctx, rate, stop), daemon=True, name="sim")
     worker.start()
-    device_sim = _start_devices(ctx, devices, console) if devices > 0 else None
+    sensing = start_sensing(ctx, devices, console) if devices > 0 else None
     started = time.monotonic()
     try:
         if headless:
@@ -147,26 +151,13 @@ def run_demo(
         stop.set()
         server.should_exit = True
         worker.join(timeout=10)
-        if device_sim is not None:
-            device_sim.stop()
+        if sensing is not None:
+            sensing.stop()
     with tally.lock:
         console.print(
             f"demo finished: {sum(tally.counts.values())} case events "
             f"({dict(sorted(tally.counts.items()))})"
         )
-
-
-def _start_devices(ctx: AppContext, count: int, console: Console) -> DeviceSimulation | None:
-    """The sensing devices (``cityops.sim.device_run``); the demo goes on without them on error."""
-    from cityops.sim.device_run import start_device_simulation
-
-    try:
-        run = start_device_simulation(ctx, count=count)
-    except Exception as exc:
-        console.print(f"[yellow]device simulation not started:[/yellow] {exc}")
-        return None
-    console.print(f"simulating {len(run.runner.sim.devices)} sensing devices")
-    return run
 
 
 def _headless(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from cityops.api.context import AppContext
 from cityops.cases.runtime import get_rules
 from cityops.rules.api import ENGINE_KEY
@@ -18,6 +20,7 @@ def start_engine(
     directory: Directory,
     actuator: Actuator,
     notifier: Notifier,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
 ) -> RulesEngine:
     """Load the plans (``CITYOPS_RULES_PLANS_PATH`` or the shipped ones), bind them, keep it.
 
@@ -31,7 +34,7 @@ def start_engine(
     engine = RulesEngine(
         sessions=ctx.sessions,
         clock=ctx.clock,
-        plans=load_plans([path] if path else None),
+        plans=load_plans([path] if path else None, overrides=overrides),
         directory=directory,
         actuator=actuator,
         notifier=notifier,
