@@ -1,0 +1,292 @@
+"""Compile a $filter / $orderby tree to SQLAlchemy, on SQLite and PostgreSQL.
+
+The caller says where properties live with a :class:`Resolver` (``ColumnMap`` for a plain dict).
+Row-independent parts are folded in Python first (see ``consts``). Dates and times are UTC:
+``hour(phenomenonTime)`` is the UTC hour on both databases, and ``totaloffsetminutes`` of a
+stored time is 0 because every instant is stored in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from cityops.sensing.sta import geo
+from cityops.sensing.sta.ast import (
+    Binary,
+    Call,
+    Expr,
+    Geometry,
+    Literal,
+    OrderBy,
+    Path,
+    StaQueryError,
+    Unary,
+    Value,
+)
+from cityops.sensing.sta.consts import NotConstant, fold
+from cityops.store.base import UtcDateTime
+
+SqlExpr = ColumnElement[Any]
+
+
+class Resolver(Protocol):
+    def column(self, path: Path) -> SqlExpr: ...
+
+    def geo(self, path: Path) -> geo.GeoRef: ...
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Properties by path text (``name``, ``Thing/name``) and geo properties by name."""
+
+    columns: Mapping[str, SqlExpr]
+    geos: Mapping[str, geo.GeoRef] = field(default_factory=dict)
+
+    def column(self, path: Path) -> SqlExpr:
+        found = self.columns.get(path.text)
+        if found is None:
+            raise StaQueryError(f"unknown property {path.text!r}", option="$filter", pos=path.pos)
+        return found
+
+    def geo(self, path: Path) -> geo.GeoRef:
+        found = self.geos.get(path.text)
+        if found is None:
+            raise StaQueryError(
+                f"{path.text!r} is not a location property", option="$filter", pos=path.pos
+            )
+        return found
+
+
+_CMP: dict[str, Callable[[SqlExpr, SqlExpr], SqlExpr]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
+_PARTS = {"year", "month", "day", "hour", "minute"}
+
+
+class FilterCompiler:
+    def __init__(
+        self, resolver: Resolver, *, dialect: str, now: datetime, option: str = "$filter"
+    ) -> None:
+        self.resolver = resolver
+        self.pg = dialect == "postgresql"
+        self.now = now
+        self.option = option
+
+    def error(self, message: str, pos: int) -> StaQueryError:
+        return StaQueryError(message, option=self.option, pos=pos)
+
+    # -- values --------------------------------------------------------------------------------
+    def bind(self, value: Value, pos: int) -> SqlExpr:
+        if value is None:
+            return sa.null()
+        if isinstance(value, bool):
+            return sa.true() if value else sa.false()
+        if isinstance(value, int):
+            return sa.literal(value, sa.BigInteger())
+        if isinstance(value, float):
+            return sa.literal(value, sa.Float())
+        if isinstance(value, str):
+            return sa.cast(sa.literal(value, sa.String()), sa.String())
+        if isinstance(value, datetime):
+            return sa.literal(value, UtcDateTime())
+        if isinstance(value, date):
+            return sa.literal(value, sa.Date()) if self.pg else sa.literal(value.isoformat())
+        if isinstance(value, time):
+            return sa.literal(value, sa.Time()) if self.pg else sa.literal(value.isoformat())
+        if isinstance(value, timedelta):
+            raise self.error("a duration can only be added to or taken from a time", pos)
+        raise self.error("a geography literal belongs inside a geo function", pos)
+
+    def compile(self, expr: Expr) -> SqlExpr:
+        try:
+            value = fold(expr, self.now)
+        except NotConstant:
+            pass
+        else:
+            return self.bind(value, expr.pos)
+        if isinstance(expr, Path):
+            return self.resolver.column(expr)
+        if isinstance(expr, Unary):
+            return sa.not_(self.compile(expr.operand))
+        if isinstance(expr, Binary):
+            return self.binary(expr)
+        if isinstance(expr, Call):
+            return self.call(expr)
+        raise self.error("cannot compile this expression", expr.pos)  # pragma: no cover
+
+    def boolean(self, expr: Expr) -> ColumnElement[bool]:
+        return self.compile(expr)
+
+    def order(self, items: tuple[OrderBy, ...]) -> list[SqlExpr]:
+        return [
+            self.compile(o.expr).desc() if o.descending else self.compile(o.expr).asc()
+            for o in items
+        ]
+
+    # -- operators -----------------------------------------------------------------------------
+    def _const(self, expr: Expr) -> tuple[bool, Value]:
+        try:
+            return True, fold(expr, self.now)
+        except NotConstant:
+            return False, None
+
+    def binary(self, expr: Binary) -> SqlExpr:
+        op = expr.op
+        if op == "and":
+            return sa.and_(self.compile(expr.left), self.compile(expr.right))
+        if op == "or":
+            return sa.or_(self.compile(expr.left), self.compile(expr.right))
+        lconst, lval = self._const(expr.left)
+        rconst, rval = self._const(expr.right)
+        if op in _CMP:
+            if (lconst and lval is None) or (rconst and rval is None):
+                other = expr.right if lconst and lval is None else expr.left
+                if op not in {"eq", "ne"}:
+                    return sa.false()
+                column = self.compile(other)
+                return column.is_(None) if op == "eq" else column.is_not(None)
+            return _CMP[op](self.compile(expr.left), self.compile(expr.right))
+        if rconst and isinstance(rval, timedelta) and op in {"add", "sub"}:
+            return self.shift_time(self.compile(expr.left), rval if op == "add" else -rval)
+        left, right = self.compile(expr.left), self.compile(expr.right)
+        if op == "add":
+            return left + right
+        if op == "sub":
+            return left - right
+        if op == "mul":
+            return left * right
+        if op == "div":
+            return left / right
+        if self.pg:
+            return sa.func.mod(sa.cast(left, sa.Numeric()), sa.cast(right, sa.Numeric()))
+        return sa.func.mod(left, right)
+
+    def shift_time(self, column: SqlExpr, delta: timedelta) -> SqlExpr:
+        if self.pg:
+            return column + sa.literal(delta, sa.Interval())
+        seconds = f"{delta.total_seconds():+.6f} seconds"
+        return sa.func.strftime("%Y-%m-%d %H:%M:%f", column, seconds)
+
+    # -- functions -----------------------------------------------------------------------------
+    def _strpos(self, haystack: SqlExpr, needle: SqlExpr) -> SqlExpr:
+        return sa.func.strpos(haystack, needle) if self.pg else sa.func.instr(haystack, needle)
+
+    def _utc(self, column: SqlExpr) -> SqlExpr:
+        return sa.func.timezone("UTC", column) if self.pg else column
+
+    def call(self, expr: Call) -> SqlExpr:
+        name = expr.name
+        if name.startswith(("geo.", "st_")):
+            return self.geo_call(expr)
+        args = [self.compile(a) for a in expr.args]
+        if name == "substringof":
+            return self._strpos(args[1], args[0]) > 0
+        if name == "contains":
+            return self._strpos(args[0], args[1]) > 0
+        if name == "startswith":
+            return sa.func.substr(args[0], 1, sa.func.length(args[1])) == args[1]
+        if name == "endswith":
+            start = sa.func.length(args[0]) - sa.func.length(args[1]) + 1
+            return sa.func.substr(args[0], start) == args[1]
+        if name == "length":
+            return sa.func.length(args[0])
+        if name == "indexof":
+            return self._strpos(args[0], args[1]) - 1
+        if name == "substring":
+            return sa.func.substr(args[0], args[1] + 1, *args[2:])
+        if name in {"tolower", "toupper", "trim"}:
+            fn = {"tolower": sa.func.lower, "toupper": sa.func.upper, "trim": sa.func.trim}[name]
+            return fn(args[0])
+        if name == "concat":
+            return args[0].op("||")(args[1])
+        return self.time_or_math(name, args[0])
+
+    def time_or_math(self, name: str, arg: SqlExpr) -> SqlExpr:
+        if name in _PARTS:
+            return sa.extract(name, self._utc(arg))
+        if name == "second":
+            if self.pg:
+                return sa.func.floor(sa.extract("second", self._utc(arg)))
+            return sa.cast(sa.func.strftime("%S", arg), sa.Integer())
+        if name == "fractionalseconds":
+            if self.pg:
+                secs = sa.extract("second", self._utc(arg))
+                return secs - sa.func.floor(secs)
+            whole = sa.cast(sa.func.strftime("%S", arg), sa.Integer())
+            return sa.cast(sa.func.strftime("%f", arg), sa.Float()) - whole
+        if name == "date":
+            return sa.cast(self._utc(arg), sa.Date()) if self.pg else sa.func.date(arg)
+        if name == "time":
+            if self.pg:
+                return sa.cast(sa.func.date_trunc("second", self._utc(arg)), sa.Time())
+            return sa.func.time(arg)
+        if name == "totaloffsetminutes":
+            return sa.literal(0, sa.Integer())
+        if name == "round":
+            return sa.func.round(sa.cast(arg, sa.Numeric()) if self.pg else arg)
+        if name == "floor":
+            return sa.func.floor(arg)
+        return sa.func.ceiling(arg)
+
+    def geo_call(self, expr: Call) -> SqlExpr:
+        name = expr.name
+        if name == "geo.length":
+            return sa.literal(0.0, sa.Float())  # a location is a point here: no length
+        if name == "st_relate":
+            raise self.error("st_relate is not supported", expr.pos)
+        ref, shape, swapped = self._geo_pair(expr)
+        if name == "geo.distance":
+            if shape.kind != "POINT":
+                raise self.error("geo.distance needs a POINT", expr.args[1].pos)
+            return geo.sql_distance_m(ref, shape.first)
+        if name in {"geo.intersects", "st_intersects"}:
+            return self._intersects(ref, shape, expr)
+        if name == "st_disjoint":
+            return sa.not_(self._intersects(ref, shape, expr))
+        if name == "st_equals" or (name == "st_within" and swapped):
+            return geo.sql_within(ref, shape) if shape.kind == "POINT" else sa.false()
+        if name == "st_within" or (name == "st_contains" and swapped):
+            return geo.sql_within(ref, shape)
+        if name == "st_contains":
+            return geo.sql_within(ref, shape) if shape.kind == "POINT" else sa.false()
+        if name in {"st_overlaps", "st_crosses"}:
+            return sa.false()  # a point never overlaps or crosses anything (DE-9IM)
+        raise self.error(f"{name} is not supported on point locations", expr.pos)
+
+    def _intersects(self, ref: geo.GeoRef, shape: Geometry, expr: Call) -> SqlExpr:
+        if shape.kind == "LINESTRING":
+            raise self.error("intersecting a point with a line is not supported", expr.pos)
+        return geo.sql_within(ref, shape)
+
+    def _geo_pair(self, expr: Call) -> tuple[geo.GeoRef, Geometry, bool]:
+        a, b = expr.args
+        for first, second, swapped in ((a, b, False), (b, a, True)):
+            shape = second.value if isinstance(second, Literal) else None
+            if isinstance(first, Path) and isinstance(shape, Geometry):
+                return self.resolver.geo(first), shape, swapped
+        raise self.error(
+            f"{expr.name} needs a location property and a geography'...' literal", expr.pos
+        )
+
+
+def compile_filter(
+    expr: Expr, resolver: Resolver, *, dialect: str, now: datetime
+) -> ColumnElement[bool]:
+    return FilterCompiler(resolver, dialect=dialect, now=now).boolean(expr)
+
+
+def compile_orderby(
+    items: tuple[OrderBy, ...], resolver: Resolver, *, dialect: str, now: datetime
+) -> list[SqlExpr]:
+    return FilterCompiler(resolver, dialect=dialect, now=now, option="$orderby").order(items)
