@@ -52,5 +52,6 @@ def import_all_models() -> None:
     from cityops.geo import models as _geo
     from cityops.ledger import models as _ledger
     from cityops.registry import models as _registry
+    from cityops.sensing import models as _sensing
 
-    del _auth, _cases, _geo, _ledger, _registry
+    del _auth, _cases, _geo, _ledger, _registry, _sensing

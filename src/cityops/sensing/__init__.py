@@ -1,0 +1,1 @@
+"""Sensing network (一张网): SensorThings model, intake, time series."""
