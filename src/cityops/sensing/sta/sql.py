@@ -158,7 +158,10 @@ class FilterCompiler:
                 return column.is_(None) if op == "eq" else column.is_not(None)
             return _CMP[op](self.compile(expr.left), self.compile(expr.right))
         if rconst and isinstance(rval, timedelta) and op in {"add", "sub"}:
-            return self.shift_time(self.compile(expr.left), rval if op == "add" else -rval)
+            column = self.compile(expr.left)
+            if not isinstance(column.type, sa.DateTime | UtcDateTime):
+                raise self.error("a duration can only be added to or taken from a time", expr.pos)
+            return self.shift_time(column, rval if op == "add" else -rval)
         left, right = self.compile(expr.left), self.compile(expr.right)
         if op == "add":
             return left + right
@@ -204,7 +207,8 @@ class FilterCompiler:
         if name == "indexof":
             return self._strpos(args[0], args[1]) - 1
         if name == "substring":
-            return sa.func.substr(args[0], args[1] + 1, *args[2:])
+            rest = [sa.cast(a, sa.Integer()) for a in args[1:]]
+            return sa.func.substr(args[0], rest[0] + 1, *rest[1:])
         if name in {"tolower", "toupper", "trim"}:
             fn = {"tolower": sa.func.lower, "toupper": sa.func.upper, "trim": sa.func.trim}[name]
             return fn(args[0])
@@ -236,7 +240,12 @@ class FilterCompiler:
         if name == "round":
             return sa.func.round(sa.cast(arg, sa.Numeric()) if self.pg else arg)
         if name == "floor":
-            return sa.func.floor(arg)
+            if self.pg:
+                return sa.func.floor(arg)
+            # SQLAlchemy's pysqlite dialect replaces floor() with a Python function that fails
+            # on NULL; truncation corrected for negatives is the same thing in plain SQL.
+            whole = sa.cast(arg, sa.Integer())
+            return whole - sa.case((arg < whole, 1), else_=0)
         return sa.func.ceiling(arg)
 
     def geo_call(self, expr: Call) -> SqlExpr:
