@@ -33,8 +33,8 @@ sample = sa.Table(
 )
 ROWS = [
     # Shanghai-ish points; times in UTC
-    (1, "gas tank 1", "Sensor Things", 32.4, 7, True, datetime(2015, 12, 8, 23, 23, 23, 500000), 31.2304, 121.4737),
-    (2, "gas tank 2", "  padded  ", 12.5, 2, False, datetime(2026, 1, 10, 11, 0, 0), 31.2400, 121.4800),
+    (1, "gas tank 1", "Sensor Things", 32.4, 7, True, datetime(2015, 12, 8, 23, 23, 23, 500000), 31.2304, 121.4737),  # noqa: E501
+    (2, "gas tank 2", "  padded  ", 12.5, 2, False, datetime(2026, 1, 10, 11, 0, 0), 31.2400, 121.4800),  # noqa: E501
     (3, "Manhole O'Neil", "tilt", -3.5, 0, True, datetime(2026, 1, 9, 6, 30, 0), 31.3000, 121.6000),
     (4, "bridge", None, None, None, None, datetime(2020, 6, 1, 0, 0, 0), 29.5630, 106.5516),
 ]  # fmt: skip
@@ -128,18 +128,18 @@ CASES = [
     ("geo.distance(location, geography'POINT(121.4737 31.2304)') lt 1", [1]),
     ("geo.distance(location, geography'POINT(121.4737 31.2304)') lt 1500", [1, 2]),
     ("geo.distance(location, geography'POINT(121.4737 31.2304)') gt 1000000", [4]),
-    ("st_within(location, geography'POLYGON((121 31, 122 31, 122 31.25, 121 31.25, 121 31))')", [1, 2]),
+    ("st_within(location, geography'POLYGON((121 31, 122 31, 122 31.25, 121 31.25, 121 31))')", [1, 2]),  # noqa: E501
     (
         "st_within(location, geography'POLYGON((121 31, 122 31, 122 31.5, 121 31.5, 121 31), "
         "(121.47 31.22, 121.49 31.22, 121.49 31.25, 121.47 31.25, 121.47 31.22))')",
         [3],
     ),
-    ("st_intersects(location, geography'POLYGON((121.5 31.2, 121.7 31.4, 121.5 31.4, 121.5 31.2))')", [3]),
+    ("st_intersects(location, geography'POLYGON((121.5 31.2, 121.7 31.4, 121.5 31.4, 121.5 31.2))')", [3]),  # noqa: E501
     ("geo.intersects(location, geography'POINT(106.5516 29.563)')", [4]),
     ("st_equals(location, geography'POINT(106.5516 29.563)')", [4]),
     ("st_contains(location, geography'POINT(106.5516 29.563)')", [4]),
     ("st_contains(geography'POLYGON((100 20, 110 20, 110 30, 100 30, 100 20))', location)", [4]),
-    ("st_disjoint(location, geography'POLYGON((100 20, 110 20, 110 30, 100 30, 100 20))')", [1, 2, 3]),
+    ("st_disjoint(location, geography'POLYGON((100 20, 110 20, 110 30, 100 30, 100 20))')", [1, 2, 3]),  # noqa: E501
     ("st_overlaps(location, geography'POLYGON((100 20, 110 20, 110 30, 100 30, 100 20))')", []),
     ("geo.length(location) eq 0", [1, 2, 3, 4]),
     ("geo.length(geography'LINESTRING(121 31, 121 32)') gt 111000", [1, 2, 3, 4]),
