@@ -35,6 +35,16 @@ class Settings(BaseSettings):
     categories_path: Path | None = None
     # A year's holidays and make-up workdays entered by an admin before chinese-calendar has them.
     holidays_path: Path | None = None
+    # Sensing intake: how far from now a phenomenon time may be, and the HTTP batch limits.
+    sensing_max_future_seconds: float = 86400.0
+    sensing_max_past_days: float = 7.0
+    sensing_max_batch: int = 10_000
+    sensing_max_body_bytes: int = 4_000_000
+    # Retention (days) of raw observations, 1-minute and 1-hour aggregates, and message ids.
+    sensing_raw_days: int = 30
+    sensing_agg_1m_days: int = 90
+    sensing_agg_1h_days: int = 1825
+    sensing_message_id_days: int = 8
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,254 @@
+"""Generic create/read/update/delete of SensorThings entities (called by both API doors).
+
+Besides plain column writes it keeps the derived data straight: a Location's lat/lng come from
+its GeoJSON, a Datastream's lat/lng from its Thing's location, a Thing's new locations are kept
+as a HistoricalLocation, and deleting a Datastream (or its Thing) deletes its observations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, inspect, select, update
+from sqlalchemy.orm import Session
+
+from cityops.clock import Clock
+from cityops.errors import NotFound, ValidationFailed
+from cityops.registry.models import Component
+from cityops.sensing.models import (
+    ActuatorCommand,
+    Datastream,
+    FeatureOfInterest,
+    HistoricalLocation,
+    HistoricalLocationLocation,
+    Location,
+    ObsAgg1h,
+    ObsAgg1m,
+    Observation,
+    ObservedProperty,
+    Sensor,
+    Thing,
+    ThingLocation,
+)
+from cityops.store.base import Base
+
+T = TypeVar("T", bound=Base)
+
+ENTITIES: dict[str, type[Base]] = {
+    "Thing": Thing,
+    "Location": Location,
+    "HistoricalLocation": HistoricalLocation,
+    "Sensor": Sensor,
+    "ObservedProperty": ObservedProperty,
+    "Datastream": Datastream,
+    "FeatureOfInterest": FeatureOfInterest,
+}
+_DERIVED = {"latest_result", "latest_result_json", "latest_phenomenon_time"}
+
+
+def point_of(geojson: str | Mapping[str, Any]) -> tuple[float, float] | None:
+    """(lat, lng) of a GeoJSON Point, or the middle of any other geometry's coordinates."""
+    try:
+        obj = json.loads(geojson) if isinstance(geojson, str) else dict(geojson)
+    except (ValueError, TypeError):
+        raise ValidationFailed("location is not GeoJSON", code="bad_geojson") from None
+    if obj.get("type") == "Feature":
+        obj = obj.get("geometry") or {}
+    coords: list[tuple[float, float]] = []
+
+    def walk(c: Any) -> None:
+        if (
+            isinstance(c, list | tuple)
+            and len(c) >= 2
+            and all(isinstance(x, int | float) for x in c[:2])
+        ):
+            coords.append((float(c[0]), float(c[1])))
+        elif isinstance(c, list | tuple):
+            for item in c:
+                walk(item)
+
+    walk(obj.get("coordinates"))
+    if not coords:
+        return None
+    lngs = [c[0] for c in coords]
+    lats = [c[1] for c in coords]
+    return (min(lats) + max(lats)) / 2, (min(lngs) + max(lngs)) / 2
+
+
+def _columns(model: type[Base]) -> set[str]:
+    return {a.key for a in inspect(model).column_attrs}
+
+
+def _clean(model: type[Base], values: Mapping[str, Any]) -> dict[str, Any]:
+    allowed = _columns(model) - {"id"} - _DERIVED
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValidationFailed(
+            f"{model.__name__} has no field(s) {', '.join(sorted(unknown))}", code="unknown_field"
+        )
+    out = dict(values)
+    if model is Location and "location" in out:
+        loc = out["location"]
+        out["location"] = loc if isinstance(loc, str) else json.dumps(loc)
+        point = point_of(out["location"])
+        out["lat"], out["lng"] = point if point else (None, None)
+    if model is FeatureOfInterest and "feature" in out and not isinstance(out["feature"], str):
+        out["feature"] = json.dumps(out["feature"])
+    return out
+
+
+def _require(session: Session, model: type[Base], ident: Any, field: str) -> None:
+    if ident is not None and session.get(model, ident) is None:
+        raise ValidationFailed(f"{field} {ident} does not exist", code="unknown_reference")
+
+
+def _check_refs(session: Session, model: type[Base], values: Mapping[str, Any]) -> None:
+    if model is Datastream:
+        _require(session, Thing, values.get("thing_id"), "thing_id")
+        _require(session, Sensor, values.get("sensor_id"), "sensor_id")
+        _require(
+            session, ObservedProperty, values.get("observed_property_id"), "observed_property_id"
+        )
+    if model is Thing:
+        _require(session, Component, values.get("component_id"), "component_id")
+    if model is HistoricalLocation:
+        _require(session, Thing, values.get("thing_id"), "thing_id")
+
+
+def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
+    """Insert one entity from its column values."""
+    clean = _clean(model, values)
+    _check_refs(session, model, clean)
+    try:
+        row = model(**clean)
+    except TypeError as exc:  # pragma: no cover - _clean filters names
+        raise ValidationFailed(str(exc)) from None
+    session.add(row)
+    session.flush()
+    if isinstance(row, Datastream):
+        _position_datastreams(session, row.thing_id)
+    return row
+
+
+def get(*, session: Session, model: type[T], id: int) -> T:
+    """One entity by id, or NotFound."""
+    row = session.get(model, id)
+    if row is None:
+        raise NotFound(f"no {model.__name__} {id}", code=f"{model.__name__.lower()}_not_found")
+    return row
+
+
+def list_(*, session: Session, model: type[T], offset: int = 0, limit: int = 100) -> Sequence[T]:
+    """A page of entities in id order."""
+    pk = inspect(model).primary_key[0]
+    return session.scalars(select(model).order_by(pk).offset(offset).limit(limit)).all()
+
+
+def update_(*, session: Session, model: type[T], id: int, values: Mapping[str, Any]) -> T:
+    """Change some columns of one entity (PATCH)."""
+    row = get(session=session, model=model, id=id)
+    clean = _clean(model, values)
+    _check_refs(session, model, clean)
+    for key, value in clean.items():
+        setattr(row, key, value)
+    session.flush()
+    if isinstance(row, Location):
+        for thing_id in session.scalars(
+            select(ThingLocation.thing_id).where(ThingLocation.location_id == row.id)
+        ):
+            _position_datastreams(session, thing_id)
+    if isinstance(row, Datastream):
+        _position_datastreams(session, row.thing_id)
+    return row
+
+
+def delete_(*, session: Session, model: type[Base], id: int) -> None:
+    """Delete one entity and what hangs off it (a Thing's datastreams, their observations)."""
+    row = get(session=session, model=model, id=id)
+    if isinstance(row, Thing):
+        for ds_id in session.scalars(select(Datastream.id).where(Datastream.thing_id == id)).all():
+            _delete_datastream_data(session, ds_id)
+        session.execute(delete(Datastream).where(Datastream.thing_id == id))
+        session.execute(delete(ThingLocation).where(ThingLocation.thing_id == id))
+        session.execute(delete(ActuatorCommand).where(ActuatorCommand.thing_id == id))
+        for hl in session.scalars(
+            select(HistoricalLocation.id).where(HistoricalLocation.thing_id == id)
+        ).all():
+            session.execute(
+                delete(HistoricalLocationLocation).where(
+                    HistoricalLocationLocation.historical_location_id == hl
+                )
+            )
+        session.execute(delete(HistoricalLocation).where(HistoricalLocation.thing_id == id))
+    elif isinstance(row, Datastream):
+        _delete_datastream_data(session, id)
+    elif isinstance(row, Location):
+        session.execute(delete(ThingLocation).where(ThingLocation.location_id == id))
+        session.execute(
+            delete(HistoricalLocationLocation).where(HistoricalLocationLocation.location_id == id)
+        )
+    elif isinstance(row, HistoricalLocation):
+        session.execute(
+            delete(HistoricalLocationLocation).where(
+                HistoricalLocationLocation.historical_location_id == id
+            )
+        )
+    elif isinstance(row, Sensor | ObservedProperty):
+        col = Datastream.sensor_id if isinstance(row, Sensor) else Datastream.observed_property_id
+        if session.scalar(select(Datastream.id).where(col == id).limit(1)) is not None:
+            raise ValidationFailed(
+                f"{model.__name__} {id} is used by a datastream", code="entity_in_use"
+            )
+    session.delete(row)
+    session.flush()
+
+
+def _delete_datastream_data(session: Session, ds_id: int) -> None:
+    session.execute(delete(Observation).where(Observation.datastream_id == ds_id))
+    session.execute(delete(ObsAgg1m).where(ObsAgg1m.datastream_id == ds_id))
+    session.execute(delete(ObsAgg1h).where(ObsAgg1h.datastream_id == ds_id))
+
+
+def set_thing_locations(
+    *, session: Session, thing_id: int, location_ids: Sequence[int], clock: Clock
+) -> HistoricalLocation:
+    """Make these the Thing's current locations; record the move as a HistoricalLocation."""
+    get(session=session, model=Thing, id=thing_id)
+    for loc in location_ids:
+        get(session=session, model=Location, id=loc)
+    session.execute(delete(ThingLocation).where(ThingLocation.thing_id == thing_id))
+    session.add_all(ThingLocation(thing_id=thing_id, location_id=loc) for loc in location_ids)
+    hist = HistoricalLocation(thing_id=thing_id, time=clock.now())
+    session.add(hist)
+    session.flush()
+    session.add_all(
+        HistoricalLocationLocation(historical_location_id=hist.id, location_id=loc)
+        for loc in location_ids
+    )
+    session.flush()
+    _position_datastreams(session, thing_id)
+    return hist
+
+
+def _position_datastreams(session: Session, thing_id: int) -> None:
+    """Copy the Thing's (first) location onto its datastreams, for bbox queries."""
+    point = session.execute(
+        select(Location.lat, Location.lng)
+        .join(ThingLocation, ThingLocation.location_id == Location.id)
+        .where(ThingLocation.thing_id == thing_id)
+        .order_by(Location.id)
+        .limit(1)
+    ).first()
+    lat, lng = (point[0], point[1]) if point else (None, None)
+    if lat is None:
+        comp = session.execute(
+            select(Component.lat, Component.lng)
+            .join(Thing, Thing.component_id == Component.id)
+            .where(Thing.id == thing_id)
+        ).first()
+        lat, lng = (comp[0], comp[1]) if comp else (None, None)
+    session.execute(
+        update(Datastream).where(Datastream.thing_id == thing_id).values(lat=lat, lng=lng)
+    )

@@ -1,0 +1,346 @@
+"""The intake fast path (validate, dedupe, store, latest value, one bus event) and commands.
+
+``ingest`` writes with the raw DBAPI cursor of the session's own connection (so it is the
+caller's transaction): ``executemany`` on SQLite, one ``INSERT ... SELECT FROM unnest(...)`` on
+PostgreSQL, both with ``ON CONFLICT DO NOTHING`` so a repeated (datastream, time) is counted as a
+duplicate, not stored. SQLAlchemy's per-row type processing would cost more than the insert.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from cityops.bus.memory import queue_event
+from cityops.clock import Clock
+from cityops.errors import NotFound, ValidationFailed
+from cityops.sensing import timeseries, validate
+from cityops.sensing.models import (
+    ActuatorCommand,
+    CommandStatus,
+    Datastream,
+    IngestMessage,
+    Thing,
+)
+from cityops.sensing.validate import Reading, Rejection
+from cityops.settings import Settings, get_settings
+
+SUBJECT_BATCH = "observations.batch"
+SUBJECT_COMMAND = "actuators.command"
+SUBJECT_ACK = "actuators.ack"
+_CHUNK = 5000  # ids per IN (...) list
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    stored_readings: list[Reading] = field(default_factory=list)
+
+
+def limits_from(settings: Settings) -> validate.Limits:
+    return validate.Limits(
+        max_future=timedelta(seconds=settings.sensing_max_future_seconds),
+        max_past=timedelta(days=settings.sensing_max_past_days),
+    )
+
+
+def known_datastreams(*, session: Session, ids: set[int]) -> dict[int, str]:
+    """Datastream id → observation type, for the ids that exist."""
+    out: dict[int, str] = {}
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), _CHUNK):
+        chunk = ordered[i : i + _CHUNK]
+        rows = session.execute(
+            select(Datastream.id, Datastream.observation_type).where(Datastream.id.in_(chunk))
+        )
+        out.update((int(k), str(v)) for k, v in rows)
+    return out
+
+
+def ingest(
+    *,
+    session: Session,
+    readings: Sequence[Any],
+    clock: Clock,
+    settings: Settings | None = None,
+    source: str = "http",
+    message_id: str | None = None,
+) -> IngestResult:
+    """Validate and store a batch in the caller's transaction; one bus event after commit."""
+    settings = settings or get_settings()
+    known = known_datastreams(session=session, ids=validate.datastream_ids(readings))
+    now = clock.now()
+    checked = validate.check(readings, known=known, now=now, limits=limits_from(settings))
+    result = IngestResult(accepted=len(checked.accepted), rejected=checked.rejected)
+    fresh = _new_messages(session, checked.accepted, source, message_id, now)
+    unique: dict[tuple[int, datetime], Reading] = {}
+    for r in fresh:
+        unique.setdefault((r.datastream_id, r.phenomenon_time), r)
+    if unique:
+        stored = _store(session, list(unique.values()))
+        _update_latest(session, stored)
+        result.stored = len(stored)
+        result.stored_readings = stored
+        if stored:
+            queue_event(session.info, SUBJECT_BATCH, _event_data(stored))
+    result.duplicates = result.accepted - result.stored
+    return result
+
+
+def _new_messages(
+    session: Session, readings: list[Reading], source: str, batch_id: str | None, now: datetime
+) -> list[Reading]:
+    """Drop readings whose message id (or the whole batch's id) was taken in before."""
+    ids = {r.message_id for r in readings if r.message_id is not None}
+    if batch_id is not None:
+        ids.add(batch_id)
+    if not ids:
+        return readings
+    seen: set[str] = set()
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), _CHUNK):
+        seen.update(
+            session.scalars(
+                select(IngestMessage.message_id).where(
+                    IngestMessage.source == source,
+                    IngestMessage.message_id.in_(ordered[i : i + _CHUNK]),
+                )
+            )
+        )
+    if batch_id is not None and batch_id in seen:
+        return []
+    new_ids = [m for m in ordered if m not in seen]
+    if new_ids:
+        pg = timeseries.is_pg(session)
+        sql = (
+            "INSERT INTO sensing_ingest_message (source, message_id, received_at) "
+            + ("VALUES (%s, %s, %s)" if pg else "VALUES (?, ?, ?)")
+            + " ON CONFLICT DO NOTHING"
+        )
+        stamp: Any = now if pg else _sqlite_time(now)
+        cursor = _cursor(session)
+        cursor.executemany(sql, [(source, m, stamp) for m in new_ids])
+    out: list[Reading] = []
+    for r in readings:
+        if r.message_id is None:
+            out.append(r)
+        elif r.message_id not in seen:
+            seen.add(r.message_id)  # a repeat inside this batch is a duplicate too
+            out.append(r)
+    return out
+
+
+def _cursor(session: Session) -> Any:
+    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def _sqlite_time(t: datetime) -> str:
+    """SQLAlchemy's SQLite DATETIME text for an aware UTC time (so comparisons line up)."""
+    return t.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _store(session: Session, rows: list[Reading]) -> list[Reading]:
+    """Insert; return the readings actually stored (duplicates of earlier batches dropped)."""
+    timeseries.lock_for_ingest(session)
+    timeseries.ensure_partitions(session, {_day(r.phenomenon_time) for r in rows})
+    pg = timeseries.is_pg(session)
+    before = session.scalar(text("SELECT max(id) FROM observation")) or 0
+    cursor = _cursor(session)
+    plain = [r for r in rows if r.result_time is None and r.parameters is None and r.foi_id is None]
+    full = [
+        r for r in rows if not (r.result_time is None and r.parameters is None and r.foi_id is None)
+    ]
+    inserted = 0
+    if pg:
+        inserted += _insert_pg(cursor, plain, full)
+    else:
+        inserted += _insert_sqlite(cursor, plain, full)
+    if inserted == len(rows):
+        return rows
+    new = session.execute(
+        text("SELECT datastream_id, phenomenon_time FROM observation WHERE id > :b"), {"b": before}
+    )
+    if pg:
+        keys = {(int(d), t.astimezone(UTC)) for d, t in new}
+        return [r for r in rows if (r.datastream_id, r.phenomenon_time) in keys]
+    skeys = {(int(d), str(t)) for d, t in new}
+    return [r for r in rows if (r.datastream_id, _sqlite_time(r.phenomenon_time)) in skeys]
+
+
+def _day(t: datetime) -> date:
+    return t.date()
+
+
+def _insert_sqlite(cursor: Any, plain: list[Reading], full: list[Reading]) -> int:
+    n = 0
+    fmt = _sqlite_time
+    if plain:
+        cursor.executemany(
+            "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(r[0], fmt(r[1]), r[2], _dump(r[3])) for r in plain],
+        )
+        n += cursor.rowcount
+    if full:
+        cursor.executemany(
+            "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json, "
+            "result_time, parameters, foi_id) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [
+                (
+                    r.datastream_id,
+                    fmt(r.phenomenon_time),
+                    r.result,
+                    _dump(r.result_json),
+                    fmt(r.result_time) if r.result_time else None,
+                    _dump(r.parameters),
+                    r.foi_id,
+                )
+                for r in full
+            ],
+        )
+        n += cursor.rowcount
+    return n
+
+
+def _insert_pg(cursor: Any, plain: list[Reading], full: list[Reading]) -> int:
+    rows = plain + full
+    cursor.execute(
+        "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json, "
+        "result_time, parameters, foi_id) "
+        "SELECT d, t, r, j::json, rt, p::json, f FROM unnest("
+        "%s::int[], %s::timestamptz[], %s::float8[], %s::text[], %s::timestamptz[], "
+        "%s::text[], %s::int[]) AS u(d, t, r, j, rt, p, f) ON CONFLICT DO NOTHING",
+        (
+            [r.datastream_id for r in rows],
+            [r.phenomenon_time for r in rows],
+            [r.result for r in rows],
+            [_dump(r.result_json) for r in rows],
+            [r.result_time for r in rows],
+            [_dump(r.parameters) for r in rows],
+            [r.foi_id for r in rows],
+        ),
+    )
+    return int(cursor.rowcount)
+
+
+def _update_latest(session: Session, stored: list[Reading]) -> None:
+    """Move each touched datastream's latest value forward, once per batch."""
+    last: dict[int, Reading] = {}
+    for r in stored:
+        prev = last.get(r.datastream_id)
+        if prev is None or r.phenomenon_time > prev.phenomenon_time:
+            last[r.datastream_id] = r
+    if not last:
+        return
+    cursor = _cursor(session)
+    if timeseries.is_pg(session):
+        vals = list(last.values())
+        cursor.execute(
+            "UPDATE sta_datastream AS d SET latest_result = u.r, latest_result_json = u.j::json, "
+            "latest_phenomenon_time = u.t FROM unnest(%s::int[], %s::float8[], %s::text[], "
+            "%s::timestamptz[]) AS u(i, r, j, t) WHERE d.id = u.i AND "
+            "(d.latest_phenomenon_time IS NULL OR d.latest_phenomenon_time < u.t)",
+            (
+                [r.datastream_id for r in vals],
+                [r.result for r in vals],
+                [_dump(r.result_json) for r in vals],
+                [r.phenomenon_time for r in vals],
+            ),
+        )
+        return
+    cursor.executemany(
+        "UPDATE sta_datastream SET latest_result = ?1, latest_result_json = ?2, "
+        "latest_phenomenon_time = ?3 WHERE id = ?4 AND "
+        "(latest_phenomenon_time IS NULL OR latest_phenomenon_time < ?3)",
+        [
+            (r.result, _dump(r.result_json), _sqlite_time(r.phenomenon_time), ds)
+            for ds, r in last.items()
+        ],
+    )
+
+
+def _event_data(stored: list[Reading]) -> dict[str, Any]:
+    """Compact, columnar: datastream ids, epoch-second times and results of stored readings."""
+    return {
+        "count": len(stored),
+        "datastream_id": [r.datastream_id for r in stored],
+        "time": [r.phenomenon_time.timestamp() for r in stored],
+        "result": [r.result if r.result is not None else r.result_json for r in stored],
+    }
+
+
+def record_command(
+    *,
+    session: Session,
+    thing_id: int,
+    command: str,
+    payload: dict[str, Any] | None,
+    issued_by: str,
+    clock: Clock,
+) -> ActuatorCommand:
+    """Record a command to an actuator; the MQTT door publishes it after commit."""
+    thing = session.get(Thing, thing_id)
+    if thing is None:
+        raise NotFound(f"no thing {thing_id}", code="thing_not_found")
+    if not thing.is_actuator or not thing.command_topic:
+        raise ValidationFailed(f"thing {thing_id} is not an actuator", code="not_an_actuator")
+    row = ActuatorCommand(
+        thing_id=thing_id,
+        command=command,
+        payload=payload,
+        issued_at=clock.now(),
+        issued_by=issued_by,
+        status=CommandStatus.sent,
+    )
+    session.add(row)
+    session.flush()
+    queue_event(
+        session.info,
+        SUBJECT_COMMAND,
+        {
+            "id": row.id,
+            "thing_id": thing_id,
+            "topic": thing.command_topic,
+            "command": command,
+            "payload": payload,
+        },
+    )
+    return row
+
+
+def ack_command(
+    *,
+    session: Session,
+    command_id: int,
+    ok: bool,
+    payload: dict[str, Any] | None,
+    clock: Clock,
+) -> ActuatorCommand:
+    """Record the device's acknowledgement (or failure) of a command."""
+    row = session.get(ActuatorCommand, command_id)
+    if row is None:
+        raise NotFound(f"no command {command_id}", code="command_not_found")
+    row.status = CommandStatus.acked if ok else CommandStatus.failed
+    row.acked_at = clock.now()
+    row.ack_payload = payload
+    session.flush()
+    queue_event(
+        session.info,
+        SUBJECT_ACK,
+        {"id": row.id, "thing_id": row.thing_id, "status": row.status.value},
+    )
+    return row

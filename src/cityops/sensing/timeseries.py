@@ -1,0 +1,229 @@
+"""Time-series storage: day partitions (PostgreSQL), the 1m/1h rollup, retention, and queries.
+
+The rollup folds raw rows with ``id`` above a watermark into ``obs_agg_1m``/``obs_agg_1h`` with one
+set-based ``INSERT ... SELECT ... GROUP BY ... ON CONFLICT DO UPDATE`` per resolution; sums and
+counts merge, so a late reading folds in exactly. On PostgreSQL ids are taken from a sequence by
+concurrent writers, so an ingest holds a shared advisory lock and the rollup an exclusive one while
+it reads ``max(id)``: every id at or below the mark it reads is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
+
+from cityops.sensing.models import (
+    Datastream,
+    IngestMessage,
+    ObsAgg1h,
+    ObsAgg1m,
+    Observation,
+    SensingWatermark,
+)
+from cityops.settings import Settings
+
+ROLLUP_LOCK = 0x5E751  # advisory lock key shared by ingest (shared) and rollup (exclusive)
+ROLLUP = "rollup"
+Agg = Literal["raw", "1m", "1h"]
+
+_partitions: set[tuple[str, str]] = set()  # (database url, partition name) known to exist
+
+
+def is_pg(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def partition_name(day: date) -> str:
+    return f"observation_p{day:%Y%m%d}"
+
+
+def ensure_partitions(session: Session, days: Iterable[date]) -> None:
+    """Create the day partitions these days need (PostgreSQL; SQLite has one table)."""
+    if not is_pg(session):
+        return
+    url = str(session.get_bind().engine.url)
+    created: list[tuple[str, str]] = []
+    for day in sorted(set(days)):
+        key = (url, partition_name(day))
+        if key in _partitions:
+            continue
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        session.execute(
+            text(
+                f"CREATE TABLE IF NOT EXISTS {key[1]} PARTITION OF observation "
+                f"FOR VALUES FROM ('{start.isoformat()}') "
+                f"TO ('{(start + timedelta(days=1)).isoformat()}')"
+            )
+        )
+        created.append(key)
+    if created:
+        # Remember them only once committed: a rolled-back batch takes its partitions with it.
+        event.listen(session, "after_commit", lambda _s: _partitions.update(created), once=True)
+
+
+def lock_for_ingest(session: Session) -> None:
+    """Hold the rollup off while this transaction writes observations (PostgreSQL)."""
+    if is_pg(session):
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": ROLLUP_LOCK})
+
+
+def _bucket_sql(pg: bool, resolution: str) -> str:
+    if pg:
+        unit = "minute" if resolution == "1m" else "hour"
+        return f"date_trunc('{unit}', phenomenon_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+    if resolution == "1m":
+        return "substr(phenomenon_time, 1, 16) || ':00.000000'"
+    return "substr(phenomenon_time, 1, 13) || ':00:00.000000'"
+
+
+def rollup(*, session: Session, max_rows: int = 1_000_000) -> int:
+    """Fold raw rows past the watermark into the 1m and 1h aggregates; returns rows folded."""
+    pg = is_pg(session)
+    if pg:
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ROLLUP_LOCK})
+    mark = session.get(SensingWatermark, ROLLUP)
+    if mark is None:
+        mark = SensingWatermark(name=ROLLUP, value=0)
+        session.add(mark)
+        session.flush()
+    low = mark.value
+    top = session.scalar(text("SELECT max(id) FROM observation"))
+    if top is None or top <= low:
+        return 0
+    high = min(int(top), low + max_rows)
+    least, greatest = ("LEAST", "GREATEST") if pg else ("MIN", "MAX")
+    for table, resolution in (("obs_agg_1m", "1m"), ("obs_agg_1h", "1h")):
+        bucket = _bucket_sql(pg, resolution)
+        session.execute(
+            text(
+                f"INSERT INTO {table} (datastream_id, bucket, count, sum, min, max) "
+                f"SELECT datastream_id, {bucket}, count(result), sum(result), min(result), "
+                f"max(result) FROM observation WHERE id > :low AND id <= :high "
+                f"AND result IS NOT NULL GROUP BY datastream_id, {bucket} "
+                f"ON CONFLICT (datastream_id, bucket) DO UPDATE SET "
+                f"count = {table}.count + excluded.count, sum = {table}.sum + excluded.sum, "
+                f"min = {least}({table}.min, excluded.min), "
+                f"max = {greatest}({table}.max, excluded.max)"
+            ),
+            {"low": low, "high": high},
+        )
+    mark.value = high
+    session.flush()
+    return high - low
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    raw: int
+    agg_1m: int
+    agg_1h: int
+    partitions_dropped: list[str]
+
+
+def purge(*, session: Session, now: datetime, settings: Settings) -> Purged:
+    """Drop what is past retention: raw rows (whole partitions on PostgreSQL), aggregates, ids."""
+    # Never drop a day the intake still accepts readings for (its partition would be cached).
+    raw_days = max(settings.sensing_raw_days, int(settings.sensing_max_past_days) + 2)
+    raw_cut = now - timedelta(days=raw_days)
+    dropped: list[str] = []
+    raw = 0
+    if is_pg(session):
+        names = session.scalars(
+            text(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'observation'"
+            )
+        ).all()
+        cut_name = partition_name(raw_cut.date())
+        url = str(session.get_bind().engine.url)
+        for name in sorted(names):
+            if name < cut_name:  # the whole day is older than the cut
+                session.execute(text(f"DROP TABLE {name}"))
+                _partitions.discard((url, name))
+                dropped.append(name)
+    else:
+        raw = _delete(session, Observation.__table__.c.phenomenon_time, raw_cut)
+    agg_1m = _delete(
+        session, ObsAgg1m.__table__.c.bucket, now - timedelta(settings.sensing_agg_1m_days)
+    )
+    agg_1h = _delete(
+        session, ObsAgg1h.__table__.c.bucket, now - timedelta(settings.sensing_agg_1h_days)
+    )
+    _delete(
+        session,
+        IngestMessage.__table__.c.received_at,
+        now - timedelta(days=settings.sensing_message_id_days),
+    )
+    return Purged(raw, agg_1m, agg_1h, dropped)
+
+
+def _delete(session: Session, column: Any, before: datetime) -> int:
+    result = session.execute(column.table.delete().where(column < before))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def observations(
+    *,
+    session: Session,
+    datastream_id: int,
+    start: datetime,
+    end: datetime,
+    agg: Agg = "raw",
+    limit: int = 100_000,
+) -> list[dict[str, Any]]:
+    """A datastream's readings in [start, end), raw or as 1m/1h aggregates, oldest first."""
+    if agg == "raw":
+        o = Observation
+        rows = session.execute(
+            select(o.phenomenon_time, o.result, o.result_json)
+            .where(o.datastream_id == datastream_id)
+            .where(o.phenomenon_time >= start, o.phenomenon_time < end)
+            .order_by(o.phenomenon_time)
+            .limit(limit)
+        ).all()
+        return [{"time": t, "result": r if r is not None else j} for t, r, j in rows]
+    a = ObsAgg1m if agg == "1m" else ObsAgg1h
+    aggs = session.execute(
+        select(a.bucket, a.count, a.sum, a.min, a.max)
+        .where(a.datastream_id == datastream_id)
+        .where(a.bucket >= start, a.bucket < end)
+        .order_by(a.bucket)
+        .limit(limit)
+    ).all()
+    return [
+        {"time": b, "count": c, "mean": s / c if c else None, "min": lo, "max": hi}
+        for b, c, s, lo, hi in aggs
+    ]
+
+
+def latest_in_bbox(
+    *,
+    session: Session,
+    min_lng: float,
+    min_lat: float,
+    max_lng: float,
+    max_lat: float,
+    limit: int = 200_000,
+) -> list[dict[str, Any]]:
+    """The latest value of every datastream inside the box (one index range on lat, lng)."""
+    d = Datastream
+    rows = session.execute(
+        select(d.id, d.lat, d.lng, d.latest_result, d.latest_result_json, d.latest_phenomenon_time)
+        .where(d.lat >= min_lat, d.lat <= max_lat, d.lng >= min_lng, d.lng <= max_lng)
+        .limit(limit)
+    ).all()
+    return [
+        {
+            "datastream_id": i,
+            "lat": lat,
+            "lng": lng,
+            "result": r if r is not None else j,
+            "phenomenon_time": t,
+        }
+        for i, lat, lng, r, j, t in rows
+    ]

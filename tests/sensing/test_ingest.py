@@ -1,0 +1,158 @@
+"""The intake fast path: dedupe, rejections with reasons, atomic batches, latest value."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.clock import FakeClock
+from cityops.sensing import service
+from cityops.sensing.models import Datastream, Observation
+from cityops.sensing.validate import Reason
+from tests.sensing.conftest import Network
+
+
+def _iso(clock: FakeClock, seconds: float = 0) -> str:
+    return (clock.now() + timedelta(seconds=seconds)).isoformat()
+
+
+def _count(factory: sessionmaker[Session]) -> int:
+    with factory() as s:
+        return int(s.scalar(select(func.count()).select_from(Observation)) or 0)
+
+
+def test_same_datastream_and_time_is_stored_once(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    ds = network.ds_ids[0]
+    batch = [
+        {"datastream_id": ds, "phenomenon_time": _iso(clock, -10), "result": 1.5},
+        {"datastream_id": ds, "phenomenon_time": _iso(clock, -5), "result": 2.5},
+        [ds, _iso(clock, -5), 9.0],  # same instant again in the same batch
+    ]
+    with session_factory() as s, s.begin():
+        first = service.ingest(session=s, readings=batch, clock=clock)
+    assert (first.accepted, first.stored, first.duplicates) == (3, 2, 1)
+    # The same instant written another way (a +08:00 offset) is still the same reading.
+    again = [[ds, (clock.now() - timedelta(seconds=10)).astimezone().isoformat(), 7.0]]
+    with session_factory() as s, s.begin():
+        second = service.ingest(session=s, readings=again, clock=clock)
+    assert (second.accepted, second.stored, second.duplicates) == (1, 0, 1)
+    assert _count(session_factory) == 2
+    with session_factory() as s:
+        rows = s.execute(select(Observation.result).order_by(Observation.phenomenon_time)).all()
+    assert [r[0] for r in rows] == [1.5, 2.5]
+
+
+def test_message_id_is_taken_once(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    ds = network.ds_ids[1]
+    reading = {"datastream_id": ds, "time": _iso(clock, -1), "result": 3, "message_id": "m-1"}
+    later = {"datastream_id": ds, "time": _iso(clock, 0), "result": 4, "message_id": "m-1"}
+    with session_factory() as s, s.begin():
+        assert service.ingest(session=s, readings=[reading], clock=clock).stored == 1
+    with session_factory() as s, s.begin():
+        res = service.ingest(session=s, readings=[later], clock=clock)
+    assert (res.stored, res.duplicates) == (0, 1)
+    # Another source may reuse the id; and a whole batch can carry one message id.
+    with session_factory() as s, s.begin():
+        assert service.ingest(session=s, readings=[later], clock=clock, source="mqtt").stored == 1
+    batch = [[ds, _iso(clock, -30), 1.0]]
+    for expected in (1, 0):
+        with session_factory() as s, s.begin():
+            res = service.ingest(session=s, readings=batch, clock=clock, message_id="b-7")
+        assert res.stored == expected
+    assert _count(session_factory) == 3
+
+
+def test_bad_readings_are_rejected_with_reasons(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    ds = network.ds_ids[0]
+    batch: list[object] = [
+        {"datastream_id": ds, "phenomenon_time": _iso(clock), "result": 1.0},  # good
+        {"datastream_id": ds, "result": 1.0},  # no time
+        {"datastream_id": ds, "phenomenon_time": _iso(clock, -1), "result": float("nan")},
+        {"datastream_id": ds, "phenomenon_time": _iso(clock, -2), "result": float("inf")},
+        {"datastream_id": 999_999, "phenomenon_time": _iso(clock), "result": 1.0},
+        {"datastream_id": ds, "phenomenon_time": _iso(clock, 3 * 86400), "result": 1.0},
+        {"datastream_id": ds, "phenomenon_time": _iso(clock, -30 * 86400), "result": 1.0},
+        {"datastream_id": ds, "phenomenon_time": _iso(clock, -3), "result": "high"},
+        {"datastream_id": "abc", "phenomenon_time": _iso(clock), "result": 1.0},
+        {"datastream_id": ds, "phenomenon_time": "yesterday", "result": 1.0},
+        {"datastream_id": ds, "phenomenon_time": "2026-11-25T01:00:00", "result": 1.0},
+        "not a reading",
+        {"datastream_id": network.truth_id, "phenomenon_time": _iso(clock), "result": True},
+    ]
+    with session_factory() as s, s.begin():
+        res = service.ingest(session=s, readings=batch, clock=clock)
+    reasons = {r.index: r.reason for r in res.rejected}
+    assert reasons == {
+        1: Reason.malformed,
+        2: Reason.not_finite,
+        3: Reason.not_finite,
+        4: Reason.unknown_datastream,
+        5: Reason.time_in_future,
+        6: Reason.time_too_old,
+        7: Reason.wrong_type,
+        8: Reason.wrong_type,
+        9: Reason.malformed,
+        10: Reason.malformed,
+        11: Reason.malformed,
+    }
+    assert (res.accepted, res.stored) == (2, 2)
+    with session_factory() as s:
+        truth = s.scalar(
+            select(Observation.result_json).where(Observation.datastream_id == network.truth_id)
+        )
+    assert truth is True
+
+
+def test_a_failing_batch_leaves_nothing_behind(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    ds = network.ds_ids[0]
+    batch = [[ds, _iso(clock, -i), float(i)] for i in range(50)]
+    with pytest.raises(RuntimeError), session_factory() as s, s.begin():
+        service.ingest(session=s, readings=batch, clock=clock, message_id="doomed")
+        raise RuntimeError("the caller fails after the insert")
+    assert _count(session_factory) == 0
+    with session_factory() as s:
+        assert s.get(Datastream, ds).latest_phenomenon_time is None  # type: ignore[union-attr]
+    # The message id went with the rollback: the retry is stored in full.
+    with session_factory() as s, s.begin():
+        assert service.ingest(session=s, readings=batch, clock=clock, message_id="doomed").stored == 50
+
+
+def test_latest_value_moves_forward_only(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    ds = network.ds_ids[2]
+    with session_factory() as s, s.begin():
+        service.ingest(
+            session=s, readings=[[ds, _iso(clock, -60), 1.0], [ds, _iso(clock, -30), 2.0]], clock=clock
+        )
+    with session_factory() as s, s.begin():
+        service.ingest(session=s, readings=[[ds, _iso(clock, -90), 5.0]], clock=clock)  # late
+    with session_factory() as s:
+        row = s.get(Datastream, ds)
+        assert row is not None
+        assert row.latest_result == 2.0
+        assert row.latest_phenomenon_time == clock.now() - timedelta(seconds=30)
+
+
+def test_one_event_per_batch_after_commit(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    ds = network.ds_ids[0]
+    with session_factory() as s, s.begin():
+        service.ingest(session=s, readings=[[ds, _iso(clock, -1), 1.0]], clock=clock)
+        service.ingest(session=s, readings=[[ds, _iso(clock, -1), 1.0]], clock=clock)  # dup
+        events = list(s.info.get("events", []))
+    assert [e.subject for e in events] == ["observations.batch"]
+    assert events[0].data["datastream_id"] == [ds]
+    assert events[0].data["result"] == [1.0]
