@@ -125,7 +125,9 @@ def test_a_failing_batch_leaves_nothing_behind(
         assert s.get(Datastream, ds).latest_phenomenon_time is None  # type: ignore[union-attr]
     # The message id went with the rollback: the retry is stored in full.
     with session_factory() as s, s.begin():
-        assert service.ingest(session=s, readings=batch, clock=clock, message_id="doomed").stored == 50
+        assert (
+            service.ingest(session=s, readings=batch, clock=clock, message_id="doomed").stored == 50
+        )
 
 
 def test_latest_value_moves_forward_only(
@@ -134,7 +136,9 @@ def test_latest_value_moves_forward_only(
     ds = network.ds_ids[2]
     with session_factory() as s, s.begin():
         service.ingest(
-            session=s, readings=[[ds, _iso(clock, -60), 1.0], [ds, _iso(clock, -30), 2.0]], clock=clock
+            session=s,
+            readings=[[ds, _iso(clock, -60), 1.0], [ds, _iso(clock, -30), 2.0]],
+            clock=clock,
         )
     with session_factory() as s, s.begin():
         service.ingest(session=s, readings=[[ds, _iso(clock, -90), 5.0]], clock=clock)  # late

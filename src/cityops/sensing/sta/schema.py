@@ -84,7 +84,7 @@ SETS: dict[str, EntitySet] = {
         ),
         EntitySet(
             "Locations", "Location", Location,
-            (_NAME, _DESC, _ENC, Prop("location", "location", "geojson", required=True), _PROPS),
+            (_NAME, _DESC, _ENC, Prop("location", "location", "geojson", required=True)),
             (
                 Link("Things", "Things", True, assoc=(ThingLocation, "location_id", "thing_id")),
                 Link(
