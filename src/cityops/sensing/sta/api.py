@@ -23,7 +23,7 @@ from cityops.sensing.sta.access import CallerDep
 from cityops.sensing.sta.dataarray import create_observations
 from cityops.sensing.sta.options import parse_options
 from cityops.sensing.sta.patch import apply_json_patch
-from cityops.sensing.sta.read import Reader, Target, parse_path
+from cityops.sensing.sta.read import Reader, Target, check_expand, parse_path
 from cityops.sensing.sta.schema import SETS, column, out_value
 from cityops.sensing.sta.write import Writer
 
@@ -96,6 +96,7 @@ def read(
     target = parse_path(path)
     params = dict(request.query_params)
     opts = parse_options(params)
+    check_expand(target.es, opts)
     reader = _reader(request, ctx, session)
     if target.single:
         row = reader.one(target.es, target.where)

@@ -114,6 +114,20 @@ def _group(expand: tuple[Expand, ...]) -> dict[str, QueryOptions]:
     return out
 
 
+def check_expand(es: EntitySet, opts: QueryOptions) -> None:
+    """Refuse an $expand naming a link the entity does not have, even when no row is returned."""
+    for item in opts.expand:
+        current = es
+        for name in item.path:
+            link = current.link(name)
+            if link is None:
+                raise StaQueryError(
+                    f"{current.singular} has no link {name!r}", option="$expand", pos=0
+                )
+            current = SETS[link.target]
+        check_expand(current, item.options)
+
+
 class Reader:
     def __init__(
         self, session: Session, *, base: str, now: datetime, default_top: int, max_top: int
