@@ -197,6 +197,7 @@ def test_filter_orderby_paging_and_counts(sta: Sta) -> None:
     assert [o["result"] for o in page["value"]] == [10.0, 9.0, 8.0, 7.0, 6.0]  # type: ignore[attr-defined]
     nxt = str(page["@iot.nextLink"])
     assert "%24skip=5" in nxt and "%24top=5" in nxt
+    assert "@iot.nextLink" not in sta.get("Observations", **{"$top": "0", "$count": "true"})
     rest = sta.client.get(nxt, headers=ADMIN).json()
     assert [o["result"] for o in rest["value"]] == [5.0, 4.0, 3.0]
     assert "@iot.nextLink" not in rest
@@ -239,6 +240,30 @@ def test_geo_filters_on_locations(sta: Sta) -> None:
            "geography'POLYGON((106 29, 107 29, 107 30, 106 30, 106 29))')"},
     )  # fmt: skip
     assert [v["name"] for v in inside["value"]] == ["septic tank 7"]  # type: ignore[attr-defined]
+    near_things = sta.get(
+        "Things",
+        **{"$filter": "geo.distance(Locations/location, geography'POINT(121.47 31.23)') lt 10"},
+    )
+    assert near_things["value"] == []
+
+
+def test_conditions_through_to_many_links_mean_any(sta: Sta) -> None:
+    _, ds_id = deep_thing(sta)
+    sta.post("Things", {"name": "empty"})
+    _observe(sta, ds_id, 3)
+
+    def names(text: str) -> list[str]:
+        return [t["name"] for t in sta.get("Things", **{"$filter": text})["value"]]  # type: ignore[attr-defined]
+
+    assert names("Datastreams/name eq 'CH4 tank 7'") == ["septic tank 7"]
+    assert names("Datastreams/Observations/result gt 1.5") == ["septic tank 7"]
+    assert names("Datastreams/Observations/result gt 5") == []
+    assert names("not (Datastreams/Observations/result gt 5)") == ["septic tank 7", "empty"]
+    assert names("startswith(Datastreams/Sensor/name, 'MQ')") == ["septic tank 7"]
+    r = sta.client.get(
+        "/sta/v1.1/Things", params={"$filter": "Datastreams/name eq name"}, headers=ADMIN
+    )
+    assert r.status_code == 400 and "mix a to-many link" in r.json()["message"]
 
 
 def test_patch_put_delete(sta: Sta) -> None:

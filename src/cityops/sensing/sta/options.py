@@ -12,7 +12,7 @@ from cityops.sensing.sta.ast import Expand, OrderBy, QueryOptions, StaQueryError
 from cityops.sensing.sta.filter import ExprParser, parse_filter
 from cityops.sensing.sta.lexer import Tok
 
-KNOWN = ("$filter", "$orderby", "$select", "$expand", "$top", "$skip", "$count", "$resultFormat")
+KNOWN = ("$filter", "$orderby", "$select", "$expand", "$top", "$skip", "$count")
 
 
 def split_top_level(text: str, sep: str) -> list[tuple[str, int]]:

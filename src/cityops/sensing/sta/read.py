@@ -170,7 +170,7 @@ class Reader:
                 stmt.order_by(*order, column(es.model, "id")).offset(opts.skip).limit(top + 1)
             )
         )
-        return rows[:top], len(rows) > top, total, top
+        return rows[:top], top > 0 and len(rows) > top, total, top
 
     def collection(
         self,

@@ -2,8 +2,8 @@
 
 ``name`` is a column; ``properties/owner`` and ``unitOfMeasurement/symbol`` read a JSON member
 (compared as text); ``Datastream/Thing/name`` walks to-one links with correlated scalar
-subqueries. A path through a to-many link (``Datastreams/name`` on Things) is refused with a 400:
-its "any" meaning is not implemented.
+subqueries. A condition through a to-many link (``Datastreams/name eq 'x'`` on Things) means
+"any": it holds when at least one linked row matches (an EXISTS).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from cityops.sensing.models import Location, ThingLocation
 from cityops.sensing.sta.ast import Path, StaQueryError
 from cityops.sensing.sta.geo import GeoRef
 from cityops.sensing.sta.schema import SETS, EntitySet, column, correlated
-from cityops.sensing.sta.sql import SqlExpr
+from cityops.sensing.sta.sql import Resolver, SqlExpr, Wrap
 
 
 class EntityResolver:
@@ -56,6 +55,24 @@ class EntityResolver:
         )
         return sa.select(sub).where(correlated(link, self.row, inner)).scalar_subquery()
 
+    def through_many(self, path: Path) -> tuple[Resolver, Wrap] | None:
+        head, *rest = path.segments
+        link = self.es.link(head)
+        if link is None or not link.many or not rest:
+            return None
+        target = SETS[link.target]
+        inner = aliased(target.model)
+        outer = self.row
+
+        def wrap(condition: SqlExpr) -> SqlExpr:
+            return sa.exists(
+                sa.select(sa.literal(1))
+                .select_from(inner)
+                .where(correlated(link, outer, inner), condition)
+            )
+
+        return EntityResolver(target, inner, self.option), wrap
+
     def geo(self, path: Path) -> GeoRef:
         text = path.text
         name = self.es.name
@@ -63,17 +80,4 @@ class EntityResolver:
             name == "Datastreams" and text == "Thing/Locations/location"
         ):
             return GeoRef(lat=column(self.row, "lat"), lng=column(self.row, "lng"))
-        if name == "Things" and text == "Locations/location":
-
-            def first(col: Any) -> SqlExpr:
-                return (
-                    sa.select(col)
-                    .join(ThingLocation, ThingLocation.location_id == Location.id)
-                    .where(ThingLocation.thing_id == column(self.row, "id"))
-                    .order_by(Location.id)
-                    .limit(1)
-                    .scalar_subquery()
-                )
-
-            return GeoRef(lat=first(Location.lat), lng=first(Location.lng))
         raise self._error(f"{text!r} is not a location property of {self.es.name}", path)

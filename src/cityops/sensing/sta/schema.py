@@ -174,9 +174,18 @@ def ids_through(link: Link, target: EntitySet, source: EntitySet, where: Any) ->
 
 
 def correlated(link: Link, outer: Any, inner: Any) -> ColumnElement[bool]:
-    """``inner`` (an alias of the target) is linked to the ``outer`` row (to-one links)."""
-    assert link.fk_source is not None
-    result: ColumnElement[bool] = column(inner, "id") == column(outer, link.fk_source)
+    """``inner`` (an alias of the target) is linked to the ``outer`` row."""
+    result: ColumnElement[bool]
+    if link.fk_source:
+        result = column(inner, "id") == column(outer, link.fk_source)
+    elif link.fk_target:
+        result = column(inner, link.fk_target) == column(outer, "id")
+    else:
+        assert link.assoc is not None
+        table, src_col, tgt_col = link.assoc
+        result = column(inner, "id").in_(
+            select(column(table, tgt_col)).where(column(table, src_col) == column(outer, "id"))
+        )
     return result
 
 

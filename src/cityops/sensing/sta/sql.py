@@ -35,10 +35,17 @@ from cityops.store.base import UtcDateTime
 SqlExpr = ColumnElement[Any]
 
 
+Wrap = Callable[[SqlExpr], SqlExpr]
+
+
 class Resolver(Protocol):
     def column(self, path: Path) -> SqlExpr: ...
 
     def geo(self, path: Path) -> geo.GeoRef: ...
+
+    def through_many(self, path: Path) -> tuple[Resolver, Wrap] | None:
+        """For ``Datastreams/name`` on Things: the linked rows' resolver and an EXISTS wrapper."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,9 @@ class ColumnMap:
         if found is None:
             raise StaQueryError(f"unknown property {path.text!r}", option="$filter", pos=path.pos)
         return found
+
+    def through_many(self, path: Path) -> tuple[Resolver, Wrap] | None:
+        return None
 
     def geo(self, path: Path) -> geo.GeoRef:
         found = self.geos.get(path.text)
@@ -72,6 +82,38 @@ _CMP: dict[str, Callable[[SqlExpr, SqlExpr], SqlExpr]] = {
     "le": lambda a, b: a <= b,
 }
 _PARTS = {"year", "month", "day", "hour", "minute"}
+
+
+_ANY_NODES = frozenset(_CMP) | {
+    "substringof", "contains", "startswith", "endswith", "st_within", "st_intersects",
+    "geo.intersects", "st_equals", "st_contains", "st_disjoint",
+}  # fmt: skip
+
+
+def _paths(expr: Expr) -> list[Path]:
+    if isinstance(expr, Path):
+        return [expr]
+    if isinstance(expr, Unary):
+        return _paths(expr.operand)
+    if isinstance(expr, Binary):
+        return _paths(expr.left) + _paths(expr.right)
+    if isinstance(expr, Call):
+        return [p for a in expr.args for p in _paths(a)]
+    return []
+
+
+def _strip_head(expr: Expr) -> Expr:
+    """The same expression with the first segment of every path removed."""
+    if isinstance(expr, Path):
+        head = expr.segments[0]
+        return Path(expr.segments[1:], expr.pos + len(head) + 1)
+    if isinstance(expr, Unary):
+        return Unary(expr.op, _strip_head(expr.operand), expr.pos)
+    if isinstance(expr, Binary):
+        return Binary(expr.op, _strip_head(expr.left), _strip_head(expr.right), expr.pos)
+    if isinstance(expr, Call):
+        return Call(expr.name, tuple(_strip_head(a) for a in expr.args), expr.pos)
+    return expr
 
 
 class FilterCompiler:
@@ -117,6 +159,12 @@ class FilterCompiler:
             return self.bind(value, expr.pos)
         if isinstance(expr, Path):
             return self.resolver.column(expr)
+        if isinstance(expr, Binary | Call) and (
+            expr.name if isinstance(expr, Call) else expr.op
+        ) in (_ANY_NODES):
+            found = self.any_of_many(expr)
+            if found is not None:
+                return found
         if isinstance(expr, Unary):
             return sa.not_(self.compile(expr.operand))
         if isinstance(expr, Binary):
@@ -124,6 +172,19 @@ class FilterCompiler:
         if isinstance(expr, Call):
             return self.call(expr)
         raise self.error("cannot compile this expression", expr.pos)  # pragma: no cover
+
+    def any_of_many(self, expr: Binary | Call) -> SqlExpr | None:
+        """``Datastreams/name eq 'x'`` on Things: true if any linked Datastream matches."""
+        found = _paths(expr)
+        hits = [self.resolver.through_many(p) for p in found]
+        if not found or all(h is None for h in hits):
+            return None
+        heads = {p.segments[0] for p in found}
+        if any(h is None for h in hits) or len(heads) > 1:
+            raise self.error("one condition cannot mix a to-many link with other paths", expr.pos)
+        inner, wrap = hits[0]  # type: ignore[misc]
+        sub = FilterCompiler(inner, dialect="postgresql" if self.pg else "sqlite", now=self.now)
+        return wrap(sub.compile(_strip_head(expr)))
 
     def boolean(self, expr: Expr) -> ColumnElement[bool]:
         return self.compile(expr)
