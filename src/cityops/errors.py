@@ -56,3 +56,10 @@ class CalendarUnknown(CityOpsError):
 
     status = 422
     code = "calendar_year_unknown"
+
+
+class PayloadTooLarge(CityOpsError):
+    """A request body or batch over the configured limit."""
+
+    status = 413
+    code = "payload_too_large"

@@ -19,6 +19,7 @@ class Role(enum.StrEnum):
     field_worker = "field_worker"  # 处置人员
     inspector = "inspector"  # 监督员
     resident = "resident"  # 居民
+    device = "device"  # a device or gateway account: may only send readings
 
 
 class User(Base):

@@ -55,7 +55,39 @@ POLICY: dict[Role, dict[Action, Need]] = {
         A.verify_pass: Need.reporter,
         A.verify_fail: Need.reporter,
     },
+    Role.device: {},
 }
+
+
+class SensingAction(enum.StrEnum):
+    """What may be done with the sensing network (一张网)."""
+
+    ingest = "ingest"  # send observations
+    read = "read"  # things, datastreams, observations, latest values
+    manage = "manage"  # create/change/delete things, sensors, datastreams ...
+    command = "command"  # send a command to an actuator
+
+
+_S = SensingAction
+_STAFF_READ = frozenset({_S.read})
+SENSING_POLICY: dict[Role, frozenset[SensingAction]] = {
+    Role.city_admin: frozenset(SensingAction),  # also machine principals (rules, simulator)
+    Role.district_dispatcher: frozenset({_S.read, _S.command}),
+    Role.street_staff: _STAFF_READ,
+    Role.field_worker: _STAFF_READ,
+    Role.inspector: _STAFF_READ,
+    Role.resident: frozenset(),
+    Role.device: frozenset({_S.ingest}),
+}
+
+
+def require_sensing(principal: Principal, action: SensingAction) -> None:
+    """Raise Forbidden (``role_forbidden``) unless the role may take this sensing action."""
+    if action not in SENSING_POLICY.get(principal.role, frozenset()):
+        raise Forbidden(
+            f"role {principal.role.value} may not {action.value} sensing data",
+            code="role_forbidden",
+        )
 
 
 def _satisfied(

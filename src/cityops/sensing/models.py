@@ -10,13 +10,14 @@ created on demand by ``cityops.sensing.timeseries.ensure_partitions`` before an 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    DateTime,
     Enum,
     Float,
     ForeignKey,
@@ -25,12 +26,15 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql.compiler import DDLCompiler
+from sqlalchemy.types import TypeEngine
 
 from cityops.store.base import Base, UtcDateTime
 
@@ -38,6 +42,49 @@ from cityops.store.base import Base, UtcDateTime
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 GEOJSON = "application/geo+json"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def to_micros(value: datetime) -> int:
+    """Exact microseconds since the epoch of an aware datetime."""
+    return (value - EPOCH) // _US
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
+
+
+class EpochTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes; an 8-byte integer of microseconds on SQLite, timestamptz on PG.
+
+    The observation row and its unique index stay narrow on SQLite (a 26-character text time
+    made the index 2.5 times wider and the store about a third slower), and minute/hour buckets
+    are integer arithmetic. ORM users see datetimes either way.
+    """
+
+    impl = BigInteger
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return to_micros(value) if dialect.name == "sqlite" else value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return from_micros(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Thing(Base):
@@ -172,7 +219,7 @@ class Datastream(Base):
     lng: Mapped[float | None] = mapped_column(Float)
     latest_result: Mapped[float | None] = mapped_column(Float)
     latest_result_json: Mapped[Any | None] = mapped_column(JSON)
-    latest_phenomenon_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    latest_phenomenon_time: Mapped[datetime | None] = mapped_column(EpochTime())
 
     __table_args__ = (Index("ix_sta_datastream_lat_lng", "lat", "lng"),)
 
@@ -197,8 +244,8 @@ class Observation(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     datastream_id: Mapped[int] = mapped_column(Integer)
-    phenomenon_time: Mapped[datetime] = mapped_column(UtcDateTime())
-    result_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    phenomenon_time: Mapped[datetime] = mapped_column(EpochTime())
+    result_time: Mapped[datetime | None] = mapped_column(EpochTime())
     result: Mapped[float | None] = mapped_column(Float)
     result_json: Mapped[Any | None] = mapped_column(JSON)
     foi_id: Mapped[int | None] = mapped_column(Integer)
@@ -226,7 +273,7 @@ class IngestMessage(Base):
 
     source: Mapped[str] = mapped_column(String(100))
     message_id: Mapped[str] = mapped_column(String(200))
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    received_at: Mapped[datetime] = mapped_column(EpochTime(), index=True)
 
     __table_args__ = (PrimaryKeyConstraint("source", "message_id"),)
 
@@ -259,7 +306,7 @@ class _AggColumns:
     """min/max/sum/count per (datastream, bucket); mean = sum / count (sums merge, means don't)."""
 
     datastream_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    bucket: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(EpochTime(), primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
     sum: Mapped[float] = mapped_column(Float)
     min: Mapped[float] = mapped_column(Float)

@@ -76,9 +76,8 @@ def _bucket_sql(pg: bool, resolution: str) -> str:
     if pg:
         unit = "minute" if resolution == "1m" else "hour"
         return f"date_trunc('{unit}', phenomenon_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-    if resolution == "1m":
-        return "substr(phenomenon_time, 1, 16) || ':00.000000'"
-    return "substr(phenomenon_time, 1, 13) || ':00:00.000000'"
+    step = 60_000_000 if resolution == "1m" else 3_600_000_000  # EpochTime: microseconds
+    return f"(phenomenon_time / {step}) * {step}"
 
 
 def rollup(*, session: Session, max_rows: int = 1_000_000) -> int:
@@ -112,9 +111,35 @@ def rollup(*, session: Session, max_rows: int = 1_000_000) -> int:
             ),
             {"low": low, "high": high},
         )
+    _fold_latest(session, pg, low, high)
     mark.value = high
     session.flush()
     return high - low
+
+
+def _fold_latest(session: Session, pg: bool, low: int, high: int) -> None:
+    """Move latest values forward from the folded rows (for ingest with update_latest off)."""
+    if pg:
+        newest = (
+            "SELECT DISTINCT ON (datastream_id) datastream_id, result, result_json, "
+            "phenomenon_time AS t FROM observation WHERE id > :low AND id <= :high "
+            "ORDER BY datastream_id, phenomenon_time DESC"
+        )
+    else:  # SQLite: bare columns next to max() come from the row holding the max
+        newest = (
+            "SELECT datastream_id, result, result_json, max(phenomenon_time) AS t "
+            "FROM observation WHERE id > :low AND id <= :high GROUP BY datastream_id"
+        )
+    session.execute(
+        text(
+            "UPDATE sta_datastream SET latest_result = n.result, "
+            "latest_result_json = n.result_json, latest_phenomenon_time = n.t "
+            f"FROM ({newest}) AS n WHERE sta_datastream.id = n.datastream_id AND "
+            "(sta_datastream.latest_phenomenon_time IS NULL "
+            "OR sta_datastream.latest_phenomenon_time < n.t)"
+        ),
+        {"low": low, "high": high},
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +213,9 @@ def observations(
         ).all()
         return [{"time": t, "result": r if r is not None else j} for t, r, j in rows]
     a = ObsAgg1m if agg == "1m" else ObsAgg1h
+    # Buckets overlapping [start, end): the one holding ``start`` counts too.
+    width = 60 if agg == "1m" else 3600
+    start = datetime.fromtimestamp(int(start.timestamp()) // width * width, UTC)
     aggs = session.execute(
         select(a.bucket, a.count, a.sum, a.min, a.max)
         .where(a.datastream_id == datastream_id)

