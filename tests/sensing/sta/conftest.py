@@ -13,13 +13,13 @@ from sqlalchemy import Engine
 
 from cityops.api.app import create_app
 from cityops.api.context import AppContext
+from cityops.auth.models import Role, User
 from cityops.bus.memory import Event, MemoryBus
 from cityops.clock import FakeClock
 from cityops.settings import Settings
 from cityops.store.engine import make_session_factory
 from tests import citykit
 
-DEVICE_KEY = "device-key-0123456789"
 NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 
 
@@ -29,7 +29,7 @@ def basic(user: str, password: str = citykit.PASSWORD) -> dict[str, str]:
 
 
 ADMIN = basic("admin")
-DEVICE = basic("device", DEVICE_KEY)
+DEVICE = basic("gateway")  # an account with the device role
 
 
 @dataclass
@@ -54,10 +54,15 @@ def make_ctx(engine: Engine, clock: FakeClock) -> AppContext:
     sessions = make_session_factory(engine)
     with sessions.begin() as s:
         citykit.build(s)
+        s.add(
+            User(
+                username="gateway", display_name="gas gateway", password_hash=citykit.HASH,
+                role=Role.device, scope_code=None,
+            )
+        )  # fmt: skip
     return AppContext(
         settings=Settings(
-            secret_key="test-secret-key-0123456789abcdef", sta_device_key=DEVICE_KEY,
-            sta_default_top=100, sta_max_top=5,
+            secret_key="test-secret-key-0123456789abcdef", sta_default_top=100, sta_max_top=5,
         ),
         engine=engine,
         sessions=sessions,

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from cityops.sensing.models import EpochTime
 from cityops.sensing.sta.ast import StaQueryError
 from cityops.sensing.sta.filter import parse_filter
 from cityops.sensing.sta.geo import GeoRef
@@ -30,6 +31,7 @@ sample = sa.Table(
     sa.Column("phenomenon_time", UtcDateTime()),
     sa.Column("lat", sa.Float),
     sa.Column("lng", sa.Float),
+    sa.Column("epoch_time", EpochTime()),
 )
 ROWS = [
     # Shanghai-ish points; times in UTC
@@ -48,8 +50,11 @@ def table(engine: Engine) -> Iterator[Engine]:
         conn.execute(
             sa.insert(sample),
             [
-                dict(zip([c.name for c in sample.columns], r, strict=True))
-                | {"phenomenon_time": r[6].replace(tzinfo=UTC)}
+                dict(zip([c.name for c in sample.columns][:9], r, strict=True))
+                | {
+                    "phenomenon_time": r[6].replace(tzinfo=UTC),
+                    "epoch_time": r[6].replace(tzinfo=UTC),
+                }
                 for r in ROWS
             ],
         )
@@ -67,6 +72,7 @@ RESOLVER = ColumnMap(
         "count": sample.c.count,
         "active": sample.c.active,
         "phenomenonTime": sample.c.phenomenon_time,
+        "epochTime": sample.c.epoch_time,
     },
     {"location": GeoRef(lat=sample.c.lat, lng=sample.c.lng)},
 )
@@ -144,6 +150,11 @@ CASES = [
     ("geo.length(location) eq 0", [1, 2, 3, 4]),
     ("geo.length(geography'LINESTRING(121 31, 121 32)') gt 111000", [1, 2, 3, 4]),
 ]  # fmt: skip
+
+
+# The same time conditions on a column kept as integer microseconds (the observation table's
+# EpochTime on SQLite) must select the same rows.
+CASES += [(t.replace("phenomenonTime", "epochTime"), e) for t, e in CASES if "phenomenonTime" in t]
 
 
 @pytest.mark.parametrize(("text", "expected"), CASES, ids=[c[0][:60] for c in CASES])

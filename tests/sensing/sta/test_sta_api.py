@@ -74,18 +74,24 @@ def test_without_credentials_it_answers_401_in_the_sta_shape(sta: Sta) -> None:
     assert sta.client.get("/sta/v1.1/Things", headers=basic("device", "nope")).status_code == 401
 
 
-def test_readers_read_only_admins_and_devices_write(sta: Sta) -> None:
-    assert sta.client.get("/sta/v1.1/Things", headers=basic("resident")).status_code == 200
+def test_the_sensing_policy_decides_who_reads_and_writes(sta: Sta) -> None:
+    _, ds_id = deep_thing(sta)
+    assert sta.client.get("/sta/v1.1/Things", headers=basic("dispatcher")).status_code == 200
+    assert sta.client.get("/sta/v1.1/Things", headers=basic("resident")).status_code == 403
+    assert sta.client.get("/sta/v1.1/Things", headers=DEVICE).status_code == 403
     r = sta.client.post("/sta/v1.1/Things", json={"name": "x"}, headers=basic("dispatcher"))
     assert r.status_code == 403 and r.json()["type"] == "error"
-    sta.post("Things", {"name": "gateway"}, who=DEVICE)
+    assert sta.client.post("/sta/v1.1/Things", json={"name": "x"}, headers=DEVICE).status_code == (
+        403
+    )
+    reading = {"result": 3.5, "phenomenonTime": "2026-11-25T00:59:00Z"}
+    sta.post(f"Datastreams({ds_id})/Observations", reading, who=DEVICE)
     token = sta.client.post(
         "/api/v1/auth/token", data={"username": "admin", "password": "correct-horse-42"}
     ).json()["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
-    assert sta.client.get("/sta/v1.1/Things", headers=bearer).json()["value"][0]["name"] == (
-        "gateway"
-    )
+    obs = sta.client.get("/sta/v1.1/Observations", headers=bearer).json()["value"]
+    assert [o["result"] for o in obs] == [3.5]
 
 
 def test_deep_insert_links_everything(sta: Sta) -> None:

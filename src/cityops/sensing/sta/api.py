@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 
 from cityops.api.deps import Ctx, SessionDep
+from cityops.auth.policy import SensingAction, require_sensing
 from cityops.errors import CityOpsError, NotFound, ValidationFailed
 from cityops.sensing.sta.access import CallerDep
 from cityops.sensing.sta.dataarray import create_observations
@@ -81,7 +82,8 @@ def _reader(request: Request, ctx: Ctx, session: SessionDep) -> Reader:
 
 @router.get("", include_in_schema=False)
 @router.get("/")
-def service_root(request: Request, _caller: CallerDep) -> dict[str, Any]:
+def service_root(request: Request, caller: CallerDep) -> dict[str, Any]:
+    require_sensing(caller, SensingAction.read)
     base = _base(request)
     return {
         "value": [{"name": name, "url": f"{base}/{name}"} for name in SETS],
@@ -90,9 +92,8 @@ def service_root(request: Request, _caller: CallerDep) -> dict[str, Any]:
 
 
 @router.get("/{path:path}")
-def read(
-    path: str, request: Request, ctx: Ctx, session: SessionDep, _caller: CallerDep
-) -> Response:
+def read(path: str, request: Request, ctx: Ctx, session: SessionDep, caller: CallerDep) -> Response:
+    require_sensing(caller, SensingAction.read)
     target = parse_path(path)
     params = dict(request.query_params)
     opts = parse_options(params)
@@ -128,7 +129,7 @@ def _writer(ctx: Ctx, session: SessionDep) -> Writer:
 def create_observations_action(
     request: Request, ctx: Ctx, session: SessionDep, caller: CallerDep, body: Any = Body(None)
 ) -> list[str]:
-    caller.require_write()
+    require_sensing(caller, SensingAction.ingest)
     return create_observations(_writer(ctx, session), body, _base(request), ctx.clock.now())
 
 
@@ -141,8 +142,9 @@ def create(
     caller: CallerDep,
     body: Any = Body(None),
 ) -> Response:
-    caller.require_write()
     target = parse_path(path)
+    ingest = target.es.name == "Observations"
+    require_sensing(caller, SensingAction.ingest if ingest else SensingAction.manage)
     if target.single or target.prop is not None:
         raise ValidationFailed("POST to a collection, e.g. Things or Things(1)/Datastreams")
     back: tuple[str, int] | None = None
@@ -184,7 +186,7 @@ def patch(
     caller: CallerDep,
     body: Any = Body(None),
 ) -> Response:
-    caller.require_write()
+    require_sensing(caller, SensingAction.manage)
     target = _single(path)
     assert target.ident is not None
     if isinstance(body, list):  # RFC 6902 JSON Patch, as frost-sta-client sends
@@ -199,7 +201,7 @@ def patch(
 def put(
     path: str, ctx: Ctx, session: SessionDep, caller: CallerDep, body: Any = Body(None)
 ) -> Response:
-    caller.require_write()
+    require_sensing(caller, SensingAction.manage)
     target = _single(path)
     assert target.ident is not None
     _writer(ctx, session).update(target.es, target.ident, body, replace=True)
@@ -208,7 +210,7 @@ def put(
 
 @router.delete("/{path:path}")
 def delete(path: str, ctx: Ctx, session: SessionDep, caller: CallerDep) -> Response:
-    caller.require_write()
+    require_sensing(caller, SensingAction.manage)
     target = _single(path)
     assert target.ident is not None
     if target.parent is not None:

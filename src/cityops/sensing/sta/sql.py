@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
+from cityops.sensing.models import EpochTime
 from cityops.sensing.sta import geo
 from cityops.sensing.sta.ast import (
     Binary,
@@ -90,6 +91,10 @@ _ANY_NODES = frozenset(_CMP) | {
 }  # fmt: skip
 
 
+def _is_time(column: SqlExpr) -> bool:
+    return isinstance(column.type, sa.DateTime | UtcDateTime | EpochTime)
+
+
 def _paths(expr: Expr) -> list[Path]:
     if isinstance(expr, Path):
         return [expr]
@@ -149,6 +154,11 @@ class FilterCompiler:
         if isinstance(value, timedelta):
             raise self.error("a duration can only be added to or taken from a time", pos)
         raise self.error("a geography literal belongs inside a geo function", pos)
+
+    def bind_as(self, value: Value, column: SqlExpr, pos: int) -> SqlExpr:
+        if isinstance(value, datetime) and _is_time(column):
+            return sa.literal(value, column.type)
+        return self.bind(value, pos)
 
     def compile(self, expr: Expr) -> SqlExpr:
         try:
@@ -217,10 +227,16 @@ class FilterCompiler:
                     return sa.false()
                 column = self.compile(other)
                 return column.is_(None) if op == "eq" else column.is_not(None)
+            if lconst != rconst:  # a time constant takes the column's own type (text or integer)
+                column = self.compile(expr.right if lconst else expr.left)
+                const = expr.left if lconst else expr.right
+                value = self.bind_as(lval if lconst else rval, column, const.pos)
+                pair = (value, column) if lconst else (column, value)
+                return _CMP[op](*pair)
             return _CMP[op](self.compile(expr.left), self.compile(expr.right))
         if rconst and isinstance(rval, timedelta) and op in {"add", "sub"}:
             column = self.compile(expr.left)
-            if not isinstance(column.type, sa.DateTime | UtcDateTime):
+            if not _is_time(column):
                 raise self.error("a duration can only be added to or taken from a time", expr.pos)
             return self.shift_time(column, rval if op == "add" else -rval)
         left, right = self.compile(expr.left), self.compile(expr.right)
@@ -238,7 +254,10 @@ class FilterCompiler:
 
     def shift_time(self, column: SqlExpr, delta: timedelta) -> SqlExpr:
         if self.pg:
-            return column + sa.literal(delta, sa.Interval())
+            return sa.type_coerce(column + sa.literal(delta, sa.Interval()), column.type)
+        if isinstance(column.type, EpochTime):
+            micros = sa.type_coerce(column, sa.BigInteger()) + delta // timedelta(microseconds=1)
+            return sa.type_coerce(micros, EpochTime())
         seconds = f"{delta.total_seconds():+.6f} seconds"
         return sa.func.strftime("%Y-%m-%d %H:%M:%f", column, seconds)
 
@@ -248,6 +267,13 @@ class FilterCompiler:
 
     def _utc(self, column: SqlExpr) -> SqlExpr:
         return sa.func.timezone("UTC", column) if self.pg else column
+
+    def _sqlite_text(self, column: SqlExpr) -> SqlExpr:
+        """SQLite: an integer-microsecond time as the text SQLite's date functions read."""
+        if self.pg or not isinstance(column.type, EpochTime):
+            return column
+        seconds = sa.type_coerce(column, sa.BigInteger()) / sa.literal(1_000_000.0)
+        return sa.func.strftime("%Y-%m-%d %H:%M:%f", seconds, "unixepoch")
 
     def call(self, expr: Call) -> SqlExpr:
         name = expr.name
@@ -278,6 +304,8 @@ class FilterCompiler:
         return self.time_or_math(name, args[0])
 
     def time_or_math(self, name: str, arg: SqlExpr) -> SqlExpr:
+        if name not in {"round", "floor", "ceiling"}:
+            arg = self._sqlite_text(arg)
         if name in _PARTS:
             return sa.extract(name, self._utc(arg))
         if name == "second":
