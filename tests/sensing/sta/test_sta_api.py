@@ -86,6 +86,9 @@ def test_the_sensing_policy_decides_who_reads_and_writes(sta: Sta) -> None:
     )
     reading = {"result": 3.5, "phenomenonTime": "2026-11-25T00:59:00Z"}
     sta.post(f"Datastreams({ds_id})/Observations", reading, who=DEVICE)
+    sneaky = reading | {"Datastream": {"name": "new", "unitOfMeasurement": {}}}
+    r = sta.client.post("/sta/v1.1/Observations", json=sneaky, headers=DEVICE)
+    assert r.status_code == 403 and "not create a Datastream" in r.json()["message"]
     token = sta.client.post(
         "/api/v1/auth/token", data={"username": "admin", "password": "correct-horse-42"}
     ).json()["access_token"]
@@ -112,6 +115,30 @@ def test_deep_insert_links_everything(sta: Sta) -> None:
     assert sta.get(f"Datastreams({ds_id})/Sensor/name") == {"name": "MQ-4"}
     raw = sta.client.get(f"/sta/v1.1/Things({thing_id})/name/$value", headers=ADMIN)
     assert raw.text == "septic tank 7"
+
+
+def test_linking_through_navigation_records_history(sta: Sta) -> None:
+    thing_id, ds_id = deep_thing(sta)
+    moved = sta.post(
+        f"Things({thing_id})/Locations",
+        {"name": "new site", "encodingType": "application/geo+json",
+         "location": {"type": "Point", "coordinates": [106.6, 29.6]}},
+    )  # fmt: skip
+    locations = sta.get(f"Things({thing_id})/Locations")["value"]
+    assert [loc["@iot.id"] for loc in locations] == [moved["@iot.id"]]  # type: ignore[attr-defined]
+    history = sta.get(
+        f"Things({thing_id})/HistoricalLocations",
+        **{"$expand": "Locations($select=name)", "$orderby": "id"},
+    )["value"]
+    assert [h["Locations"] for h in history] == [  # type: ignore[attr-defined]
+        [{"name": "tank 7"}],
+        [{"name": "new site"}],
+    ]
+    near = sta.get(
+        "Datastreams",
+        **{"$filter": "geo.distance(observedArea, geography'POINT(106.6 29.6)') lt 1"},
+    )
+    assert [d["@iot.id"] for d in near["value"]] == [ds_id]  # type: ignore[attr-defined]
 
 
 def test_observations_go_through_intake_and_dedupe(sta: Sta) -> None:

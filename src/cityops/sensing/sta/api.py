@@ -18,7 +18,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import IntegrityError
 
 from cityops.api.deps import Ctx, SessionDep
-from cityops.auth.policy import SensingAction, require_sensing
+from cityops.auth.policy import SENSING_POLICY, SensingAction, require_sensing
+from cityops.auth.scope import Principal
 from cityops.errors import CityOpsError, NotFound, ValidationFailed
 from cityops.sensing.sta.access import CallerDep
 from cityops.sensing.sta.dataarray import create_observations
@@ -121,8 +122,9 @@ def _prop_value(target: Target, row: Any) -> Any:
     return out_value(target.prop, row)
 
 
-def _writer(ctx: Ctx, session: SessionDep) -> Writer:
-    return Writer(session, clock=ctx.clock, settings=ctx.settings)
+def _writer(ctx: Ctx, session: SessionDep, caller: Principal | None = None) -> Writer:
+    manage = caller is None or SensingAction.manage in SENSING_POLICY.get(caller.role, ())
+    return Writer(session, clock=ctx.clock, settings=ctx.settings, manage=manage)
 
 
 @router.post("/CreateObservations", status_code=201)
@@ -130,7 +132,7 @@ def create_observations_action(
     request: Request, ctx: Ctx, session: SessionDep, caller: CallerDep, body: Any = Body(None)
 ) -> list[str]:
     require_sensing(caller, SensingAction.ingest)
-    return create_observations(_writer(ctx, session), body, _base(request), ctx.clock.now())
+    return create_observations(_writer(ctx, session, caller), body, _base(request), ctx.clock.now())
 
 
 @router.post("/{path:path}", status_code=201)
@@ -148,7 +150,7 @@ def create(
     if target.single or target.prop is not None:
         raise ValidationFailed("POST to a collection, e.g. Things or Things(1)/Datastreams")
     back: tuple[str, int] | None = None
-    writer = _writer(ctx, session)
+    writer = _writer(ctx, session, caller)
     link_after = None
     if target.parent is not None:
         parent_es, parent_id, link = target.parent

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from cityops.clock import Clock
-from cityops.errors import NotFound, ValidationFailed
+from cityops.errors import Forbidden, NotFound, ValidationFailed
 from cityops.sensing import entities, service
 from cityops.sensing.models import HistoricalLocationLocation, Observation
 from cityops.sensing.sta.schema import IGNORED, SETS, EntitySet, Link, Prop
@@ -60,10 +60,13 @@ def in_value(prop: Prop, value: Any) -> Any:
 
 
 class Writer:
-    def __init__(self, session: Session, *, clock: Clock, settings: Settings) -> None:
+    def __init__(
+        self, session: Session, *, clock: Clock, settings: Settings, manage: bool = True
+    ) -> None:
         self.session = session
         self.clock = clock
         self.settings = settings
+        self.manage = manage  # False: may add observations (and their features), nothing else
 
     # -- create --------------------------------------------------------------------------------
     def create(self, es: EntitySet, body: Any, *, back: tuple[str, int] | None = None) -> int:
@@ -72,6 +75,11 @@ class Writer:
             raise ValidationFailed(f"a {es.singular} must be a JSON object", code="wrong_type")
         if "@iot.id" in body:
             return self._existing(es, body["@iot.id"])
+        if not self.manage and es.name not in {"Observations", "FeaturesOfInterest"}:
+            raise Forbidden(
+                f"this account may send observations but not create a {es.singular}",
+                code="role_forbidden",
+            )
         values: dict[str, Any] = {}
         later: list[tuple[Link, Any]] = []
         for key, value in body.items():
