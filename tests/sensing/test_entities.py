@@ -157,3 +157,29 @@ def test_commands_and_acks_are_recorded(
         assert s.scalar(select(func.count()).select_from(ActuatorCommand)) == 1
     with session_factory() as s, pytest.raises(NotFound):
         service.ack_command(session=s, command_id=999, ok=False, payload=None, clock=clock)
+
+
+def test_a_single_observation_created_as_an_entity_dedupes_with_the_intake(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    ds = network.ds_ids[0]
+    when = clock.now() - timedelta(days=2)  # a day no batch has written yet
+    with session_factory() as s, s.begin():
+        obs = entities.create(
+            session=s,
+            model=Observation,
+            values={"datastream_id": ds, "phenomenon_time": when, "result": 4.5},
+        )
+        assert obs.id
+        with pytest.raises(ValidationFailed):
+            entities.create(
+                session=s,
+                model=Observation,
+                values={"datastream_id": 10**6, "phenomenon_time": when, "result": 1.0},
+            )
+    with session_factory() as s, s.begin():
+        res = service.ingest(session=s, readings=[[ds, when.isoformat(), 9.9]], clock=clock)
+    assert (res.stored, res.duplicates) == (0, 1)
+    with session_factory() as s:
+        got = entities.get(session=s, model=Observation, id=obs.id)
+        assert got.result == 4.5 and got.phenomenon_time == when

@@ -160,3 +160,32 @@ def test_one_event_per_batch_after_commit(
     assert [e.subject for e in events] == ["observations.batch"]
     assert events[0].data["datastream_id"] == [ds]
     assert events[0].data["result"] == [1.0]
+
+
+def test_catalogue_changes_are_seen_by_the_next_batch(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    from cityops.sensing import entities
+
+    ds = network.ds_ids[0]
+    with session_factory() as s, s.begin():
+        assert service.ingest(session=s, readings=[[ds, _iso(clock, -9), 1.0]], clock=clock).stored
+    with session_factory() as s, s.begin():
+        entities.delete_(session=s, model=Datastream, id=ds)
+        # One added behind the service's back (plain ORM) is found on a miss.
+        other = s.get(Datastream, network.ds_ids[1])
+        assert other is not None
+        added = Datastream(
+            name="added",
+            unit_of_measurement={},
+            thing_id=other.thing_id,
+            sensor_id=other.sensor_id,
+            observed_property_id=other.observed_property_id,
+        )
+        s.add(added)
+    with session_factory() as s, s.begin():
+        res = service.ingest(
+            session=s, readings=[[ds, _iso(clock), 1.0], [added.id, _iso(clock), 2.0]], clock=clock
+        )
+    assert [r.reason for r in res.rejected] == [Reason.unknown_datastream]
+    assert res.stored == 1

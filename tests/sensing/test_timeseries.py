@@ -23,9 +23,9 @@ def _put(factory: sessionmaker[Session], clock: FakeClock, readings: list[list[o
         assert not res.rejected, res.rejected
 
 
-def _fold(factory: sessionmaker[Session]) -> int:
+def _fold(factory: sessionmaker[Session], fold_latest: bool = False) -> int:
     with factory() as s, s.begin():
-        return timeseries.rollup(session=s)
+        return timeseries.rollup(session=s, fold_latest=fold_latest)
 
 
 @pytest.mark.parametrize("update_latest", [True, False])
@@ -52,7 +52,7 @@ def test_aggregates_equal_a_direct_computation(
                 clock=clock,
                 update_latest=update_latest,
             )
-        assert _fold(session_factory) > 0
+        assert _fold(session_factory, fold_latest=not update_latest) > 0
     assert _fold(session_factory) == 0  # nothing new past the watermark
 
     stored = {(d, t): v for d, t, v in readings}  # (ds, t) is unique by construction
@@ -152,3 +152,35 @@ def test_retention_drops_old_raw_rows_and_aggregates(
             clock=FakeClock(old + timedelta(hours=1)),
         )
     assert res.stored == 1
+
+
+def test_latest_non_numeric_values_come_back_as_sent(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    from cityops.sensing import entities
+    from cityops.sensing.models import Datastream, ObservationType
+
+    with session_factory() as s, s.begin():
+        first = s.get(Datastream, network.ds_ids[0])
+        assert first is not None
+        category = entities.create(
+            session=s,
+            model=Datastream,
+            values={
+                "name": "cover state",
+                "unit_of_measurement": {},
+                "observation_type": ObservationType.category.value,
+                "thing_id": first.thing_id,
+                "sensor_id": first.sensor_id,
+                "observed_property_id": first.observed_property_id,
+            },
+        )
+    now = clock.now().isoformat()
+    _put(session_factory, clock, [[category.id, now, "open"], [network.truth_id, now, False]])
+    with session_factory() as s:
+        rows = timeseries.latest_in_bbox(
+            session=s, min_lng=106.4, min_lat=29.4, max_lng=106.6, max_lat=29.6
+        )
+    by_id = {r["datastream_id"]: r["result"] for r in rows}
+    assert by_id[category.id] == "open"
+    assert by_id[network.truth_id] is False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, inspect, select, update
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from cityops.clock import Clock
 from cityops.errors import NotFound, ValidationFailed
 from cityops.registry.models import Component
+from cityops.sensing import service, timeseries
 from cityops.sensing.models import (
     ActuatorCommand,
     Datastream,
@@ -44,6 +46,9 @@ ENTITIES: dict[str, type[Base]] = {
     "ObservedProperty": ObservedProperty,
     "Datastream": Datastream,
     "FeatureOfInterest": FeatureOfInterest,
+    # Single observations (STA POST/PATCH/DELETE); batches go through service.ingest. A changed
+    # or deleted reading is not taken out of the 1m/1h aggregates already folded.
+    "Observation": Observation,
 }
 _DERIVED = {"latest_result", "latest_result_json", "latest_phenomenon_time"}
 
@@ -121,6 +126,8 @@ def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
     """Insert one entity from its column values."""
     clean = _clean(model, values)
     _check_refs(session, model, clean)
+    if model is Observation:
+        _prepare_observation(session, clean)
     try:
         row = model(**clean)
     except TypeError as exc:  # pragma: no cover - _clean filters names
@@ -129,6 +136,7 @@ def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
     session.flush()
     if isinstance(row, Datastream):
         _position_datastreams(session, row.thing_id)
+        service.bump_catalogue(session=session)
     return row
 
 
@@ -151,6 +159,8 @@ def update_(*, session: Session, model: type[T], id: int, values: Mapping[str, A
     row = get(session=session, model=model, id=id)
     clean = _clean(model, values)
     _check_refs(session, model, clean)
+    if isinstance(row, Observation) and "phenomenon_time" in clean:
+        _prepare_observation(session, {"datastream_id": row.datastream_id, **clean})
     for key, value in clean.items():
         setattr(row, key, value)
     session.flush()
@@ -161,6 +171,7 @@ def update_(*, session: Session, model: type[T], id: int, values: Mapping[str, A
             _position_datastreams(session, thing_id)
     if isinstance(row, Datastream):
         _position_datastreams(session, row.thing_id)
+        service.bump_catalogue(session=session)
     return row
 
 
@@ -203,6 +214,17 @@ def delete_(*, session: Session, model: type[Base], id: int) -> None:
             )
     session.delete(row)
     session.flush()
+    if isinstance(row, Thing | Datastream):
+        service.bump_catalogue(session=session)
+
+
+def _prepare_observation(session: Session, values: Mapping[str, Any]) -> None:
+    """Check the datastream and time, and make the day's partition (PostgreSQL) exist."""
+    _require(session, Datastream, values.get("datastream_id"), "datastream_id")
+    when = values.get("phenomenon_time")
+    if not isinstance(when, datetime) or when.tzinfo is None:
+        raise ValidationFailed("phenomenon_time must be an aware datetime", code="bad_time")
+    timeseries.ensure_partitions(session, [when.astimezone(UTC).date()])
 
 
 def _delete_datastream_data(session: Session, ds_id: int) -> None:

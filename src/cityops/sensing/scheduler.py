@@ -1,0 +1,79 @@
+"""Sensing upkeep as a background thread: the rollup every few seconds, retention every hour.
+
+Each step is its own transaction. Several processes may run it on PostgreSQL: the rollup
+serialises on its advisory lock, and purging twice is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from cityops.api.context import AppContext, unit_of_work
+from cityops.sensing import timeseries
+
+log = logging.getLogger(__name__)
+
+
+def run_rollup(ctx: AppContext, *, fold_latest: bool = False) -> int:
+    """Fold new raw rows into the aggregates; returns how many were folded."""
+    with unit_of_work(ctx) as session:
+        return timeseries.rollup(session=session, fold_latest=fold_latest)
+
+
+def run_purge(ctx: AppContext) -> timeseries.Purged:
+    """Drop what is past the retention settings."""
+    with unit_of_work(ctx) as session:
+        return timeseries.purge(session=session, now=ctx.clock.now(), settings=ctx.settings)
+
+
+class SensingUpkeep:
+    """Rollup every ``interval`` seconds (until caught up), purge every ``purge_every``."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        *,
+        interval: float = 5.0,
+        purge_every: timedelta = timedelta(hours=1),
+        fold_latest: bool = False,
+    ) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self.purge_every = purge_every
+        self.fold_latest = fold_latest
+        self._last_purge: datetime | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="sensing-upkeep")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout=timeout)
+
+    def step(self) -> int:
+        """One pass: fold until caught up, purge when due; returns rows folded."""
+        folded = 0
+        while not self._stop.is_set():
+            n = run_rollup(self.ctx, fold_latest=self.fold_latest)
+            folded += n
+            if n == 0:
+                break
+        now = self.ctx.clock.now()
+        if self._last_purge is None or now - self._last_purge >= self.purge_every:
+            purged = run_purge(self.ctx)
+            self._last_purge = now
+            if purged.raw or purged.partitions_dropped:
+                log.info("sensing retention: %s", purged)
+        return folded
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:  # keep running; the next pass retries
+                log.exception("sensing upkeep failed")
+            self._stop.wait(self.interval)
