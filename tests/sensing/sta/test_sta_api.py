@@ -156,6 +156,9 @@ def test_observations_go_through_intake_and_dedupe(sta: Sta) -> None:
         },
     )
     assert first["@iot.id"] == again["@iot.id"]
+    foi = sta.get(f"Observations({first['@iot.id']})/FeatureOfInterest")
+    assert foi["name"] == "tank 7"  # made from the Thing's Location, as STA asks
+    assert foi["feature"] == {"type": "Point", "coordinates": [106.55, 29.56]}
     assert first["result"] == 12.5 and first["phenomenonTime"] == "2026-11-25T00:30:00.000Z"
     assert sta.get(f"Datastreams({ds_id})/Observations", **{"$count": "true"})["@iot.count"] == 1
     assert [e.data["count"] for e in sta.events] == [1]  # one batch event, the duplicate is quiet
@@ -217,6 +220,9 @@ def test_create_observations_answers_a_link_or_an_error_per_row(sta: Sta) -> Non
     assert links[4].startswith("error: unknown_datastream")
     results = sta.get("Observations", **{"$orderby": "phenomenonTime desc", "$select": "result"})
     assert results["value"] == [{"result": 21.0}, {"result": 20.5}]
+    features = sta.get("FeaturesOfInterest", **{"$expand": "Observations($select=result)"})
+    (feature,) = features["value"]  # type: ignore[misc]
+    assert [o["result"] for o in feature["Observations"]] == [20.5, 21.0]
 
 
 def test_filter_orderby_paging_and_counts(sta: Sta) -> None:

@@ -67,6 +67,8 @@ def create_observations(writer: Writer, body: Any, base: str, now: datetime) -> 
                 raw["phenomenon_time"] = (
                     now if when is None else parse_instant(when, "phenomenonTime")
                 )
+                if raw.get("foi_id") is None:
+                    raw["foi_id"] = writer.default_foi(ident)
                 if raw.get("result_time") is not None:
                     raw["result_time"] = parse_instant(raw["result_time"], "resultTime")
             except CityOpsError as exc:

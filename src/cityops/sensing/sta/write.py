@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 from cityops.clock import Clock
 from cityops.errors import Forbidden, NotFound, ValidationFailed
 from cityops.sensing import entities, service
-from cityops.sensing.models import HistoricalLocationLocation, Observation
+from cityops.sensing.models import (
+    Datastream,
+    FeatureOfInterest,
+    HistoricalLocationLocation,
+    Location,
+    Observation,
+    ThingLocation,
+)
 from cityops.sensing.sta.schema import IGNORED, SETS, EntitySet, Link, Prop
 from cityops.settings import Settings
 
@@ -67,6 +74,7 @@ class Writer:
         self.clock = clock
         self.settings = settings
         self.manage = manage  # False: may add observations (and their features), nothing else
+        self._foi: dict[int, int | None] = {}  # datastream id -> its default FeatureOfInterest
 
     # -- create --------------------------------------------------------------------------------
     def create(self, es: EntitySet, body: Any, *, back: tuple[str, int] | None = None) -> int:
@@ -129,6 +137,38 @@ class Writer:
         ident: int = row.id  # type: ignore[attr-defined]
         return ident
 
+    def default_foi(self, datastream_id: int) -> int | None:
+        """The FeatureOfInterest made from the Thing's Location (STA: when none is given)."""
+        if datastream_id in self._foi:
+            return self._foi[datastream_id]
+        loc = self.session.scalars(
+            sa.select(Location)
+            .join(ThingLocation, ThingLocation.location_id == Location.id)
+            .join(Datastream, Datastream.thing_id == ThingLocation.thing_id)
+            .where(Datastream.id == datastream_id)
+            .order_by(Location.id)
+            .limit(1)
+        ).first()
+        found: int | None = None
+        if loc is not None:
+            found = self.session.scalar(
+                sa.select(FeatureOfInterest.id)
+                .where(
+                    FeatureOfInterest.name == loc.name, FeatureOfInterest.feature == loc.location
+                )
+                .limit(1)
+            )
+            if found is None:
+                values = {
+                    "name": loc.name, "description": loc.description,
+                    "encoding_type": loc.encoding_type, "feature": loc.location,
+                }  # fmt: skip
+                found = entities.create(
+                    session=self.session, model=FeatureOfInterest, values=values
+                ).id
+        self._foi[datastream_id] = found
+        return found
+
     def observation(self, values: Mapping[str, Any]) -> int:
         when = values.get("phenomenon_time") or self.clock.now()
         raw = {
@@ -137,7 +177,7 @@ class Writer:
             "result": values.get("result"),
             "result_time": values.get("result_time"),
             "parameters": values.get("parameters"),
-            "foi_id": values.get("foi_id"),
+            "foi_id": values.get("foi_id") or self.default_foi(int(values["datastream_id"])),
         }
         outcome = service.ingest(
             session=self.session, readings=[raw], clock=self.clock, settings=self.settings,
