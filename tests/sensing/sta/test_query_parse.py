@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cityops.sensing.sta.ast import Binary, Call, Geometry, Literal, Path, StaQueryError, Unary
 from cityops.sensing.sta.filter import parse_filter
@@ -182,3 +184,23 @@ def test_option_errors(params: dict[str, str], option: str, fragment: str) -> No
         parse_options(params)
     assert err.value.option == option
     assert fragment in err.value.message
+
+
+ALPHABET = st.sampled_from(
+    [
+        *"()',;=/ -.:0123456789eEZTPDHMSabcdgilnoqrstxy$@",
+        *("eq", " and ", " or ", "not ", "geography'", "POINT(1 2)", "duration'", "$top="),
+        "substringof(",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(ALPHABET, max_size=30).map("".join))
+def test_any_text_parses_or_fails_with_a_positioned_400(text: str) -> None:
+    for parse in (parse_filter, lambda t: parse_options({"$expand": t, "$orderby": t})):
+        try:
+            parse(text)
+        except StaQueryError as exc:
+            assert exc.status == 400
+            assert exc.pos is None or 0 <= exc.pos <= len(text) + 1

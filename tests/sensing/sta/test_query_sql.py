@@ -148,6 +148,10 @@ CASES = [
     ("st_disjoint(location, geography'POLYGON((100 20, 110 20, 110 30, 100 30, 100 20))')", [1, 2, 3]),  # noqa: E501
     ("st_overlaps(location, geography'POLYGON((100 20, 110 20, 110 30, 100 30, 100 20))')", []),
     ("geo.length(location) eq 0", [1, 2, 3, 4]),
+    # constants on both sides are decided in Python
+    ("1 lt 2 and 'a' eq 'a' and null eq null", [1, 2, 3, 4]),
+    ("2016-01-01 gt 2017-01-01 or null ne null or null lt 1", []),
+    ("result lt 99999999999999999999999 mul 10 and count lt 9223372036854775808", [1, 2, 3]),
     ("geo.length(geography'LINESTRING(121 31, 121 32)') gt 111000", [1, 2, 3, 4]),
 ]  # fmt: skip
 
@@ -194,6 +198,13 @@ def test_orderby_several_keys_and_by_distance(table: Engine) -> None:
         ("st_intersects(location, geography'LINESTRING(1 2, 3 4)')", "not supported", 0),
         ("result add duration'P1D' gt 2", "a duration can only be added", 7),
         ("name eq geography'POINT(1 2)'", "belongs inside a geo function", 8),
+        ("10:00:00 lt true", "cannot compare", 9),
+        ("phenomenonTime gt mindatetime() sub duration'P1D'", "out of range", 32),
+        ("not name", "not needs a condition", 0),
+        ("name add 1 eq 2", "add needs numbers", 5),
+        ("active gt true", "compare only with eq and ne", 7),
+        ("(result gt 1) mul 2 eq 2", "mul needs numbers", 14),
+        ("phenomenonTime mod 2 eq 2", "mod needs numbers", 15),
     ],
 )
 def test_compile_errors_point_at_the_problem(

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, ProgrammingError
 
 from cityops.api.deps import Ctx, SessionDep
 from cityops.auth.policy import SENSING_POLICY, SensingAction, require_sensing
@@ -62,6 +62,9 @@ class StaRoute(APIRoute):
                 return sta_error(400, str(first.get("msg", "invalid request")), "bad_request")
             except IntegrityError:
                 return sta_error(409, "that would duplicate or orphan an entity", "conflict")
+            except (DataError, ProgrammingError) as exc:  # e.g. name eq 5 on PostgreSQL
+                reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid query"
+                return sta_error(400, f"the query does not fit the data: {reason}", "bad_query")
 
         return handler
 

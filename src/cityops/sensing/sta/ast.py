@@ -102,6 +102,34 @@ class Call:
 
 Expr = Literal | Path | Unary | Binary | Call
 
+
+def paths_in(expr: Expr) -> list[Path]:
+    """Every property path in ``expr``, left to right."""
+    if isinstance(expr, Path):
+        return [expr]
+    if isinstance(expr, Unary):
+        return paths_in(expr.operand)
+    if isinstance(expr, Binary):
+        return paths_in(expr.left) + paths_in(expr.right)
+    if isinstance(expr, Call):
+        return [p for a in expr.args for p in paths_in(a)]
+    return []
+
+
+def strip_head(expr: Expr) -> Expr:
+    """The same expression with the first segment of every path removed."""
+    if isinstance(expr, Path):
+        head = expr.segments[0]
+        return Path(expr.segments[1:], expr.pos + len(head) + 1)
+    if isinstance(expr, Unary):
+        return Unary(expr.op, strip_head(expr.operand), expr.pos)
+    if isinstance(expr, Binary):
+        return Binary(expr.op, strip_head(expr.left), strip_head(expr.right), expr.pos)
+    if isinstance(expr, Call):
+        return Call(expr.name, tuple(strip_head(a) for a in expr.args), expr.pos)
+    return expr
+
+
 COMPARISON = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 LOGICAL = frozenset({"and", "or"})
 ARITHMETIC = frozenset({"add", "sub", "mul", "div", "mod"})

@@ -6,14 +6,24 @@ They are computed in Python once per request, so SQL sees a plain bound value.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Final
+from typing import Any, Final
 
 from cityops.sensing.sta.ast import Binary, Call, Expr, Geometry, Literal, Unary, Value
 from cityops.sensing.sta.geo import haversine_m, line_length_m
 
 MIN_DATETIME: Final = datetime(1, 1, 1, tzinfo=UTC)
 MAX_DATETIME: Final = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+}
 
 
 class NotConstant(Exception):
@@ -79,8 +89,10 @@ def _call(name: str, args: list[Value], now: datetime) -> Value:
             return int(offset.total_seconds() // 60)
         if name in parts:
             return parts[name]
-    if isinstance(a, date | time) and not isinstance(a, datetime) and name in {"year", "month"}:
-        return getattr(a, name)  # type: ignore[no-any-return]
+    if isinstance(a, date) and not isinstance(a, datetime) and name in {"year", "month", "day"}:
+        return int(getattr(a, name))
+    if isinstance(a, time) and name in {"hour", "minute", "second"}:
+        return int(getattr(a, name))
     if name in {"round", "floor", "ceiling"}:
         x = _num(a)
         if name == "round":

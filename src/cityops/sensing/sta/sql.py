@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.sqltypes import NullType
 
 from cityops.sensing.models import EpochTime
 from cityops.sensing.sta import geo
@@ -29,8 +30,10 @@ from cityops.sensing.sta.ast import (
     StaQueryError,
     Unary,
     Value,
+    paths_in,
+    strip_head,
 )
-from cityops.sensing.sta.consts import NotConstant, fold
+from cityops.sensing.sta.consts import COMPARE, NotConstant, fold
 from cityops.store.base import UtcDateTime
 
 SqlExpr = ColumnElement[Any]
@@ -91,34 +94,11 @@ _ANY_NODES = frozenset(_CMP) | {
 }  # fmt: skip
 
 
+_NOT_NUMBERS = (sa.String, sa.Boolean, sa.JSON, sa.Date, sa.Time, sa.Interval)
+
+
 def _is_time(column: SqlExpr) -> bool:
     return isinstance(column.type, sa.DateTime | UtcDateTime | EpochTime)
-
-
-def _paths(expr: Expr) -> list[Path]:
-    if isinstance(expr, Path):
-        return [expr]
-    if isinstance(expr, Unary):
-        return _paths(expr.operand)
-    if isinstance(expr, Binary):
-        return _paths(expr.left) + _paths(expr.right)
-    if isinstance(expr, Call):
-        return [p for a in expr.args for p in _paths(a)]
-    return []
-
-
-def _strip_head(expr: Expr) -> Expr:
-    """The same expression with the first segment of every path removed."""
-    if isinstance(expr, Path):
-        head = expr.segments[0]
-        return Path(expr.segments[1:], expr.pos + len(head) + 1)
-    if isinstance(expr, Unary):
-        return Unary(expr.op, _strip_head(expr.operand), expr.pos)
-    if isinstance(expr, Binary):
-        return Binary(expr.op, _strip_head(expr.left), _strip_head(expr.right), expr.pos)
-    if isinstance(expr, Call):
-        return Call(expr.name, tuple(_strip_head(a) for a in expr.args), expr.pos)
-    return expr
 
 
 class FilterCompiler:
@@ -139,8 +119,10 @@ class FilterCompiler:
             return sa.null()
         if isinstance(value, bool):
             return sa.true() if value else sa.false()
-        if isinstance(value, int):
+        if isinstance(value, int) and -(2**63) <= value < 2**63:
             return sa.literal(value, sa.BigInteger())
+        if isinstance(value, int):
+            return sa.literal(float(value), sa.Float())  # beyond 64 bits
         if isinstance(value, float):
             return sa.literal(value, sa.Float())
         if isinstance(value, str):
@@ -155,6 +137,12 @@ class FilterCompiler:
             raise self.error("a duration can only be added to or taken from a time", pos)
         raise self.error("a geography literal belongs inside a geo function", pos)
 
+    def fold(self, expr: Expr) -> Value:
+        try:
+            return fold(expr, self.now)
+        except (OverflowError, ValueError) as exc:
+            raise self.error(f"out of range: {exc}", expr.pos) from None
+
     def bind_as(self, value: Value, column: SqlExpr, pos: int) -> SqlExpr:
         if isinstance(value, datetime) and _is_time(column):
             return sa.literal(value, column.type)
@@ -162,7 +150,7 @@ class FilterCompiler:
 
     def compile(self, expr: Expr) -> SqlExpr:
         try:
-            value = fold(expr, self.now)
+            value = self.fold(expr)
         except NotConstant:
             pass
         else:
@@ -176,7 +164,10 @@ class FilterCompiler:
             if found is not None:
                 return found
         if isinstance(expr, Unary):
-            return sa.not_(self.compile(expr.operand))
+            operand = self.compile(expr.operand)
+            if not isinstance(operand.type, sa.Boolean | NullType):
+                raise self.error("not needs a condition", expr.pos)
+            return sa.not_(operand)
         if isinstance(expr, Binary):
             return self.binary(expr)
         if isinstance(expr, Call):
@@ -185,7 +176,7 @@ class FilterCompiler:
 
     def any_of_many(self, expr: Binary | Call) -> SqlExpr | None:
         """``Datastreams/name eq 'x'`` on Things: true if any linked Datastream matches."""
-        found = _paths(expr)
+        found = paths_in(expr)
         hits = [self.resolver.through_many(p) for p in found]
         if not found or all(h is None for h in hits):
             return None
@@ -194,7 +185,7 @@ class FilterCompiler:
             raise self.error("one condition cannot mix a to-many link with other paths", expr.pos)
         inner, wrap = hits[0]  # type: ignore[misc]
         sub = FilterCompiler(inner, dialect="postgresql" if self.pg else "sqlite", now=self.now)
-        return wrap(sub.compile(_strip_head(expr)))
+        return wrap(sub.compile(strip_head(expr)))
 
     def boolean(self, expr: Expr) -> ColumnElement[bool]:
         return self.compile(expr)
@@ -208,7 +199,7 @@ class FilterCompiler:
     # -- operators -----------------------------------------------------------------------------
     def _const(self, expr: Expr) -> tuple[bool, Value]:
         try:
-            return True, fold(expr, self.now)
+            return True, self.fold(expr)
         except NotConstant:
             return False, None
 
@@ -221,6 +212,11 @@ class FilterCompiler:
         lconst, lval = self._const(expr.left)
         rconst, rval = self._const(expr.right)
         if op in _CMP:
+            if lconst and rconst:
+                return self.compare_constants(op, lval, rval, expr.pos)
+            boolean = (lconst and isinstance(lval, bool)) or (rconst and isinstance(rval, bool))
+            if boolean and op not in {"eq", "ne"}:
+                raise self.error("true and false compare only with eq and ne", expr.pos)
             if (lconst and lval is None) or (rconst and rval is None):
                 other = expr.right if lconst and lval is None else expr.left
                 if op not in {"eq", "ne"}:
@@ -240,6 +236,9 @@ class FilterCompiler:
                 raise self.error("a duration can only be added to or taken from a time", expr.pos)
             return self.shift_time(column, rval if op == "add" else -rval)
         left, right = self.compile(expr.left), self.compile(expr.right)
+        for side in (left, right):
+            if isinstance(side.type, _NOT_NUMBERS) or _is_time(side):
+                raise self.error(f"{op} needs numbers", expr.pos)
         if op == "add":
             return left + right
         if op == "sub":
@@ -251,6 +250,15 @@ class FilterCompiler:
         if self.pg:
             return sa.func.mod(sa.cast(left, sa.Numeric()), sa.cast(right, sa.Numeric()))
         return sa.func.mod(left, right)
+
+    def compare_constants(self, op: str, a: Value, b: Value, pos: int) -> SqlExpr:
+        if a is None or b is None:
+            return sa.true() if (op == "eq") == (a is b) and op in {"eq", "ne"} else sa.false()
+        try:
+            result = bool(COMPARE[op](a, b))
+        except TypeError:
+            raise self.error(f"cannot compare {a!r} with {b!r}", pos) from None
+        return sa.true() if result else sa.false()
 
     def shift_time(self, column: SqlExpr, delta: timedelta) -> SqlExpr:
         if self.pg:
@@ -378,13 +386,24 @@ class FilterCompiler:
         )
 
 
+_SA_ERRORS = (sa.exc.ArgumentError, sa.exc.CompileError, TypeError, NotImplementedError)
+
+
 def compile_filter(
     expr: Expr, resolver: Resolver, *, dialect: str, now: datetime
 ) -> ColumnElement[bool]:
-    return FilterCompiler(resolver, dialect=dialect, now=now).boolean(expr)
+    try:
+        return FilterCompiler(resolver, dialect=dialect, now=now).boolean(expr)
+    except _SA_ERRORS as exc:  # operands SQL cannot combine (e.g. a time times a number)
+        raise StaQueryError(
+            f"cannot evaluate this filter: {exc}", option="$filter", pos=0
+        ) from None
 
 
 def compile_orderby(
     items: tuple[OrderBy, ...], resolver: Resolver, *, dialect: str, now: datetime
 ) -> list[SqlExpr]:
-    return FilterCompiler(resolver, dialect=dialect, now=now, option="$orderby").order(items)
+    try:
+        return FilterCompiler(resolver, dialect=dialect, now=now, option="$orderby").order(items)
+    except _SA_ERRORS as exc:
+        raise StaQueryError(f"cannot order by this: {exc}", option="$orderby", pos=0) from None
