@@ -135,7 +135,9 @@ def create_observations_action(
     request: Request, ctx: Ctx, session: SessionDep, caller: CallerDep, body: Any = Body(None)
 ) -> list[str]:
     require_sensing(caller, SensingAction.ingest)
-    return create_observations(_writer(ctx, session, caller), body, _base(request), ctx.clock.now())
+    writer = _writer(ctx, session, caller)
+    with writer.guard():
+        return create_observations(writer, body, _base(request), ctx.clock.now())
 
 
 @router.post("/{path:path}", status_code=201)
@@ -161,10 +163,11 @@ def create(
             back = (link.fk_target, parent_id)
         else:
             link_after = (parent_es, parent_id, link)
-    ident = writer.create(target.es, body, back=back)
-    if link_after is not None:
-        parent_es, parent_id, link = link_after
-        writer.link_existing(parent_es, parent_id, link, ident)
+    with writer.guard():
+        ident = writer.create(target.es, body, back=back)
+        if link_after is not None:
+            parent_es, parent_id, link = link_after
+            writer.link_existing(parent_es, parent_id, link, ident)
     reader = _reader(request, ctx, session)
     row = reader.one(target.es, column(target.es.model, "id") == ident)
     location = reader.self_link(target.es, ident)
@@ -198,7 +201,9 @@ def patch(
         reader = _reader(request, ctx, session)
         current = reader.dump(target.es, reader.one(target.es, target.where), parse_options({}))
         body = apply_json_patch(current, body)
-    _writer(ctx, session).update(target.es, target.ident, body, replace=False)
+    writer = _writer(ctx, session)
+    with writer.guard():
+        writer.update(target.es, target.ident, body, replace=False)
     return Response(status_code=200)
 
 
@@ -209,7 +214,9 @@ def put(
     require_sensing(caller, SensingAction.manage)
     target = _single(path)
     assert target.ident is not None
-    _writer(ctx, session).update(target.es, target.ident, body, replace=True)
+    writer = _writer(ctx, session)
+    with writer.guard():
+        writer.update(target.es, target.ident, body, replace=True)
     return Response(status_code=200)
 
 
@@ -220,5 +227,7 @@ def delete(path: str, ctx: Ctx, session: SessionDep, caller: CallerDep) -> Respo
     assert target.ident is not None
     if target.parent is not None:
         raise NotFound("delete an entity by its own path, e.g. Datastreams(2)")
-    _writer(ctx, session).delete(target.es, target.ident)
+    writer = _writer(ctx, session)
+    with writer.guard():
+        writer.delete(target.es, target.ident)
     return Response(status_code=200)

@@ -7,16 +7,18 @@ sees it. Posting the same (Datastream, phenomenonTime) twice answers the one sto
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityops.clock import Clock
-from cityops.errors import Forbidden, NotFound, ValidationFailed
-from cityops.sensing import entities, service
+from cityops.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from cityops.sensing import entities, service, timeseries
 from cityops.sensing.models import (
     Datastream,
     FeatureOfInterest,
@@ -75,6 +77,19 @@ class Writer:
         self.settings = settings
         self.manage = manage  # False: may add observations (and their features), nothing else
         self._foi: dict[int, int | None] = {}  # datastream id -> its default FeatureOfInterest
+
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """One change in a savepoint: a unique or foreign-key clash is a 409, not a dead session."""
+        try:
+            with self.session.begin_nested():
+                yield
+        except IntegrityError:
+            raise Conflict(
+                "that would duplicate or orphan an entity (e.g. a second observation of the "
+                "same Datastream at the same phenomenonTime)",
+                code="conflict",
+            ) from None
 
     # -- create --------------------------------------------------------------------------------
     def create(self, es: EntitySet, body: Any, *, back: tuple[str, int] | None = None) -> int:
@@ -294,6 +309,8 @@ class Writer:
         for key, value in values.items():
             if key == "phenomenon_time" and value is None:
                 continue
+            if key == "phenomenon_time":
+                timeseries.ensure_partitions(self.session, {value.date()})
             setattr(row, key, value)
         self.session.flush()
 
