@@ -48,3 +48,24 @@ def test_batch_event_after_commit_and_upkeep_pass(
     upkeep.step()
     with ctx.sessions() as s:
         assert s.scalars(select(Observation.result)).all() == [3.0]
+
+
+def test_upkeep_makes_tomorrows_partition(engine: Engine, clock: FakeClock) -> None:
+    from sqlalchemy import text
+
+    from cityops.sensing import timeseries
+    from cityops.sensing.scheduler import run_partitions
+
+    ctx = AppContext(
+        settings=Settings(),
+        engine=engine,
+        sessions=make_session_factory(engine),
+        bus=MemoryBus(),
+        clock=clock,
+    )
+    run_partitions(ctx)
+    if engine.dialect.name != "postgresql":
+        return  # SQLite keeps one table
+    tomorrow = timeseries.partition_name(clock.now().date() + timedelta(days=1))
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT to_regclass(:n)"), {"n": tomorrow}) is not None

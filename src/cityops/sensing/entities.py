@@ -22,6 +22,7 @@ from cityops.sensing import service, timeseries
 from cityops.sensing.models import (
     ActuatorCommand,
     Datastream,
+    DatastreamLatest,
     FeatureOfInterest,
     HistoricalLocation,
     HistoricalLocationLocation,
@@ -228,6 +229,7 @@ def _prepare_observation(session: Session, values: Mapping[str, Any]) -> None:
 
 
 def _delete_datastream_data(session: Session, ds_id: int) -> None:
+    session.execute(delete(DatastreamLatest).where(DatastreamLatest.datastream_id == ds_id))
     session.execute(delete(Observation).where(Observation.datastream_id == ds_id))
     session.execute(delete(ObsAgg1m).where(ObsAgg1m.datastream_id == ds_id))
     session.execute(delete(ObsAgg1h).where(ObsAgg1h.datastream_id == ds_id))

@@ -1,4 +1,4 @@
-"""Sensing upkeep as a background thread: the rollup every few seconds, retention every hour.
+"""Sensing upkeep in a background thread: rollup every few seconds; partitions, retention hourly.
 
 Each step is its own transaction. Several processes may run it on PostgreSQL: the rollup
 serialises on its advisory lock, and purging twice is harmless.
@@ -20,6 +20,17 @@ def run_rollup(ctx: AppContext, *, fold_latest: bool = False) -> int:
     """Fold new raw rows into the aggregates; returns how many were folded."""
     with unit_of_work(ctx) as session:
         return timeseries.rollup(session=session, fold_latest=fold_latest)
+
+
+def run_partitions(ctx: AppContext) -> None:
+    """Make today's and tomorrow's partitions (PostgreSQL) before a batch needs them.
+
+    Creating a partition locks the whole observation table until commit; done here, in its own
+    short transaction, the intake rarely has to do it in the middle of a busy batch.
+    """
+    today = ctx.clock.now().date()
+    with unit_of_work(ctx) as session:
+        timeseries.ensure_partitions(session, [today, today + timedelta(days=1)])
 
 
 def run_purge(ctx: AppContext) -> timeseries.Purged:
@@ -64,6 +75,7 @@ class SensingUpkeep:
                 break
         now = self.ctx.clock.now()
         if self._last_purge is None or now - self._last_purge >= self.purge_every:
+            run_partitions(self.ctx)
             purged = run_purge(self.ctx)
             self._last_purge = now
             if purged.raw or purged.partitions_dropped:

@@ -260,10 +260,12 @@ def _insert_sqlite(cursor: Any, plain: list[Reading], full: list[Reading]) -> in
     n = 0
     fmt = _sqlite_time
     if plain:
+        params = [(r[0], fmt(r[1]), r[2], _dump(r[3])) for r in plain]
+        params.sort()  # (datastream, time) order: the unique index is filled page by page
         cursor.executemany(
             "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json) "
             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [(r[0], fmt(r[1]), r[2], _dump(r[3])) for r in plain],
+            params,
         )
         n += cursor.rowcount
     if full:
@@ -319,13 +321,12 @@ def _update_latest(session: Session, stored: list[Reading]) -> None:
     if not last:
         return
     cursor = _cursor(session)
+    vals = [last[k] for k in sorted(last)]  # in key order: neighbouring B-tree pages
     if timeseries.is_pg(session):
-        vals = list(last.values())
         cursor.execute(
-            "UPDATE sta_datastream AS d SET latest_result = u.r, latest_result_json = u.j::json, "
-            "latest_phenomenon_time = u.t FROM unnest(%s::int[], %s::float8[], %s::text[], "
-            "%s::timestamptz[]) AS u(i, r, j, t) WHERE d.id = u.i AND "
-            "(d.latest_phenomenon_time IS NULL OR d.latest_phenomenon_time < u.t)",
+            "INSERT INTO sta_datastream_latest (datastream_id, result, result_json, "
+            "phenomenon_time) SELECT i, r, j::json, t FROM unnest(%s::int[], %s::float8[], "
+            "%s::text[], %s::timestamptz[]) AS u(i, r, j, t) " + _LATEST_UPSERT,
             (
                 [r.datastream_id for r in vals],
                 [r.result for r in vals],
@@ -335,14 +336,20 @@ def _update_latest(session: Session, stored: list[Reading]) -> None:
         )
         return
     cursor.executemany(
-        "UPDATE sta_datastream SET latest_result = ?1, latest_result_json = ?2, "
-        "latest_phenomenon_time = ?3 WHERE id = ?4 AND "
-        "(latest_phenomenon_time IS NULL OR latest_phenomenon_time < ?3)",
+        "INSERT INTO sta_datastream_latest (datastream_id, result, result_json, phenomenon_time) "
+        "VALUES (?, ?, ?, ?) " + _LATEST_UPSERT,
         [
-            (r.result, _dump(r.result_json), _sqlite_time(r.phenomenon_time), ds)
-            for ds, r in last.items()
+            (r.datastream_id, r.result, _dump(r.result_json), to_micros(r.phenomenon_time))
+            for r in vals
         ],
     )
+
+
+_LATEST_UPSERT = (
+    "ON CONFLICT (datastream_id) DO UPDATE SET result = excluded.result, "
+    "result_json = excluded.result_json, phenomenon_time = excluded.phenomenon_time "
+    "WHERE sta_datastream_latest.phenomenon_time < excluded.phenomenon_time"
+)
 
 
 def _event_data(stored: list[Reading]) -> dict[str, Any]:

@@ -161,25 +161,24 @@ def rollup(*, session: Session, max_rows: int = 1_000_000, fold_latest: bool = F
 
 def _fold_latest(session: Session, pg: bool, low: int, high: int) -> None:
     """Move latest values forward from the folded rows (for ingest with update_latest off)."""
+    from cityops.sensing.service import _LATEST_UPSERT
+
     if pg:
         newest = (
             "SELECT DISTINCT ON (datastream_id) datastream_id, result, result_json, "
-            "phenomenon_time AS t FROM observation WHERE id > :low AND id <= :high "
+            "phenomenon_time FROM observation WHERE id > :low AND id <= :high "
             "ORDER BY datastream_id, phenomenon_time DESC"
         )
     else:  # SQLite: bare columns next to max() come from the row holding the max
         newest = (
-            "SELECT datastream_id, result, result_json, max(phenomenon_time) AS t "
+            "SELECT datastream_id, result, result_json, max(phenomenon_time) "
             "FROM observation NOT INDEXED WHERE id > :low AND id <= :high "
             "GROUP BY datastream_id"
         )
     session.execute(
         text(
-            "UPDATE sta_datastream SET latest_result = n.result, "
-            "latest_result_json = n.result_json, latest_phenomenon_time = n.t "
-            f"FROM ({newest}) AS n WHERE sta_datastream.id = n.datastream_id AND "
-            "(sta_datastream.latest_phenomenon_time IS NULL "
-            "OR sta_datastream.latest_phenomenon_time < n.t)"
+            "INSERT INTO sta_datastream_latest (datastream_id, result, result_json, "
+            f"phenomenon_time) {newest} {_LATEST_UPSERT}"
         ),
         {"low": low, "high": high},
     )
@@ -290,9 +289,9 @@ def latest_in_bbox(
     p = "%s" if pg else "?"
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(
-        "SELECT id, lat, lng, latest_result, latest_result_json, latest_phenomenon_time "
-        f"FROM sta_datastream WHERE lat >= {p} AND lat <= {p} AND lng >= {p} AND lng <= {p} "
-        f"LIMIT {p}",
+        "SELECT d.id, d.lat, d.lng, l.result, l.result_json, l.phenomenon_time "
+        "FROM sta_datastream d LEFT JOIN sta_datastream_latest l ON l.datastream_id = d.id "
+        f"WHERE d.lat >= {p} AND d.lat <= {p} AND d.lng >= {p} AND d.lng <= {p} LIMIT {p}",
         (min_lat, max_lat, min_lng, max_lng, limit),
     )
     out: list[dict[str, Any]] = []

@@ -1,0 +1,54 @@
+"""The pure validator: compact tuples, epoch times, limits, reasons by position."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from cityops.sensing.validate import NUMERIC_TYPES, Limits, Reason, check
+
+NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+MEASURE = next(iter(NUMERIC_TYPES))
+KNOWN = {1: MEASURE, 2: "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Observation"}
+
+
+def test_compact_tuples_epoch_times_and_message_ids() -> None:
+    epoch = NOW.timestamp() - 60
+    out = check(
+        [(1, epoch, 2), [1, "2026-11-25T09:00:00+08:00", 2.5, "m-9"], (2, epoch, {"state": "ok"})],
+        known=KNOWN,
+        now=NOW,
+    )
+    assert out.rejected == []
+    first, second, third = out.accepted
+    assert first.phenomenon_time == NOW - timedelta(seconds=60) and first.result == 2.0
+    assert second.phenomenon_time == NOW and second.message_id == "m-9"
+    assert third.result is None and third.result_json == {"state": "ok"}
+
+
+def test_limits_are_settings_and_reasons_keep_positions() -> None:
+    limits = Limits(max_future=timedelta(minutes=5), max_past=timedelta(hours=1))
+    out = check(
+        [
+            (1, (NOW + timedelta(minutes=6)).isoformat(), 1.0),
+            (1, (NOW + timedelta(minutes=4)).isoformat(), 1.0),
+            (1, (NOW - timedelta(hours=2)).isoformat(), 1.0),
+            (1, float("nan"), 1.0),
+            (True, NOW.isoformat(), 1.0),
+            (1, NOW.isoformat(), 1.0, 7),
+            (1, NOW.isoformat()),
+            (2, NOW.isoformat(), None),
+        ],
+        known=KNOWN,
+        now=NOW,
+        limits=limits,
+    )
+    assert [(r.index, r.reason) for r in out.rejected] == [
+        (0, Reason.time_in_future),
+        (2, Reason.time_too_old),
+        (3, Reason.not_finite),
+        (4, Reason.wrong_type),
+        (5, Reason.wrong_type),
+        (6, Reason.malformed),
+        (7, Reason.malformed),
+    ]
+    assert len(out.accepted) == 1
