@@ -328,12 +328,12 @@ def test_patch_put_delete(sta: Sta) -> None:
     assert r.status_code == 200, r.text
     assert sta.get(f"Things({thing_id})")["properties"] == {"owner": "street"}
     _observe(sta, ds_id, 2)
-    moved = {"phenomenonTime": "2026-11-20T03:00:00Z", "result": 7}
+    moved = {"phenomenonTime": "2026-11-25T00:45:00Z", "result": 7}
     assert (
         sta.client.patch("/sta/v1.1/Observations(2)", json=moved, headers=ADMIN).status_code == 200
     )
-    assert sta.get("Observations(2)")["phenomenonTime"] == "2026-11-20T03:00:00.000Z"
-    clash = {"phenomenonTime": "2026-11-20T03:00:00Z"}
+    assert sta.get("Observations(2)")["phenomenonTime"] == "2026-11-25T00:45:00.000Z"
+    clash = {"phenomenonTime": "2026-11-25T00:45:00Z"}
     r = sta.client.patch("/sta/v1.1/Observations(1)", json=clash, headers=ADMIN)
     assert r.status_code == 409 and r.json()["type"] == "error"
     assert sta.client.delete("/sta/v1.1/Observations(1)", headers=ADMIN).status_code == 200
