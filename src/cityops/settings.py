@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     sensing_agg_1m_days: int = 90
     sensing_agg_1h_days: int = 1825
     sensing_message_id_days: int = 8
+    # SensorThings door: page size when $top is absent, and the largest $top served.
+    sta_default_top: int = 100
+    sta_max_top: int = 1000
 
     @field_validator("database_url")
     @classmethod

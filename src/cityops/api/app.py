@@ -31,4 +31,6 @@ def create_app(ctx: AppContext) -> FastAPI:
     for path in EXTRA:
         v1.include_router(import_module(path).router)
     app.include_router(v1)
+    # The OGC SensorThings API 1.1 door keeps its own root and error shape (see docs/api.md).
+    app.include_router(import_module("cityops.sensing.sta.api").router)
     return app
