@@ -110,7 +110,7 @@ def test_gas_build_up_crosses_gb50493_levels_and_stays_up_without_the_fan() -> N
 def test_the_fan_command_lowers_the_gas_and_is_reported() -> None:
     devices = fleet(1)
     sim = DeviceSimulator(devices, start=START, seed=5, config=QUIET)
-    sim.trigger("gas_buildup", "gas_detector:0")
+    sim.trigger("gas_buildup", "gas_detector:0", extra={"fan_residual": 0.0})
     before = sim.advance(START + timedelta(minutes=60))
     ch4_ds = stream(devices, "gas_detector:0", "ch4")
     assert series(before, ch4_ds)[-1] > 50
@@ -123,6 +123,31 @@ def test_the_fan_command_lowers_the_gas_and_is_reported() -> None:
     assert series(after, stream(devices, "exhaust_fan:0", "fan_on"))[-1] == 1.0
     assert series(before, stream(devices, "exhaust_fan:0", "fan_on")).max() == 0.0
     assert not sim.set_actuator("gas_detector:0", True)  # not an actuator
+
+
+def test_a_strong_leak_stays_over_level_1_with_the_fan_on() -> None:
+    """The seed's chain: the fan starts, and an hour later the gas is still too high."""
+    devices = fleet(1)
+    sim = DeviceSimulator(devices, start=START, seed=5, config=QUIET)
+    incident = sim.trigger("gas_buildup", "gas_detector:0", extra={"fan_residual": 0.6})
+    assert incident.end - incident.start >= 90
+    sim.advance(START + timedelta(minutes=30))
+    fan = sim.fan_for("gas_detector:0")
+    assert fan is not None and sim.set_actuator(fan, True)
+    hour = sim.advance(START + timedelta(minutes=90))
+    ch4 = series(hour, stream(devices, "gas_detector:0", "ch4"))
+    assert ch4[-1] > 25 and ch4[-1] < ch4[0]  # lower with the fan, not below level 1
+
+
+def test_strong_leaks_come_at_their_configured_share() -> None:
+    devices = fleet(1)
+    sim = DeviceSimulator(devices, start=START, seed=11, config=QUIET)
+    made = [
+        sim.trigger("gas_buildup", "gas_detector:0", at=START + timedelta(hours=k))
+        for k in range(400)
+    ]
+    strong = sum(1 for m in made if m.extra["fan_residual"] > 0) / len(made)
+    assert 0.22 < strong < 0.38  # default share 0.3
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,10 @@ class IncidentParams:
     gas_rise_minutes: float = 20.0  # time constant of the build-up with the fan off
     gas_vent_minutes: float = 6.0  # time constant of the fall with the fan on
     gas_decay_minutes: float = 40.0  # natural fall after the source stops
+    # A leak the fan cannot clear (the seed's "still over after an hour"): this share of
+    # build-ups only falls to this fraction of its level while the fan runs.
+    gas_strong_share: float = 0.3
+    gas_strong_residual: float = 0.6
     bridge_span_m: float = 30.0  # deflection limit L/600 (STD?, JTG 3362-2018 recalled)
     slope_response_fraction: float = 0.5  # share of slope monitors a storm sets creeping
     slope_lag_hours: tuple[float, float] = (1.0, 3.0)
@@ -65,8 +69,10 @@ class Incident:
         return {k: v * w for k, v in self.peaks.items()}
 
     def _gas(self, tick: int, fan_on: bool, params: IncidentParams) -> dict[str, float]:
-        if fan_on:
-            self.level *= math.exp(-TICK_MIN / params.gas_vent_minutes)
+        if fan_on:  # vents down to what the leak still feeds (0 once the source stops)
+            floor = self.extra.get("fan_residual", 0.0) if tick < self.end else 0.0
+            vent = math.exp(-TICK_MIN / params.gas_vent_minutes)
+            self.level = floor + (self.level - floor) * vent if self.level > floor else self.level
         elif tick < self.end:
             self.level += (1.0 - self.level) * (1 - math.exp(-TICK_MIN / params.gas_rise_minutes))
         else:
@@ -133,7 +139,10 @@ def make(
             "co": _u(rng, 15, 30),
             "o2": -_u(rng, 1.8, 3.0),
         }
-        return Incident(kind, device, tick, tick + round(_u(rng, 90, 240)), peaks)
+        strong = rng.random() < params.gas_strong_share
+        residual = params.gas_strong_residual if strong else 0.0
+        end = tick + round(_u(rng, 90, 240))
+        return Incident(kind, device, tick, end, peaks, extra={"fan_residual": residual})
     if kind == "cover_tilt":
         opened = 1.0 if rng.random() < 0.6 else 0.0
         peaks = {"tilt": _u(rng, 12, 35), "cover_open": opened}

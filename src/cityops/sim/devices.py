@@ -205,12 +205,23 @@ class DeviceSimulator:
             return None
         return self.devices[self.site_fan[i]].key
 
-    def trigger(self, kind: str, device_key: str, at: datetime | None = None) -> inc.Incident:
-        """Start an incident now (or at ``at``) on a device of the incident's kind."""
+    def trigger(
+        self,
+        kind: str,
+        device_key: str,
+        at: datetime | None = None,
+        extra: dict[str, float] | None = None,
+    ) -> inc.Incident:
+        """Start an incident now (or at ``at``) on a device of the incident's kind.
+
+        ``extra`` sets the incident's own numbers (``fan_residual`` for a gas leak the fan
+        cannot clear)."""
         i = self.by_key[device_key]
         tick = tick_of(at) if at else self.tick + 1
         rng = np.random.default_rng((self.seed, tick, 1 + i))
-        return self._start(kind, i, tick, rng)
+        incident = self._start(kind, i, tick, rng)
+        incident.extra.update(extra or {})
+        return incident
 
     def _start(self, kind: str, i: int, tick: int, rng: np.random.Generator) -> inc.Incident:
         streams = self.dev_streams[i]
