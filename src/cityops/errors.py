@@ -56,3 +56,17 @@ class CalendarUnknown(CityOpsError):
 
     status = 422
     code = "calendar_year_unknown"
+
+
+class QueueFull(CityOpsError):
+    """The observation work stream is at its limit: slow down and retry; nothing was dropped."""
+
+    status = 503
+    code = "intake_queue_full"
+
+
+class QueueUnavailable(CityOpsError):
+    """The bus did not confirm a publish in time (or is unreachable): retry later."""
+
+    status = 503
+    code = "intake_queue_unavailable"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from cityops.api.context import AppContext
+from cityops.bus.base import Bus
 from cityops.bus.memory import MemoryBus
+from cityops.errors import ValidationFailed
 from cityops.clock import Clock, SystemClock
 from cityops.settings import Settings
 from cityops.store.engine import make_engine, make_session_factory
@@ -13,7 +15,7 @@ from cityops.store.schema import upgrade
 def build_context(
     settings: Settings, *, clock: Clock | None = None, migrate: bool = True
 ) -> AppContext:
-    """Connect, bring the schema to head, and wire the in-process bus."""
+    """Connect, bring the schema to head, and wire the bus the settings name."""
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
@@ -21,6 +23,18 @@ def build_context(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
-        bus=MemoryBus(),
+        bus=build_bus(settings),
         clock=clock or SystemClock(),
     )
+
+
+def build_bus(settings: Settings) -> Bus:
+    """``memory://`` (one process) or ``nats://host:port`` (a city of processes)."""
+    scheme = settings.bus_url.split("://", 1)[0]
+    if scheme == "memory":
+        return MemoryBus()
+    if scheme in ("nats", "tls"):
+        from cityops.bus.nats import NatsBus
+
+        return NatsBus(settings)
+    raise ValidationFailed(f"CITYOPS_BUS_URL must be memory:// or nats://…, not {settings.bus_url}")
