@@ -5,8 +5,8 @@ from __future__ import annotations
 from cityops.api.context import AppContext
 from cityops.bus.base import Bus
 from cityops.bus.memory import MemoryBus
-from cityops.errors import ValidationFailed
 from cityops.clock import Clock, SystemClock
+from cityops.errors import ValidationFailed
 from cityops.settings import Settings
 from cityops.store.engine import make_engine, make_session_factory
 from cityops.store.schema import upgrade
