@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-import nats
 import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
@@ -53,17 +52,28 @@ def stream_config(settings: Settings) -> StreamConfig:
 
 async def connect(settings: Settings, *, name: str) -> Client:
     """A connection that keeps reconnecting; raises QueueUnavailable if the first one fails."""
+    nc = Client()
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("bus %s: %s", settings.bus_url, exc)
+
     try:
-        return await nats.connect(
-            settings.bus_url,
-            name=name,
-            connect_timeout=settings.bus_publish_timeout,
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
+        await asyncio.wait_for(
+            nc.connect(
+                settings.bus_url,
+                name=name,
+                error_cb=on_error,
+                connect_timeout=settings.bus_publish_timeout,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=0.5,
+            ),
+            timeout=settings.bus_publish_timeout,
         )
     except (OSError, nats.errors.Error, TimeoutError) as exc:
-        raise QueueUnavailable(f"cannot reach the bus at {settings.bus_url}: {exc}") from exc
+        await nc.close()
+        raise QueueUnavailable(f"cannot reach the bus at {settings.bus_url}: {exc!r}") from exc
+    return nc
 
 
 async def ensure_stream(js: JetStreamContext, settings: Settings) -> None:
@@ -187,6 +197,17 @@ class NatsBus:
             if isinstance(result, BaseException):
                 raise _translate(result, s) from result
         return len(messages)
+
+    def backlog(self) -> int:
+        """Batches on the work stream not yet acknowledged by a worker (the lag)."""
+        assert self._js is not None
+        js = self._js
+
+        async def count() -> int:
+            info = await js.stream_info(self.settings.bus_stream)
+            return int(info.state.messages)
+
+        return self._call(count())
 
     # --- lifecycle ----------------------------------------------------------------------
 
