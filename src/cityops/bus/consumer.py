@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import nats.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
@@ -141,7 +142,7 @@ class ObservationWorker:
             await self._handle_until(stop, queue, pullers)
         finally:
             self._pool.shutdown(wait=True)
-            await nc.drain()
+            await _close(nc)
         return self.stats
 
     async def _pull(
@@ -230,6 +231,15 @@ class ObservationWorker:
             await asyncio.sleep(self.settings.bus_ack_wait / 3)
             for item in items:
                 await _quietly(item.msg.in_progress())
+
+
+async def _close(nc: Client) -> None:
+    """Send the last acks, then disconnect (``drain`` hangs on pull subscriptions in nats-py)."""
+    try:
+        await nc.flush(timeout=5)
+    except (nats.errors.Error, TimeoutError) as exc:
+        log.warning("last acknowledgements may not have been sent: %s", exc)
+    await nc.close()
 
 
 async def _settle(item: _Item, *, ack: bool) -> None:
