@@ -63,10 +63,10 @@ async def connect(settings: Settings, *, name: str) -> Client:
                 settings.bus_url,
                 name=name,
                 error_cb=on_error,
-                connect_timeout=settings.bus_publish_timeout,
+                connect_timeout=max(1, round(settings.bus_publish_timeout)),
                 allow_reconnect=True,
                 max_reconnect_attempts=-1,
-                reconnect_time_wait=0.5,
+                reconnect_time_wait=1,
             ),
             timeout=settings.bus_publish_timeout,
         )
