@@ -1,8 +1,9 @@
 """``python -m bench [names...]`` (``make bench``): run the benchmarks and write bench/results/.
 
-Names: ``queries``, ``intake``, ``geo`` (when present); none given runs them all. The history
-is loaded once per database and reused (``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1``
-loads it again; ``BENCH_REPEAT``, default 2, is how often each figure is measured).
+Names: ``queries``, ``intake``, ``geo``, ``bus`` (when present); none given runs them all. The
+history is loaded once per database and reused (``BENCH_CASES``, default 4,000,000;
+``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``, default 2, is how often each figure is
+measured).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 from bench.common import console, machine, print_machine, save
 
-ALL = ("geo", "queries", "intake")
+ALL = ("geo", "queries", "intake", "bus")
 
 
 class _Tee(io.TextIOBase):
