@@ -124,15 +124,7 @@ class ObservationWorker:
             js = nc.jetstream(timeout=self.settings.bus_publish_timeout)
             await ensure_stream(js, self.settings)
             queue: asyncio.Queue[_Item] = asyncio.Queue()
-            subs = [
-                await js.pull_subscribe(
-                    obs_subject(self.settings.bus_prefix, p),
-                    durable=f"obs-{p}",
-                    stream=self.settings.bus_stream,
-                    config=consumer_config(self.settings, p),
-                )
-                for p in self.stats.partitions
-            ]
+            subs = [await self._subscribe(js, p) for p in self.stats.partitions]
             pullers = [
                 asyncio.create_task(self._pull(sub, p, queue, stop))
                 for p, sub in zip(self.stats.partitions, subs, strict=True)
@@ -144,6 +136,23 @@ class ObservationWorker:
             self._pool.shutdown(wait=True)
             await _close(nc)
         return self.stats
+
+    async def _subscribe(self, js: JetStreamContext, partition: int) -> Any:
+        """The partition's durable consumer; two workers creating it at once is not an error."""
+        for attempt in range(5):
+            try:
+                return await js.pull_subscribe(
+                    obs_subject(self.settings.bus_prefix, partition),
+                    durable=f"obs-{partition}",
+                    stream=self.settings.bus_stream,
+                    config=consumer_config(self.settings, partition),
+                )
+            except (nats.errors.Error, TimeoutError) as exc:
+                if attempt == 4:
+                    raise
+                log.warning("partition %s: consumer not ready (%r); trying again", partition, exc)
+                await asyncio.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def _pull(
         self,
