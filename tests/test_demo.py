@@ -60,7 +60,10 @@ def test_headless_demo_serves_and_cases_flow(tmp_path: Path) -> None:
     ).json()
     assert page["items"], "no cases in the dispatcher's district after a few seconds"
     assert all(c["district_code"] == "500107" for c in page["items"])
-    out, _ = proc.communicate(timeout=120)
+    # Not communicate(): with a timeout it reads the pipe's fd directly and loses what readline()
+    # already buffered (the accounts line often arrives in the same chunk as the URL).
+    out = proc.stdout.read()
+    proc.wait(timeout=120)
     text = "".join(lines) + out
     assert proc.returncode == 0, text
     flat = " ".join(text.split())  # the console may wrap long lines
