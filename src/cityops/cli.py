@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.table import Table
 
 from cityops.errors import CityOpsError
 from cityops.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from cityops.api.context import AppContext
 
 app = typer.Typer(
     help="cityops — 城市运行和治理智能中枢", no_args_is_help=True, add_completion=False
@@ -267,32 +270,117 @@ def serve(
             sched.stop()
         if automation is not None:
             automation.stop()
+        ctx.bus.close()
 
 
 @app.command("worker")
 def worker(
     interval: Annotated[float, typer.Option(help="seconds between escalation passes")] = 30.0,
-    once: Annotated[bool, typer.Option(help="one pass, then exit")] = False,
+    once: Annotated[bool, typer.Option(help="one escalation pass, then exit")] = False,
+    index: Annotated[
+        int | None, typer.Option(help="this worker's number, 0..count-1 (CITYOPS_WORKER_INDEX)")
+    ] = None,
+    count: Annotated[
+        int | None,
+        typer.Option(help="how many workers share the partitions (CITYOPS_WORKER_COUNT)"),
+    ] = None,
+    scheduler: Annotated[bool, typer.Option(help="run the escalation scheduler here")] = True,
     database_url: DbOption = None,
 ) -> None:
-    """Run background work without the API: the escalation scheduler (督办)."""
-    import time
-
+    """Background work without the API: the escalation scheduler (督办) and, with a NATS bus,
+    the observation consumer. SIGTERM or Ctrl-C finishes the current batch, then exits."""
     from cityops.cases.scheduler import EscalationScheduler, run_once
     from cityops.runtime import build_context
 
-    ctx = build_context(_settings(database_url))
+    settings = _settings(database_url)
+    try:
+        ctx = build_context(settings)
+    except CityOpsError as exc:
+        _fail(exc.message)
     if once:
         console.print(f"escalation pass: {len(run_once(ctx))} cases acted on")
+        ctx.bus.close()
         return
     sched = EscalationScheduler(ctx, interval=interval)
-    sched.start()
-    console.print(f"worker running: escalation pass every {interval:g}s (Ctrl-C stops)")
+    if scheduler:
+        sched.start()
+        console.print(f"escalation pass every {interval:g}s")
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        sched.stop()
+        if settings.bus_url.startswith(("nats://", "tls://")):
+            _consume(ctx, index=index, count=count)
+        else:
+            console.print("worker running (memory bus: no observation stream); Ctrl-C stops")
+            _wait_for_signal()
+    finally:
+        if scheduler:
+            sched.stop()
+        ctx.bus.close()
+    console.print("worker stopped")
+
+
+def _wait_for_signal() -> None:
+    import signal
+    import threading
+
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+
+
+def _consume(ctx: AppContext, *, index: int | None, count: int | None) -> None:
+    import asyncio
+    import signal
+    import time
+
+    from cityops.bus.consumer import ObservationWorker, WorkerStats, load_handler
+
+    spec = ctx.settings.worker_handler
+    if not spec:
+        _fail("no observation handler: set CITYOPS_WORKER_HANDLER=module:factory")
+        return
+    try:
+        job = ObservationWorker(ctx.settings, load_handler(spec, ctx), index=index, count=count)
+    except (CityOpsError, ImportError, AttributeError) as exc:
+        _fail(str(exc))
+        return
+    last = [0.0]
+
+    def progress(stats: WorkerStats) -> None:
+        if time.monotonic() - last[0] >= 5.0:
+            last[0] = time.monotonic()
+            console.print(
+                f"handled {stats.readings:,} readings in {stats.batches:,} batches "
+                f"({stats.rate:,.0f}/s), {stats.failures} failed and retried"
+            )
+
+    job.on_batch = progress
+
+    async def main() -> WorkerStats:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        ready = asyncio.Event()
+        task = asyncio.create_task(job.run(stop, ready))
+        await asyncio.wait([task, asyncio.create_task(ready.wait())], return_when="FIRST_COMPLETED")
+        if ready.is_set():
+            console.print(
+                f"worker consuming partitions {job.stats.partitions} of "
+                f"{ctx.settings.bus_partitions} from {ctx.settings.bus_stream} (SIGTERM stops)",
+                soft_wrap=True,
+            )
+        return await task
+
+    try:
+        stats = asyncio.run(main())
+    except CityOpsError as exc:
+        _fail(exc.message)
+        return
+    console.print(
+        f"finished: {stats.readings:,} readings in {stats.batches:,} batches, "
+        f"{stats.failures} failed and retried, {stats.rejected} rejected"
+    )
 
 
 @app.command("demo")

@@ -63,3 +63,17 @@ class PayloadTooLarge(CityOpsError):
 
     status = 413
     code = "payload_too_large"
+
+
+class QueueFull(CityOpsError):
+    """The observation work stream is at its limit: slow down and retry; nothing was dropped."""
+
+    status = 503
+    code = "intake_queue_full"
+
+
+class QueueUnavailable(CityOpsError):
+    """The bus did not confirm a publish in time (or is unreachable): retry later."""
+
+    status = 503
+    code = "intake_queue_unavailable"

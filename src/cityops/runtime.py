@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from cityops.api.context import AppContext
+from cityops.bus.base import Bus
 from cityops.bus.memory import MemoryBus
 from cityops.clock import Clock, SystemClock
+from cityops.errors import ValidationFailed
 from cityops.settings import Settings
 from cityops.store.checkpoint import start_checkpointer
 from cityops.store.engine import make_engine, make_session_factory
@@ -14,7 +16,7 @@ from cityops.store.schema import upgrade
 def build_context(
     settings: Settings, *, clock: Clock | None = None, migrate: bool = True
 ) -> AppContext:
-    """Connect, bring the schema to head, wire the in-process bus, checkpoint SQLite's WAL."""
+    """Connect, migrate, wire the bus the settings name, checkpoint SQLite's WAL."""
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
@@ -23,7 +25,19 @@ def build_context(
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
-        bus=MemoryBus(),
+        bus=build_bus(settings),
         clock=clock or SystemClock(),
         extras={"wal_checkpointer": checkpointer} if checkpointer else {},
     )
+
+
+def build_bus(settings: Settings) -> Bus:
+    """``memory://`` (one process) or ``nats://host:port`` (a city of processes)."""
+    scheme = settings.bus_url.split("://", 1)[0]
+    if scheme == "memory":
+        return MemoryBus()
+    if scheme in ("nats", "tls"):
+        from cityops.bus.nats import NatsBus
+
+        return NatsBus(settings)
+    raise ValidationFailed(f"CITYOPS_BUS_URL must be memory:// or nats://…, not {settings.bus_url}")

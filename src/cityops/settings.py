@@ -21,6 +21,27 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///var/cityops.db"
     bus_url: str = "memory://"
+    # With bus_url=nats://…: subjects start with bus_prefix; observation batches go to the
+    # JetStream work stream bus_stream on bus_prefix.obs.<datastream_id % bus_partitions>.
+    bus_prefix: str = "cityops"
+    bus_stream: str = "CITYOPS_OBS"
+    bus_partitions: int = Field(default=16, ge=1, le=1024)
+    # A full stream refuses new batches (HTTP 503) instead of dropping old ones.
+    bus_max_msgs: int = Field(default=1_000_000, ge=1)
+    bus_max_bytes: int = Field(default=1 << 30, ge=1024)
+    bus_publish_timeout: float = Field(default=5.0, gt=0)
+    # Readings per published message (a NATS message is at most 1 MB by default).
+    bus_chunk: int = Field(default=1000, ge=1)
+    # A batch not acknowledged within this many seconds goes to the next worker (heartbeats
+    # keep a long batch alive).
+    bus_ack_wait: float = Field(default=30.0, gt=0)
+    # `cityops worker`: worker i of n takes the partitions p with p % n == i.
+    worker_index: int = Field(default=0, ge=0)
+    worker_count: int = Field(default=1, ge=1)
+    # "module:factory"; factory(ctx) returns the handler given each batch of readings.
+    worker_handler: str | None = None
+    # At most this many readings per handler call (one transaction).
+    worker_max_readings: int = Field(default=20_000, ge=1)
     mqtt_url: str | None = None
     # The MQTT door (docs/api.md, "MQTT"): a persistent session under this client id; with a
     # share group, several consumers split the topics ($share/<group>/...).

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from cityops.bus.memory import Event, MemoryBus
+from cityops.bus.base import Bus
+from cityops.bus.memory import Event
 from cityops.clock import Clock
 from cityops.settings import Settings
 from cityops.store.engine import transaction
@@ -21,7 +22,7 @@ class AppContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    bus: MemoryBus
+    bus: Bus
     clock: Clock
     # Domain singletons (category catalogue, dispatch plans, geo index) by name.
     extras: dict[str, Any] = field(default_factory=dict)

@@ -66,6 +66,9 @@ class MemoryBus:
 
         return queue, self.subscribe(pattern, put)
 
+    def close(self) -> None:
+        """Nothing to release; here so either bus can be closed the same way."""
+
 
 def _put_nowait(queue: asyncio.Queue[Event], event: Event) -> None:
     if not queue.full():

@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cityops.bus.memory import Event, MemoryBus
+from cityops.bus.base import Bus
+from cityops.bus.memory import Event
 from cityops.clock import Clock
 from cityops.rules import evaluate as ev
 from cityops.rules import service
@@ -62,7 +63,7 @@ class RulesEngine:
         actuator: Actuator,
         notifier: Notifier,
         cases: CasePort | None = None,
-        bus: MemoryBus | None = None,
+        bus: Bus | None = None,
         timer_batch: int = 1000,
     ) -> None:
         self.sessions, self.clock, self.bus = sessions, clock, bus

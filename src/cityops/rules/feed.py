@@ -15,7 +15,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from cityops.bus.memory import Event, MemoryBus
+from cityops.bus.base import Bus
+from cityops.bus.memory import Event
 from cityops.rules.engine import RulesEngine
 from cityops.rules.evaluate import Reading
 
@@ -40,7 +41,7 @@ class RulesFeed:
     def __init__(
         self,
         engine: RulesEngine,
-        bus: MemoryBus,
+        bus: Bus,
         *,
         max_batches: int = 256,
         tick_seconds: float = 1.0,

@@ -24,7 +24,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.orm import Session, sessionmaker
 
-from cityops.bus.memory import Event, MemoryBus
+from cityops.bus.base import Bus
+from cityops.bus.memory import Event
 from cityops.clock import Clock
 from cityops.errors import CityOpsError
 from cityops.sensing import service
@@ -69,7 +70,7 @@ class InProcessSink:
         *,
         sessions: sessionmaker[Session],
         clock: Clock,
-        bus: MemoryBus | None = None,
+        bus: Bus | None = None,
         settings: Settings | None = None,
         batch_size: int = 5000,
     ) -> None:
