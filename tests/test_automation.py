@@ -18,7 +18,7 @@ from cityops.automation import Automation, start_automation
 from cityops.bus.memory import Event, MemoryBus
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.clock import FakeClock
-from cityops.registry.models import Component
+from cityops.registry.models import Component, Department
 from cityops.rules.models import Alarm
 from cityops.sensing import entities, service
 from cityops.sensing.models import ActuatorCommand, Datastream, ObservedProperty, Sensor, Thing
@@ -130,7 +130,11 @@ def test_gas_reading_starts_the_fan_and_an_hour_later_files_a_case(
     assert case is not None, "the recheck did not file a case"
     assert case.channel is Channel.sensor and case.status is CaseStatus.dispatched
     assert case.district_code == "500107" and case.worker_id is not None
+    # 预案 septic-gas: the district centre files it and dispatches it to the street (镇街).
+    assert case.handling_level == "street"
     with ctx.sessions() as s:
+        dept = s.get(Department, case.department_id)
+        assert dept is not None and dept.jurisdiction_code == "500107001"
         severities = set(s.execute(select(Alarm.severity)).scalars())
     assert "red" in severities and clock.now() == deadline
 
