@@ -18,15 +18,14 @@ from cityops.automation import Automation, start_automation
 from cityops.bus.memory import Event, MemoryBus
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.clock import FakeClock
-from cityops.registry.models import Component, Department
+from cityops.registry.models import Department
 from cityops.rules.models import Alarm
-from cityops.sensing import entities, service
-from cityops.sensing.models import ActuatorCommand, Datastream, ObservedProperty, Sensor, Thing
+from cityops.sensing import service
+from cityops.sensing.models import ActuatorCommand
 from cityops.settings import Settings
 from cityops.store.engine import make_session_factory
 from tests import citykit
-
-TANK = "50010701901000007"
+from tests.tanks import tank_with_fan
 
 
 @pytest.fixture
@@ -34,50 +33,7 @@ def loop(engine: Engine, clock: FakeClock) -> Iterator[tuple[AppContext, Automat
     sessions = make_session_factory(engine)
     with sessions.begin() as s:
         citykit.build(s)
-        tank = Component(
-            ident=TANK,
-            name="化粪池",
-            category_code="01901",
-            grid_code="500107001001001",
-            district_code="500107",
-            street_code="500107001",
-            lat=citykit.Y0 + 0.003,
-            lng=citykit.X0 + 0.003,
-        )
-        s.add(tank)
-        s.flush()
-        sensor = entities.create(session=s, model=Sensor, values={"name": "气体检测仪"})
-        ch4 = entities.create(
-            session=s,
-            model=ObservedProperty,
-            values={"name": "甲烷浓度", "properties": {"code": "CH4"}},
-        )
-        detector = entities.create(
-            session=s, model=Thing, values={"name": "1号化粪池气体", "component_id": tank.id}
-        )
-        fan = entities.create(
-            session=s,
-            model=Thing,
-            values={
-                "name": "1号化粪池排风机",
-                "component_id": tank.id,
-                "is_actuator": True,
-                "command_topic": "cityops/v1/things/fan/commands",
-                "properties": {"role": "fan"},
-            },
-        )
-        ds = entities.create(
-            session=s,
-            model=Datastream,
-            values={
-                "name": "1号化粪池甲烷",
-                "unit_of_measurement": {"name": "LEL", "symbol": "%LEL", "definition": ""},
-                "thing_id": detector.id,
-                "sensor_id": sensor.id,
-                "observed_property_id": ch4.id,
-            },
-        )
-        ds_id, fan_id = ds.id, fan.id
+        ds_id, fan_id = tank_with_fan(s)
     ctx = AppContext(
         settings=Settings(secret_key="test-secret-key-0123456789abcdef"),
         engine=engine,

@@ -16,18 +16,19 @@ from cityops.rules.feed import RulesFeed
 from cityops.rules.ports import BusNotifier
 from cityops.rules.runtime import start_engine
 from cityops.sensing.directory import SensingActuator, SensingDirectory
+from cityops.sensing.scaleout import queues_work
 from cityops.sensing.scheduler import SensingUpkeep
 
 
 @dataclass
 class Automation:
-    engine: RulesEngine
-    feed: RulesFeed
     upkeep: SensingUpkeep
-    directory: SensingDirectory
+    engine: RulesEngine | None = None
+    feed: RulesFeed | None = None
 
     def stop(self) -> None:
-        self.feed.stop()
+        if self.feed is not None:
+            self.feed.stop()
         self.upkeep.stop()
 
 
@@ -40,7 +41,12 @@ def start_automation(
     """Bind the plans to the datastreams there are now and start evaluating and upkeep.
 
     ``overrides`` sets plan parameters by plan id (the demo shortens the septic plan's hour).
+    On a scale-out bus the workers own the rules (``sensing.scaleout``); here only upkeep runs.
     """
+    upkeep = SensingUpkeep(ctx)
+    upkeep.start()
+    if queues_work(ctx.bus):
+        return Automation(upkeep=upkeep)
     directory = SensingDirectory(ctx.sessions)
     engine = start_engine(
         ctx,
@@ -50,6 +56,4 @@ def start_automation(
         overrides=overrides,
     )
     feed = RulesFeed(engine, ctx.bus, tick_seconds=tick_seconds).start()
-    upkeep = SensingUpkeep(ctx)
-    upkeep.start()
-    return Automation(engine=engine, feed=feed, upkeep=upkeep, directory=directory)
+    return Automation(upkeep=upkeep, engine=engine, feed=feed)

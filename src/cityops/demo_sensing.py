@@ -51,7 +51,7 @@ def start_sensing(ctx: AppContext, count: int, console: Console) -> DemoSensing 
     tank = next((d.key for d in sim.devices if d.kind == "gas_detector"), None)
     if tank is not None:
         sim.trigger("gas_buildup", tank, extra={"fan_residual": 0.6})
-    bound = len(automation.engine.index)
+    bound = len(automation.engine.index) if automation.engine else 0
     console.print(
         f"simulating {len(sim.devices)} sensing devices; {bound} datastreams watched by plans"
         + (f"; gas build-up started in {tank}" if tank else "")

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     worker_index: int = Field(default=0, ge=0)
     worker_count: int = Field(default=1, ge=1)
     # "module:factory"; factory(ctx) returns the handler given each batch of readings.
-    worker_handler: str | None = None
+    worker_handler: str | None = "cityops.sensing.scaleout:handler"
     # At most this many readings per handler call (one transaction).
     worker_max_readings: int = Field(default=20_000, ge=1)
     mqtt_url: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Header, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -13,7 +13,7 @@ from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.policy import SensingAction, require_sensing
 from cityops.clock import as_utc
 from cityops.errors import CityOpsError, PayloadTooLarge, ValidationFailed
-from cityops.sensing import entities, service, timeseries
+from cityops.sensing import entities, scaleout, service, timeseries
 from cityops.sensing.models import Datastream, Thing
 from cityops.sensing.schemas import (
     DatastreamRead,
@@ -73,6 +73,15 @@ async def post_observations(
         )
 
     def run() -> service.IngestResult:
+        if scaleout.queues_work(ctx.bus):  # NATS: the workers store it and run the rules
+            return scaleout.enqueue(
+                session=session,
+                readings=items,
+                clock=ctx.clock,
+                settings=settings,
+                queue=cast(scaleout.WorkQueue, ctx.bus),
+                message_id=message_id,
+            )
         return service.ingest(
             session=session,
             readings=items,

@@ -1,0 +1,119 @@
+"""Sensing on a city's scale-out bus (``CITYOPS_BUS_URL=nats://…``).
+
+The doors validate a batch against the datastream catalogue and put what they accept on the
+JetStream work stream (partitioned by datastream); ``cityops worker`` processes take their
+partitions, store each batch (deduped by datastream and time, and by message id) and evaluate the
+rules on what was stored, acknowledging only after the commit. Rules state lives in the worker
+that owns a datastream's partition, so each stream's readings are evaluated in order by one
+engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from cityops.api.context import AppContext, unit_of_work
+from cityops.bus.obs import Reading as QueuedReading
+from cityops.clock import Clock
+from cityops.rules.evaluate import Reading as RuleReading
+from cityops.rules.ports import BusNotifier
+from cityops.rules.runtime import start_engine
+from cityops.sensing import catalogue, service
+from cityops.sensing.directory import SensingActuator, SensingDirectory
+from cityops.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class WorkQueue(Protocol):
+    def submit(self, readings: Sequence[QueuedReading]) -> int: ...
+
+
+def queues_work(bus: object) -> bool:
+    """Whether the bus carries observations to workers (NATS) rather than storing in-process."""
+    return callable(getattr(bus, "submit", None))
+
+
+def enqueue(
+    *,
+    session: Session,
+    readings: Sequence[Any],
+    clock: Clock,
+    settings: Settings,
+    queue: WorkQueue,
+    message_id: str | None = None,
+) -> service.IngestResult:
+    """Validate at the door and queue the accepted readings; rejections are answered at once.
+
+    Raises QueueFull / QueueUnavailable (503) when the stream refuses: nothing was accepted then
+    (a partial write is harmless: the workers' store dedupes a resent batch).
+    """
+    checked = catalogue.check_batch(session, readings, clock.now(), service.limits_from(settings))
+    work: list[QueuedReading] = []
+    for n, r in enumerate(checked.accepted):
+        value = r.result if r.result is not None else r.result_json
+        msg = r.message_id or (f"{message_id}:{n}" if message_id else None)
+        work.append((r.datastream_id, r.phenomenon_time.timestamp(), value, msg))
+    if work:
+        queue.submit(work)
+    return service.IngestResult(accepted=len(work), rejected=checked.rejected)
+
+
+class WorkerHandler:
+    """Store a batch (deduped), then evaluate the rules on what was new; timers tick beside."""
+
+    def __init__(self, ctx: AppContext, *, tick_seconds: float = 1.0) -> None:
+        self.ctx = ctx
+        self.engine = start_engine(
+            ctx,
+            directory=SensingDirectory(ctx.sessions),
+            actuator=SensingActuator(),
+            notifier=BusNotifier(),
+        )
+        self._lock = threading.Lock()  # one engine: batches and timer ticks take turns
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(
+            target=self._tick, args=(tick_seconds,), name="rules-tick", daemon=True
+        )
+        self._ticker.start()
+
+    def _tick(self, every: float) -> None:
+        while not self._stop.wait(every):
+            try:
+                with self._lock:
+                    self.engine.tick()
+            except Exception:  # a failed tick is logged; the timers stay due for the next one
+                log.exception("rules timer tick failed")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._ticker.join(timeout=10)
+
+    def __call__(self, readings: list[QueuedReading]) -> None:
+        with unit_of_work(self.ctx) as session:
+            result = service.ingest(
+                session=session,
+                readings=[list(r) for r in readings],
+                clock=self.ctx.clock,
+                settings=self.ctx.settings,
+                source="bus",
+            )
+        watched = self.engine.index
+        todo = [
+            RuleReading(r.datastream_id, r.phenomenon_time, float(r.result))
+            for r in result.stored_readings
+            if r.datastream_id in watched and r.result is not None
+        ]
+        if todo:
+            with self._lock:
+                self.engine.process(todo)
+
+
+def handler(ctx: AppContext) -> WorkerHandler:
+    """``CITYOPS_WORKER_HANDLER=cityops.sensing.scaleout:handler`` (the default)."""
+    return WorkerHandler(ctx)
