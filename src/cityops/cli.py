@@ -251,8 +251,10 @@ def serve(
     from cityops.api.app import create_app
     from cityops.cases.scheduler import EscalationScheduler
     from cityops.runtime import build_context
+    from cityops.sensing.mqtt_runtime import start_mqtt
 
     ctx = build_context(_settings(database_url))
+    mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     sched = EscalationScheduler(ctx)
     if scheduler:
         sched.start()
@@ -261,6 +263,7 @@ def serve(
     finally:
         if scheduler:
             sched.stop()
+        mqtt.stop()
 
 
 @app.command("worker")
