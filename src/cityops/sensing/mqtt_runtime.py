@@ -33,7 +33,7 @@ from typing import Any
 from cityops.api.context import AppContext
 from cityops.bus.memory import Event
 from cityops.sensing.mqtt import MqttConsumer, consumer_from_settings
-from cityops.sensing.mqtt_client import MqttClient, MqttError
+from cityops.sensing.mqtt_client import BrokerAddress, MqttClient, MqttError
 from cityops.sensing.mqtt_commands import STATE_SUBJECTS, Command, EventForwarder, send_command
 from cityops.sensing.mqtt_ingest import SensingCommands, SensingIngest
 from cityops.sensing.service import SUBJECT_COMMAND
@@ -74,6 +74,7 @@ class MqttRuntime:
         if not self.enabled or self._thread is not None:
             return self
         ctx = self.ctx
+        BrokerAddress.parse(ctx.settings.mqtt_url or "")  # a bad URL fails here, not in the thread
         self.consumer = consumer_from_settings(
             ctx.settings,
             handler=SensingIngest(

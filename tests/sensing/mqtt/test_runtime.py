@@ -242,3 +242,11 @@ def test_without_a_broker_url_start_mqtt_does_nothing(
         )
     runtime.stop()
     assert runtime.stats.commands_sent == 0
+
+
+def test_a_broker_url_that_is_not_mqtt_fails_at_start(
+    engine: Engine, session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    ctx = _context(engine, session_factory, clock, "https://broker.example:8883")
+    with pytest.raises(ValueError, match="mqtt://"):
+        start_mqtt(ctx)
