@@ -257,8 +257,10 @@ def serve(
     from cityops.automation import start_automation
     from cityops.cases.scheduler import EscalationScheduler
     from cityops.runtime import build_context
+    from cityops.sensing.mqtt_runtime import start_mqtt
 
     ctx = build_context(_settings(database_url))
+    mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     sched = EscalationScheduler(ctx)
     automation = start_automation(ctx) if scheduler else None  # rules on the sensing network
     if scheduler:
@@ -268,6 +270,7 @@ def serve(
     finally:
         if scheduler:
             sched.stop()
+        mqtt.stop()
         if automation is not None:
             automation.stop()
         ctx.bus.close()

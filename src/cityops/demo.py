@@ -24,6 +24,7 @@ from cityops.cases.lifecycle import ACTION_NAMES_ZH
 from cityops.cases.runtime import get_rules
 from cityops.demo_sensing import start_sensing
 from cityops.runtime import build_context
+from cityops.sensing.mqtt_runtime import start_mqtt
 from cityops.settings import Settings
 from cityops.sim.city import city_is_empty, seed_city
 from cityops.sim.reports import ReportSimulator
@@ -134,6 +135,7 @@ def run_demo(
     worker = threading.Thread(target=_simulate, args=(ctx, rate, stop), daemon=True, name="sim")
     worker.start()
     sensing = start_sensing(ctx, devices, console) if devices > 0 else None
+    mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     started = time.monotonic()
     try:
         if headless:
@@ -153,6 +155,7 @@ def run_demo(
         worker.join(timeout=10)
         if sensing is not None:
             sensing.stop()
+        mqtt.stop()
     with tally.lock:
         console.print(
             f"demo finished: {sum(tally.counts.values())} case events "

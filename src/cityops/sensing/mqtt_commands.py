@@ -2,12 +2,16 @@
 
 Topics (docs/api.md, "MQTT"):
 
-- ``cityops/v1/things/<thing_id>/commands`` (QoS 1, we publish): ``{"id", "command",
-  "parameters", "issuedAt", "replyTo"}``;
+- ``cityops/v1/things/<thing_id>/commands`` (the Thing's ``command_topic``; QoS 1, we publish):
+  ``{"id": <command id>, "command", "parameters", "issuedAt", "replyTo"}``;
 - ``cityops/v1/things/<thing_id>/commands/ack`` (QoS 1, the device publishes):
-  ``{"id": "<command id>", "status": "done" | "failed" | "accepted", "detail": "..."}``;
+  ``{"id": <command id>, "status": "done" | "failed" | "accepted", "detail": "..."}``;
 - ``cityops/v1/events/<subject with dots as levels>`` (QoS 1, we publish): state changes such as
-  ``alarm.raised`` → ``cityops/v1/events/alarm/raised``, body = the event's data.
+  ``alarms.raised`` → ``cityops/v1/events/alarms/raised``, body = the event's data.
+
+A command's id is the integer id of its ``ActuatorCommand`` row
+(:func:`cityops.sensing.service.record_command` records it before it is published), so the
+device's acknowledgement lands on that row (:func:`cityops.sensing.service.ack_command`).
 """
 
 from __future__ import annotations
@@ -36,17 +40,31 @@ _ACK = re.compile(rb"cityops/v1/things/(\d{1,18})/commands/ack")
 
 @dataclass(frozen=True)
 class Command:
-    """An instruction to an actuator (a Thing with a command topic)."""
+    """An instruction to an actuator (a Thing with a command topic), as recorded."""
 
-    id: str
+    id: int
     thing_id: int
     command: str
     issued_at: datetime
     parameters: dict[str, Any] = field(default_factory=dict)
+    command_topic: str | None = None  # the Thing's; the default topic when it has none
 
     @property
     def topic(self) -> str:
-        return COMMAND_TOPIC.format(thing_id=self.thing_id)
+        return self.command_topic or COMMAND_TOPIC.format(thing_id=self.thing_id)
+
+    @classmethod
+    def from_event(cls, data: dict[str, Any], *, now: datetime) -> Command:
+        """From the ``actuators.command`` bus event that ``record_command`` queues."""
+        issued = data.get("issued_at")
+        return cls(
+            id=int(data["id"]),
+            thing_id=int(data["thing_id"]),
+            command=str(data["command"]),
+            issued_at=datetime.fromisoformat(issued) if isinstance(issued, str) else now,
+            parameters=dict(data.get("payload") or {}),
+            command_topic=data.get("topic"),
+        )
 
     def payload(self) -> bytes:
         return json.dumps(
@@ -63,19 +81,22 @@ class Command:
 
 @dataclass(frozen=True)
 class CommandAck:
-    """A device's answer to a command."""
+    """A device's answer to a command; ``payload`` is what it sent, less the id."""
 
-    command_id: str
+    command_id: int
     thing_id: int
     status: str
     received_at: datetime
     detail: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
 
 
 class CommandRecorder(Protocol):
-    """Where commands and acknowledgements are recorded (the sensing store's ActuatorCommand)."""
-
-    def sent(self, command: Command) -> None: ...
+    """Where acknowledgements are recorded (the sensing store's ``ActuatorCommand`` rows)."""
 
     def acknowledged(self, ack: CommandAck) -> bool:
         """Record the ack; False when no such command was sent to that thing."""
@@ -98,19 +119,25 @@ def decode_ack(thing_id: int, body: Any, *, now: datetime) -> CommandAck:
     """An acknowledgement's JSON into a :class:`CommandAck`; raises :class:`BadAck`."""
     if not isinstance(body, dict):
         raise BadAck("wrong_type", "an acknowledgement is a JSON object")
-    command_id, status = body.get("id"), body.get("status", "done")
-    if not isinstance(command_id, str) or not command_id:
-        raise BadAck("wrong_type", "the acknowledgement has no command id")
+    raw_id, status = body.get("id"), body.get("status", "done")
+    if "id" not in body:
+        raise BadAck("malformed", "the acknowledgement has no command id")
+    if isinstance(raw_id, str) and raw_id.isdigit():
+        raw_id = int(raw_id)
+    if not isinstance(raw_id, int) or isinstance(raw_id, bool) or raw_id <= 0:
+        raise BadAck("wrong_type", "the command id is a positive integer")
     if status not in ACK_STATUSES:
         raise BadAck("wrong_type", f"status must be one of {sorted(ACK_STATUSES)}")
-    detail = body.get("detail", "")
-    return CommandAck(command_id, thing_id, status, now, str(detail)[:1000])
+    detail = str(body.get("detail", ""))[:1000]
+    payload = {k: v for k, v in body.items() if k != "id"} | {"status": status}
+    if "detail" in body:
+        payload["detail"] = detail
+    return CommandAck(raw_id, thing_id, status, now, detail, payload)
 
 
-async def send_command(client: MqttClient, command: Command, recorder: CommandRecorder) -> None:
-    """Publish at QoS 1, and record the command once the broker has it."""
+async def send_command(client: MqttClient, command: Command) -> None:
+    """Publish at QoS 1 and wait until the broker has it (the command is recorded already)."""
     await client.publish(command.topic, command.payload(), qos=1)
-    recorder.sent(command)
 
 
 def event_topic(subject: str) -> str:
@@ -130,14 +157,18 @@ async def publish_event(client: MqttClient, event: Event) -> None:
     await client.publish(event_topic(event.subject), event_payload(event), qos=1)
 
 
-class EventForwarder:
-    """Forward bus events (``alarm.*`` ...) to MQTT subscribers, from any thread.
+STATE_SUBJECTS = ("alarms.*", "cases.*", "actuators.*")
 
-    Events published while the broker is unreachable are logged and dropped: the ledger and
-    the database hold the truth; this topic is a notification.
+
+class EventForwarder:
+    """Forward bus events (``alarms.*`` ...) to MQTT subscribers, from any thread.
+
+    Events published while the broker is unreachable (``client`` is None or closed) are logged
+    and dropped: the ledger and the database hold the truth; this topic is a notification.
+    ``client`` may be swapped on the loop's thread when the connection is re-made.
     """
 
-    def __init__(self, client: MqttClient, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, client: MqttClient | None, loop: asyncio.AbstractEventLoop) -> None:
         self.client, self.loop = client, loop
         self.forwarded = 0
         self.failed = 0
@@ -157,6 +188,8 @@ class EventForwarder:
 
     def _send(self, event: Event) -> None:
         try:
+            if self.client is None:
+                raise MqttError("not connected")
             future = self.client.publish_nowait(event_topic(event.subject), event_payload(event))
         except (MqttError, ValueError) as exc:
             self.failed += 1

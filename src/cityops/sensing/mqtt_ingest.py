@@ -1,4 +1,5 @@
-"""The MQTT door into the sensing store: ``IngestHandler`` over :func:`service.ingest`.
+"""The MQTT door into the sensing store: ``IngestHandler`` over :func:`service.ingest`, and
+``CommandRecorder`` over :func:`service.ack_command`.
 
 One transaction per batch. ``service.ingest`` validates against the datastream catalogue,
 dedupes by (datastream, phenomenonTime) and by message id (source ``mqtt``), stores, and queues
@@ -16,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityops.bus.memory import Event, MemoryBus
 from cityops.clock import Clock
 from cityops.sensing import service
+from cityops.sensing.models import ActuatorCommand
 from cityops.sensing.mqtt import IngestOutcome
+from cityops.sensing.mqtt_commands import CommandAck
 from cityops.sensing.mqtt_payload import Reading
 from cityops.settings import Settings
 from cityops.store.engine import transaction
@@ -66,3 +69,35 @@ class SensingIngest:
             duplicates=result.duplicates,
             rejected={r.index: (r.reason, r.message) for r in result.rejected},
         )
+
+
+class SensingCommands:
+    """``CommandRecorder`` over the sensing store: a device's ack lands on its ActuatorCommand.
+
+    One transaction per acknowledgement through :func:`service.ack_command`; its
+    ``actuators.ack`` event is published on ``bus`` after commit. An ack naming a command that
+    was not sent to that thing is refused (the consumer dead-letters it as ``unknown_command``).
+    """
+
+    def __init__(
+        self, *, factory: sessionmaker[Session], clock: Clock, bus: MemoryBus | None = None
+    ) -> None:
+        self.factory, self.clock, self.bus = factory, clock, bus
+
+    def acknowledged(self, ack: CommandAck) -> bool:
+        with transaction(self.factory) as session:
+            row = session.get(ActuatorCommand, ack.command_id)
+            if row is None or row.thing_id != ack.thing_id:
+                return False
+            service.ack_command(
+                session=session,
+                command_id=ack.command_id,
+                ok=ack.ok,
+                payload=ack.payload,
+                clock=self.clock,
+            )
+            events: list[Event] = session.info.pop("events", [])
+        if self.bus is not None:
+            for event in events:
+                self.bus.publish(event)
+        return True

@@ -136,7 +136,7 @@ def parse_payloads(payloads: Sequence[bytes]) -> list[Any]:
         try:
             out.append(json.loads(raw))
         except (ValueError, RecursionError) as exc:
-            out.append(_Bad("malformed_json", str(exc)[:200]))
+            out.append(_Bad("malformed", f"not JSON: {str(exc)[:200]}"))
     return out
 
 
@@ -145,20 +145,22 @@ def _time(value: Any, now: datetime, limits: Limits, what: str) -> datetime:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise _Bad("bad_time", f"{what} {value[:40]!r} is not ISO 8601") from None
+            raise _Bad("malformed", f"{what} {value[:40]!r} is not ISO 8601") from None
         if moment.tzinfo is None:
-            raise _Bad("bad_time", f"{what} {value[:40]!r} has no UTC offset")
+            raise _Bad("malformed", f"{what} {value[:40]!r} has no UTC offset")
     elif isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
             raise _Bad("not_finite", f"{what} is {value}")
         try:
             moment = _EPOCH + timedelta(milliseconds=value)
         except OverflowError:
-            raise _Bad("time_out_of_range", f"{what} {value} ms is out of range") from None
+            raise _Bad("malformed", f"{what} {value} ms is out of range") from None
     else:
         raise _Bad("wrong_type", f"{what} must be an ISO 8601 string, not {type(value).__name__}")
-    if moment > now + limits.max_lead or moment < now - limits.max_age:
-        raise _Bad("time_out_of_range", f"{what} {moment.isoformat()} is too far from now")
+    if moment > now + limits.max_lead:
+        raise _Bad("time_in_future", f"{what} {moment.isoformat()} is too far in the future")
+    if moment < now - limits.max_age:
+        raise _Bad("time_too_old", f"{what} {moment.isoformat()} is older than the window")
     return moment
 
 
@@ -168,7 +170,7 @@ def _result(value: Any) -> Any:
             raise _Bad("not_finite", f"result is {value}")
         return value
     if value is None:
-        raise _Bad("wrong_type", "result is missing or null")
+        raise _Bad("malformed", "result is missing or null")
     if isinstance(value, int | bool | str | dict | list):
         return value
     raise _Bad("wrong_type", f"result of type {type(value).__name__}")  # pragma: no cover
@@ -181,18 +183,18 @@ def observation(
     if not isinstance(body, dict):
         raise _Bad("wrong_type", f"an Observation is a JSON object, not {type(body).__name__}")
     if "result" not in body:
-        raise _Bad("wrong_type", "the Observation has no result")
+        raise _Bad("malformed", "the Observation has no result")
     result = _result(body["result"])
     raw_time = body.get("phenomenonTime")
     if raw_time is None:
-        raise _Bad("bad_time", "the Observation has no phenomenonTime")
+        raise _Bad("malformed", "the Observation has no phenomenonTime")
     end = None
     if isinstance(raw_time, str) and "/" in raw_time:
         start_text, _, end_text = raw_time.partition("/")
         start = _time(start_text, now, limits, "phenomenonTime")
         end = _time(end_text, now, limits, "phenomenonTime end")
         if end < start:
-            raise _Bad("bad_time", "phenomenonTime interval ends before it starts")
+            raise _Bad("malformed", "phenomenonTime interval ends before it starts")
     else:
         start = _time(raw_time, now, limits, "phenomenonTime")
     result_time = body.get("resultTime")

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,13 @@ CREATE TABLE IF NOT EXISTS observation (
   PRIMARY KEY (phenomenon_us, datastream_id)  -- time first: a batch appends at the end
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS actuator_command (
-  id TEXT PRIMARY KEY,
+  id INTEGER PRIMARY KEY,
   thing_id INTEGER NOT NULL,
   command TEXT NOT NULL,
   parameters TEXT NOT NULL,
   issued_at TEXT NOT NULL,
-  ack_status TEXT,
-  ack_detail TEXT,
+  status TEXT NOT NULL DEFAULT 'sent',  -- sent | acked | failed, as ActuatorCommand
+  ack_payload TEXT,
   acked_at TEXT
 );
 """
@@ -52,7 +53,7 @@ def _result(value: Any) -> Any:
 
 
 class SqliteReadingStore:
-    """``IngestHandler`` and ``CommandRecorder`` on one SQLite file (WAL)."""
+    """``IngestHandler`` and ``CommandRecorder`` on one SQLite file (WAL), integer command ids."""
 
     def __init__(self, path: Path | str, *, datastreams: Iterable[int] | None = None) -> None:
         self.conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -106,31 +107,36 @@ class SqliteReadingStore:
                 )
             )
 
-    # -- CommandRecorder ------------------------------------------------------------------
-    def sent(self, command: Command) -> None:
+    # -- commands: recorded before they are published; CommandRecorder for the acks -------
+    def record_command(
+        self, *, thing_id: int, command: str, parameters: dict[str, Any], issued_at: datetime
+    ) -> Command:
+        """Record a command (status ``sent``) and return it, with its new id, to publish."""
         with self.lock:
-            self.conn.execute(
-                "INSERT INTO actuator_command (id, thing_id, command, parameters, issued_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (
-                    command.id,
-                    command.thing_id,
-                    command.command,
-                    json.dumps(command.parameters),
-                    command.issued_at.isoformat(),
-                ),
+            cur = self.conn.execute(
+                "INSERT INTO actuator_command (thing_id, command, parameters, issued_at)"
+                " VALUES (?, ?, ?, ?)",
+                (thing_id, command, json.dumps(parameters), issued_at.isoformat()),
             )
+            assert cur.lastrowid is not None
+            return Command(cur.lastrowid, thing_id, command, issued_at, parameters)
 
     def acknowledged(self, ack: CommandAck) -> bool:
         with self.lock:
             cur = self.conn.execute(
-                "UPDATE actuator_command SET ack_status = ?, ack_detail = ?, acked_at = ?"
+                "UPDATE actuator_command SET status = ?, ack_payload = ?, acked_at = ?"
                 " WHERE id = ? AND thing_id = ?",
-                (ack.status, ack.detail, ack.received_at.isoformat(), ack.command_id, ack.thing_id),
+                (
+                    "acked" if ack.ok else "failed",
+                    json.dumps(ack.payload),
+                    ack.received_at.isoformat(),
+                    ack.command_id,
+                    ack.thing_id,
+                ),
             )
             return cur.rowcount == 1
 
-    def command(self, command_id: str) -> dict[str, Any] | None:
+    def command(self, command_id: int) -> dict[str, Any] | None:
         with self.lock:
             cur = self.conn.execute("SELECT * FROM actuator_command WHERE id = ?", (command_id,))
             row = cur.fetchone()

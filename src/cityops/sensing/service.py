@@ -317,6 +317,7 @@ def record_command(
             "topic": thing.command_topic,
             "command": command,
             "payload": payload,
+            "issued_at": row.issued_at.isoformat(),
         },
     )
     return row

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from cityops.bus.memory import Event, MemoryBus
-from cityops.sensing.mqtt_commands import Command, EventForwarder, send_command
+from cityops.sensing.mqtt_commands import EventForwarder, send_command
 from cityops.sensing.mqtt_store import SqliteReadingStore
 from tests.sensing.mqtt.broker import Broker
 from tests.sensing.mqtt.conftest import url_of
@@ -18,42 +18,48 @@ def test_a_command_reaches_the_device_and_its_ack_is_recorded(
     broker: Broker | str, tmp_path: Path
 ) -> None:
     store = SqliteReadingStore(tmp_path / "s.db")
-    fan_on = Command("cmd-1", 42, "fan.start", T0, {"speed": "high"})
+    fan_on = store.record_command(
+        thing_id=42, command="fan.start", parameters={"speed": "high"}, issued_at=T0
+    )
+    other = store.record_command(thing_id=43, command="fan.start", parameters={}, issued_at=T0)
 
     async def scenario() -> None:
         running = await start_consumer(url_of(broker), store, commands=store)
         device = await listen(url_of(broker), "cityops/v1/things/42/commands", "fan-42")
         letters = await listen(url_of(broker), "cityops/v1/deadletter")
         hub = await publisher(url_of(broker), "hub")
-        await send_command(hub, fan_on, store)
-        assert store.command("cmd-1") is not None  # recorded once the broker had it
+        await send_command(hub, fan_on)
 
         await wait_until(lambda: len(device.messages) == 1, "the device to get the command")
         got = device.json()[0]
         assert (got["id"], got["command"], got["parameters"]) == (
-            "cmd-1",
+            fan_on.id,
             "fan.start",
             {"speed": "high"},
         )
         reply = json.dumps({"id": got["id"], "status": "done", "detail": "running at 1450 rpm"})
         await device.client.publish(got["replyTo"], reply.encode())
-        await device.client.publish(got["replyTo"], json.dumps({"id": "cmd-404"}).encode())
-        await wait_until(lambda: len(letters.messages) == 1, "the stray ack dead-lettered")
+        await device.client.publish(got["replyTo"], json.dumps({"id": fan_on.id + 99}).encode())
+        await device.client.publish(got["replyTo"], json.dumps({"id": other.id}).encode())
+        await wait_until(lambda: len(letters.messages) == 2, "the stray acks dead-lettered")
         for client in (device.client, letters.client, hub):
             await client.disconnect()
         await running.close()
-        assert letters.json()[0]["reason"] == "unknown_command"
+        # no such command; a command, but not this thing's
+        assert [x["reason"] for x in letters.json()] == ["unknown_command"] * 2
         assert running.consumer.stats.acks_recorded == 1
 
     asyncio.run(scenario())
-    row = store.command("cmd-1")
+    row = store.command(fan_on.id)
     assert row is not None
-    assert (row["thing_id"], row["ack_status"], row["ack_detail"]) == (
+    assert (row["thing_id"], row["status"], json.loads(row["ack_payload"])) == (
         42,
-        "done",
-        "running at 1450 rpm",
+        "acked",
+        {"status": "done", "detail": "running at 1450 rpm"},
     )
     assert row["acked_at"] == T0.isoformat()
+    unacked = store.command(other.id)
+    assert unacked is not None and unacked["status"] == "sent"
 
 
 def test_state_changes_on_the_bus_are_published_for_subscribers(broker: Broker | str) -> None:
@@ -63,17 +69,17 @@ def test_state_changes_on_the_bus_are_published_for_subscribers(broker: Broker |
         watcher = await listen(url_of(broker), "cityops/v1/events/#")
         hub = await publisher(url_of(broker), "hub")
         forwarder = EventForwarder(hub, asyncio.get_running_loop())
-        detach = forwarder.attach(bus, ["alarm.*"])
-        bus.publish(Event("alarm.raised", {"alarm": 7, "severity": "red", "source": "tank-3"}))
+        detach = forwarder.attach(bus, ["alarms.*"])
+        bus.publish(Event("alarms.raised", {"alarm": 7, "severity": "red", "source": "tank-3"}))
         bus.publish(Event("cases.filed", {"case": 1}))  # not forwarded
-        bus.publish(Event("alarm.cleared", {"alarm": 7}))
+        bus.publish(Event("alarms.cleared", {"alarm": 7}))
         await wait_until(lambda: len(watcher.messages) == 2, "two alarm events")
         detach()
         for client in (watcher.client, hub):
             await client.disconnect()
         assert [m.topic for m in watcher.messages] == [
-            b"cityops/v1/events/alarm/raised",
-            b"cityops/v1/events/alarm/cleared",
+            b"cityops/v1/events/alarms/raised",
+            b"cityops/v1/events/alarms/cleared",
         ]
         assert watcher.json()[0] == {"alarm": 7, "severity": "red", "source": "tank-3"}
         assert forwarder.forwarded == 2

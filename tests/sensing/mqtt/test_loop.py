@@ -1,0 +1,134 @@
+"""The seed's loop through MQTT: a gas reading on the broker starts the fan over the broker.
+
+Device → ``v1.1/Datastreams(<id>)/Observations`` → sensing store → bus → rules engine →
+``record_command`` → ``cityops/v1/things/<fan>/commands`` → the fan's ack → ``ActuatorCommand``
+acked; the alarm is published on ``cityops/v1/events/alarms/...``. Real Mosquitto, the shipped
+septic plans, both databases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+from sqlalchemy import Engine, select
+
+from cityops.api.context import AppContext
+from cityops.automation import start_automation
+from cityops.bus.memory import MemoryBus
+from cityops.clock import FakeClock
+from cityops.registry.models import Component
+from cityops.sensing import entities
+from cityops.sensing.models import (
+    ActuatorCommand,
+    CommandStatus,
+    Datastream,
+    ObservedProperty,
+    Sensor,
+    Thing,
+)
+from cityops.sensing.mqtt_runtime import start_mqtt
+from cityops.settings import Settings
+from cityops.store.engine import make_session_factory
+from tests import citykit
+from tests.sensing.mqtt.broker import Broker
+from tests.sensing.mqtt.conftest import url_of
+from tests.sensing.mqtt.helpers import listen, observation, publisher, topic_of, wait_until
+
+
+def _tank(ctx: AppContext) -> tuple[int, int]:
+    """A septic tank 部件 with a methane detector and an exhaust fan: (datastream, fan)."""
+    with ctx.sessions.begin() as s:
+        citykit.build(s)
+        tank = Component(
+            ident="50010701901000007",
+            name="化粪池",
+            category_code="01901",
+            grid_code="500107001001001",
+            district_code="500107",
+            street_code="500107001",
+            lat=citykit.Y0 + 0.003,
+            lng=citykit.X0 + 0.003,
+        )
+        s.add(tank)
+        s.flush()
+        sensor = entities.create(session=s, model=Sensor, values={"name": "气体检测仪"})
+        ch4 = entities.create(
+            session=s,
+            model=ObservedProperty,
+            values={"name": "甲烷浓度", "properties": {"code": "CH4"}},
+        )
+        detector = entities.create(
+            session=s, model=Thing, values={"name": "1号化粪池气体", "component_id": tank.id}
+        )
+        fan = entities.create(
+            session=s,
+            model=Thing,
+            values={
+                "name": "1号化粪池排风机",
+                "component_id": tank.id,
+                "is_actuator": True,
+                "properties": {"role": "fan"},
+            },
+        )
+        fan.command_topic = f"cityops/v1/things/{fan.id}/commands"
+        ds = entities.create(
+            session=s,
+            model=Datastream,
+            values={
+                "name": "1号化粪池甲烷",
+                "unit_of_measurement": {"name": "LEL", "symbol": "%LEL", "definition": ""},
+                "thing_id": detector.id,
+                "sensor_id": sensor.id,
+                "observed_property_id": ch4.id,
+            },
+        )
+        return ds.id, fan.id
+
+
+def test_gas_over_mqtt_starts_the_fan_over_mqtt_and_its_ack_is_recorded(
+    broker: Broker | str, engine: Engine, clock: FakeClock
+) -> None:
+    url = url_of(broker)
+    settings = Settings(secret_key="test-secret-key-0123456789abcdef", mqtt_url=url)
+    ctx = AppContext(settings, engine, make_session_factory(engine), MemoryBus(), clock)
+    ds, fan = _tank(ctx)
+    auto = start_automation(ctx, tick_seconds=0.05)
+    door = start_mqtt(ctx)
+    try:
+        assert door.wait_connected()
+
+        async def scenario() -> None:
+            device = await listen(url, f"cityops/v1/things/{fan}/commands", "fan")
+            alarms = await listen(url, "cityops/v1/events/alarms/#", "duty-officer")
+            detector = await publisher(url, "detector")
+            now = clock.now()
+            await detector.publish(topic_of(ds), observation(6.0, now - timedelta(minutes=1)))
+            await detector.publish(topic_of(ds), observation(31.0, now))  # over 25 %LEL
+            await wait_until(lambda: len(device.messages) == 1, "the fan to be told to start")
+            command = device.json()[0]
+            assert command["command"] == "on"
+            ack = {"id": command["id"], "status": "done", "detail": "fan running"}
+            await device.client.publish(command["replyTo"], json.dumps(ack).encode())
+            await wait_until(lambda: len(alarms.messages) >= 1, "the alarm for subscribers")
+            raised = alarms.json()[0]
+            assert alarms.messages[0].topic == b"cityops/v1/events/alarms/raised"
+            assert (raised["plan"], raised["severity"]) == ("septic-ch4", "orange")
+
+            def acked() -> bool:
+                with ctx.sessions() as s:
+                    return s.scalar(select(ActuatorCommand.status)) is CommandStatus.acked
+
+            await wait_until(acked, "the fan's ack recorded")
+            for client in (device.client, alarms.client, detector):
+                await client.disconnect()
+
+        asyncio.run(scenario())
+    finally:
+        door.stop()
+        auto.stop()
+    with ctx.sessions() as s:
+        (row,) = s.execute(select(ActuatorCommand)).scalars()
+    assert (row.thing_id, row.command, row.status) == (fan, "on", CommandStatus.acked)
+    assert row.ack_payload == {"status": "done", "detail": "fan running"}
