@@ -1,6 +1,7 @@
 """``python -m bench [names...]`` (``make bench``): run the benchmarks and write bench/results/.
 
-Names: ``queries``, ``intake``, ``geo``, ``rules``, ``sensing``, ``devices``, ``mqtt``, ``bus``, ``pipeline``
+Names: ``queries``, ``intake``, ``geo``, ``rules``, ``sensing``, ``devices``, ``mqtt``, ``bus``,
+``pipeline``
 (when present); none given runs them all. The history is loaded once per database and reused
 (``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``,
 default 2, is how often each figure is measured). ``rules`` needs no history: it builds its own

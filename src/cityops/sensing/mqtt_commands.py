@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from cityops.bus.memory import Event, MemoryBus
+from cityops.bus.base import Bus
+from cityops.bus.memory import Event
 from cityops.sensing.mqtt_client import MqttClient, MqttError
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ class EventForwarder:
         self.forwarded = 0
         self.failed = 0
 
-    def attach(self, bus: MemoryBus, patterns: Iterable[str]) -> Callable[[], None]:
+    def attach(self, bus: Bus, patterns: Iterable[str]) -> Callable[[], None]:
         """Subscribe to ``patterns`` on ``bus``; returns a function that detaches all."""
         handles = [bus.subscribe(p, self._on_event) for p in patterns]
 

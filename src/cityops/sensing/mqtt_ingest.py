@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cityops.bus.memory import Event, MemoryBus
+from cityops.bus.base import Bus
+from cityops.bus.memory import Event
 from cityops.clock import Clock
 from cityops.sensing import service
 from cityops.sensing.models import ActuatorCommand
@@ -34,7 +35,7 @@ class SensingIngest:
         factory: sessionmaker[Session],
         clock: Clock,
         settings: Settings,
-        bus: MemoryBus | None = None,
+        bus: Bus | None = None,
     ) -> None:
         self.factory, self.clock, self.settings, self.bus = factory, clock, settings, bus
 
@@ -80,7 +81,7 @@ class SensingCommands:
     """
 
     def __init__(
-        self, *, factory: sessionmaker[Session], clock: Clock, bus: MemoryBus | None = None
+        self, *, factory: sessionmaker[Session], clock: Clock, bus: Bus | None = None
     ) -> None:
         self.factory, self.clock, self.bus = factory, clock, bus
 
