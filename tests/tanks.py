@@ -42,7 +42,7 @@ def tank_with_fan(s: Session) -> tuple[int, int]:
             "name": "1号化粪池排风机",
             "component_id": tank.id,
             "is_actuator": True,
-            "command_topic": "cityops/v1/things/fan/commands",
+            "command_topic": "cityops/v1/things/fan/commands",  # a thing of its own in real use
             "properties": {"role": "fan"},
         },
     )

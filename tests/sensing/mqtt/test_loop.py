@@ -18,14 +18,9 @@ from cityops.api.context import AppContext
 from cityops.automation import start_automation
 from cityops.bus.memory import MemoryBus
 from cityops.clock import FakeClock
-from cityops.registry.models import Component
-from cityops.sensing import entities
 from cityops.sensing.models import (
     ActuatorCommand,
     CommandStatus,
-    Datastream,
-    ObservedProperty,
-    Sensor,
     Thing,
 )
 from cityops.sensing.mqtt_runtime import start_mqtt
@@ -35,56 +30,18 @@ from tests import citykit
 from tests.sensing.mqtt.broker import Broker
 from tests.sensing.mqtt.conftest import url_of
 from tests.sensing.mqtt.helpers import listen, observation, publisher, topic_of, wait_until
+from tests.tanks import tank_with_fan
 
 
 def _tank(ctx: AppContext) -> tuple[int, int]:
     """A septic tank 部件 with a methane detector and an exhaust fan: (datastream, fan)."""
     with ctx.sessions.begin() as s:
         citykit.build(s)
-        tank = Component(
-            ident="50010701901000007",
-            name="化粪池",
-            category_code="01901",
-            grid_code="500107001001001",
-            district_code="500107",
-            street_code="500107001",
-            lat=citykit.Y0 + 0.003,
-            lng=citykit.X0 + 0.003,
-        )
-        s.add(tank)
-        s.flush()
-        sensor = entities.create(session=s, model=Sensor, values={"name": "气体检测仪"})
-        ch4 = entities.create(
-            session=s,
-            model=ObservedProperty,
-            values={"name": "甲烷浓度", "properties": {"code": "CH4"}},
-        )
-        detector = entities.create(
-            session=s, model=Thing, values={"name": "1号化粪池气体", "component_id": tank.id}
-        )
-        fan = entities.create(
-            session=s,
-            model=Thing,
-            values={
-                "name": "1号化粪池排风机",
-                "component_id": tank.id,
-                "is_actuator": True,
-                "properties": {"role": "fan"},
-            },
-        )
+        ds, fan_id = tank_with_fan(s)
+        fan = s.get(Thing, fan_id)
+        assert fan is not None
         fan.command_topic = f"cityops/v1/things/{fan.id}/commands"
-        ds = entities.create(
-            session=s,
-            model=Datastream,
-            values={
-                "name": "1号化粪池甲烷",
-                "unit_of_measurement": {"name": "LEL", "symbol": "%LEL", "definition": ""},
-                "thing_id": detector.id,
-                "sensor_id": sensor.id,
-                "observed_property_id": ch4.id,
-            },
-        )
-        return ds.id, fan.id
+        return ds, fan_id
 
 
 def test_gas_over_mqtt_starts_the_fan_over_mqtt_and_its_ack_is_recorded(
