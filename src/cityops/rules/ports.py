@@ -7,6 +7,7 @@ transaction. The sensing layer implements ``Directory`` and ``Actuator``; ``case
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -106,6 +107,18 @@ class CasePort(Protocol):
         ...
 
 
+def matching(sources: Iterable[SourceInfo], selector: Selector) -> list[int]:
+    """Datastream ids a selector names: observed property (any case), area prefix, 部件."""
+    wanted = selector.observed_property.upper()
+    return sorted(
+        s.datastream_id
+        for s in sources
+        if (s.observed_property or "").upper() == wanted
+        and (not selector.area or (s.jurisdiction_code or "").startswith(selector.area))
+        and (not selector.component or s.component_ident == selector.component)
+    )
+
+
 class StaticDirectory:
     """A directory from a fixed list (tests, and inline sources in plans)."""
 
@@ -119,16 +132,7 @@ class StaticDirectory:
         return self._by_id.get(datastream_id)
 
     def select(self, selector: Selector) -> list[int]:
-        out = []
-        for s in self._by_id.values():
-            if s.observed_property != selector.observed_property:
-                continue
-            if selector.area and not (s.jurisdiction_code or "").startswith(selector.area):
-                continue
-            if selector.component and s.component_ident != selector.component:
-                continue
-            out.append(s.datastream_id)
-        return sorted(out)
+        return matching(self._by_id.values(), selector)
 
 
 @dataclass

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityops.clock import FakeClock
 from cityops.registry.models import Component
 from cityops.rules.plans import Selector
-from cityops.rules.ports import SourceInfo
+from cityops.rules.ports import SourceInfo, matching
 from cityops.sensing import service
 from cityops.sensing.models import Datastream, ObservedProperty, Thing
 
@@ -77,17 +77,7 @@ class SensingDirectory:
         return self.sources.get(datastream_id)
 
     def select(self, selector: Selector) -> list[int]:
-        wanted = selector.observed_property.upper()
-        out = []
-        for s in self.sources.values():
-            if s.observed_property != wanted:
-                continue
-            if selector.area and not (s.jurisdiction_code or "").startswith(selector.area):
-                continue
-            if selector.component and s.component_ident != selector.component:
-                continue
-            out.append(s.datastream_id)
-        return sorted(out)
+        return matching(self.sources.values(), selector)
 
 
 class SensingActuator:

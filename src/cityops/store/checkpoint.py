@@ -1,7 +1,7 @@
 """Checkpoint SQLite's write-ahead log from a thread of its own.
 
-By default the connection whose commit pushes the WAL past 1,000 pages copies the log back into
-the database and syncs the file, so one report in a few hundred waits for the disk. The app
+Otherwise the connection whose commit pushes the WAL past 10,000 pages (``store.engine``) copies
+the log back into the database and syncs the file, so that one commit waits for the disk. The app
 instead checkpoints every half second from this thread (PASSIVE: it never blocks writers or
 readers), and leaves the commit-time checkpoint only as a backstop for a WAL that grows past
 ``BACKSTOP_PAGES`` while this thread is not keeping up.
