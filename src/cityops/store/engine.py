@@ -1,7 +1,9 @@
 """Engines and sessions; the caller owns the transaction.
 
 SQLite runs in WAL mode, and every transaction starts with ``BEGIN IMMEDIATE`` so that two
-writers queue on the busy timeout instead of failing on a lock upgrade.
+writers queue instead of failing on a lock upgrade; this process's threads queue first come,
+first served (``store.writer``). A transaction opened with ``reading`` is a plain ``BEGIN``: it
+only reads, so it never waits for a writer.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.store.writer import WriterQueue
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -51,9 +55,30 @@ def _configure_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA wal_autocheckpoint=10000")
         cur.close()
 
+    writers = WriterQueue(timeout=30.0)
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
+            conn.exec_driver_sql("BEGIN")
+            return
+        who = conn.connection.dbapi_connection
+        writers.enter(who)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writers.leave(who)
+            raise
+
+    def _on_end(conn: Any) -> None:  # the commit or rollback is under way: the next may begin
+        writers.leave(conn.connection.dbapi_connection)
+
+    event.listen(engine, "commit", _on_end)
+    event.listen(engine, "rollback", _on_end)
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_conn: Any, _record: Any) -> None:  # a connection given back mid-way
+        writers.leave(dbapi_conn)
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -62,6 +87,21 @@ def is_sqlite(engine: Engine) -> bool:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+READ_ONLY_OPTION = "cityops_read_only"
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that only reads: on SQLite it neither takes nor waits for the writer."""
+    session = factory()
+    try:
+        session.connection(execution_options={READ_ONLY_OPTION: True})
+        yield session
+    finally:
+        session.rollback()
+        session.close()
 
 
 @contextmanager
