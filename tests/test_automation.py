@@ -20,9 +20,10 @@ from cityops.bus.memory import Event, MemoryBus
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.clock import FakeClock
 from cityops.registry.models import Department
+from cityops.rules.evaluate import Reading as RuleReading
 from cityops.rules.models import Alarm
-from cityops.sensing import service
-from cityops.sensing.models import ActuatorCommand
+from cityops.sensing import door, service
+from cityops.sensing.models import ActuatorCommand, Observation
 from cityops.settings import Settings
 from cityops.store.engine import make_session_factory
 from tests import citykit
@@ -109,3 +110,96 @@ def test_a_broken_batch_does_not_stop_the_feed(
     assert auto.feed.drain()
     with ctx.sessions() as s:
         assert s.execute(select(ActuatorCommand.thing_id)).scalars().all() == [fan]
+
+
+def _take_in(ctx: AppContext, ds: int, value: float) -> service.IngestResult:
+    return door.take_in(
+        sessions=ctx.sessions,
+        clock=ctx.clock,
+        settings=ctx.settings,
+        raws=[[ds, ctx.clock.now().isoformat(), value]],
+        source="test",
+        bus=ctx.bus,
+        reactor=door.reactor_in(ctx.extras),
+    )
+
+
+def test_the_door_starts_the_fan_before_the_reading_is_stored(
+    loop: tuple[AppContext, Automation, int, int],
+) -> None:
+    ctx, auto, ds, fan = loop
+    stored_when_commanded: list[int] = []
+    batches: list[dict[str, object]] = []
+
+    def on_command(event: Event) -> None:  # published as the reaction commits
+        with ctx.sessions() as s:
+            stored_when_commanded.append(
+                len(s.execute(select(Observation.id).where(Observation.datastream_id == ds)).all())
+            )
+
+    ctx.bus.subscribe(service.SUBJECT_COMMAND, on_command)
+    ctx.bus.subscribe(service.SUBJECT_BATCH, lambda e: batches.append(e.data))
+    assert _take_in(ctx, ds, 31.0).stored == 1
+    assert stored_when_commanded == [0]  # the command went out first, the reading after
+    assert batches[0]["evaluated"] is True  # so the feed passes the batch by
+    assert auto.feed.drain()
+    with ctx.sessions() as s:
+        assert s.execute(select(ActuatorCommand.thing_id)).scalars().all() == [fan]
+        assert s.execute(select(Observation.result)).scalars().all() == [31.0]
+
+
+def test_a_resent_batch_is_stored_once_and_fires_once(
+    loop: tuple[AppContext, Automation, int, int], clock: FakeClock
+) -> None:
+    ctx, auto, ds, _fan = loop
+    raws = [[ds, clock.now().isoformat(), 31.0]]
+    first = door.take_in(
+        sessions=ctx.sessions, clock=clock, settings=ctx.settings, raws=raws, source="t",
+        bus=ctx.bus, reactor=door.reactor_in(ctx.extras),
+    )  # fmt: skip
+    clock.advance(timedelta(minutes=1))
+    _take_in(ctx, ds, 5.0)  # the gas clears
+    again = door.take_in(
+        sessions=ctx.sessions, clock=clock, settings=ctx.settings, raws=raws, source="t",
+        bus=ctx.bus, reactor=door.reactor_in(ctx.extras),
+    )  # the sender did not hear back and sends the first batch again  # fmt: skip
+    assert (first.stored, again.stored, again.duplicates) == (1, 0, 1)
+    assert auto.feed.drain()
+    with ctx.sessions() as s:
+        commands = s.execute(select(ActuatorCommand.command).order_by(ActuatorCommand.id))
+        assert commands.scalars().all() == ["on", "off"]  # the clear stops it; no second start
+        alarms = s.execute(select(Alarm.state).where(Alarm.plan_id == "septic-ch4")).scalars()
+        assert list(alarms) == ["cleared"]  # not raised again by the old reading
+
+
+def test_readings_are_stored_even_when_the_rules_fail_and_the_feed_evaluates_them(
+    loop: tuple[AppContext, Automation, int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, auto, ds, fan = loop
+    engine = auto.engine
+    assert engine is not None
+    real = engine.process
+    calls: list[int] = []
+
+    def broken_once(readings: list[RuleReading]) -> object:
+        calls.append(len(readings))
+        if len(calls) == 1:
+            raise RuntimeError("rules store unreachable")
+        return real(readings)
+
+    monkeypatch.setattr(engine, "process", broken_once)
+    assert _take_in(ctx, ds, 31.0).stored == 1  # accepted and stored all the same
+    assert auto.feed.drain()
+    with ctx.sessions() as s:
+        assert s.execute(select(ActuatorCommand.thing_id)).scalars().all() == [fan]
+    assert calls == [1, 1]  # the door's try failed; the feed evaluated the stored batch
+
+
+def test_stopping_the_automation_takes_the_engine_off_the_doors(
+    loop: tuple[AppContext, Automation, int, int],
+) -> None:
+    ctx, auto, ds, _fan = loop
+    assert door.reactor_in(ctx.extras) is auto.engine
+    auto.stop()
+    assert door.reactor_in(ctx.extras) is None
+    assert _take_in(ctx, ds, 31.0).stored == 1

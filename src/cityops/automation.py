@@ -1,6 +1,7 @@
 """The sensing → rules → action loop of a running process (一张网 to 一网统管).
 
-Stored readings reach the rules engine through the bus; the engine's actuator commands are
+The doors let the rules engine react to each batch before they store it (``sensing.door``);
+readings stored by other ways reach it through the bus; the engine's actuator commands are
 recorded by the sensing layer, its cases go through the case engine, its notifications onto the
 bus; aggregates and retention run beside it. ``serve`` and ``demo`` start it.
 """
@@ -15,7 +16,9 @@ from cityops.rules.engine import RulesEngine
 from cityops.rules.feed import RulesFeed
 from cityops.rules.ports import BusNotifier
 from cityops.rules.runtime import start_engine
+from cityops.runtime import settle_heap
 from cityops.sensing.directory import SensingActuator, SensingDirectory
+from cityops.sensing.door import REACTOR
 from cityops.sensing.scaleout import queues_work
 from cityops.sensing.scheduler import SensingUpkeep
 
@@ -26,7 +29,11 @@ class Automation:
     engine: RulesEngine | None = None
     feed: RulesFeed | None = None
 
+    extras: dict[str, object] | None = None
+
     def stop(self) -> None:
+        if self.extras is not None and self.extras.get(REACTOR) is self.engine:
+            del self.extras[REACTOR]  # the doors store without reacting from now on
         if self.feed is not None:
             self.feed.stop()
         self.upkeep.stop()
@@ -56,4 +63,6 @@ def start_automation(
         overrides=overrides,
     )
     feed = RulesFeed(engine, ctx.bus, tick_seconds=tick_seconds).start()
-    return Automation(upkeep=upkeep, engine=engine, feed=feed)
+    ctx.extras[REACTOR] = engine  # the doors (sensing.door) let it react before they store
+    settle_heap()
+    return Automation(upkeep=upkeep, engine=engine, feed=feed, extras=ctx.extras)

@@ -187,3 +187,23 @@ def test_an_and_across_two_gases_binds_one_instance_per_tank(rig: Rig) -> None:
     rig.advance(seconds=10)
     engine.process([rig.reading(H2S, 12.0)])  # H2S on the same tank
     assert [c["command"] for c in rig.actuator.sent] == ["on"]
+
+
+def test_a_reading_sent_again_after_the_clear_does_not_raise_the_alarm_again(rig: Rig) -> None:
+    plain = {
+        "id": "plain",
+        "name": "积水超限",
+        "sources": [{"datastream": 7}],
+        "trigger": {"type": "above", "value": 10, "clear": 8},
+        "actions": [{"type": "alarm", "severity": "yellow"}],
+        "on_clear": [{"type": "clear_alarm"}],
+        "alarm": {"renotify_every": None, "escalate_after": None},
+    }
+    engine = rig.engine(_plans(plain))
+    breach = rig.reading(7, 12.0)
+    assert engine.process([breach]).fired == 1
+    rig.advance(minutes=1)
+    engine.process([rig.reading(7, 5.0)])
+    assert engine.process([breach]).fired == 0  # a retry or a redelivery of the first batch
+    with rig.sessions() as s:
+        assert s.execute(select(Alarm.state)).scalars().all() == ["cleared"]

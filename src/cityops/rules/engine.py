@@ -2,7 +2,10 @@
 and carries out what it decides, one transaction per batch.
 
 Readings are looked up by datastream in a dict built at load time, so a reading on a stream no
-plan watches costs one dict miss. States live in memory (loaded from ``rule_state`` at start) and
+plan watches costs one dict miss. A reading no newer than the last one evaluated on its stream
+is skipped: a resent batch (HTTP retry, MQTT or NATS redelivery) never fires a rule twice, and
+the doors can evaluate before they store. The engine is thread-safe: the doors, the feed and the
+timer tick take turns on one lock. States live in memory (loaded from ``rule_state`` at start) and
 are written back only when they changed; timers live in ``rule_timer`` so a restart in the middle
 of "wait 1 hour" still fires on time: a new engine on the same database picks them up in ``tick``.
 """
@@ -10,6 +13,7 @@ of "wait 1 hour" still fires on time: a new engine on the same database picks th
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +78,8 @@ class RulesEngine:
         self.directory = directory
         self.executor = Executor(actuator=actuator, notifier=notifier, cases=cases)
         self.instances: dict[tuple[str, str], Instance] = {}
+        self.seen: dict[int, float] = {}  # datastream → time of its newest evaluated reading
+        self.lock = threading.RLock()
         self.index: dict[int, list[tuple[Instance, str]]] = {}
         self.compiled: dict[str, Compiled] = {}
         for plan in plans.plans:
@@ -167,17 +173,27 @@ class RulesEngine:
     # ---------------------------------------------------------------------------- readings
     def process(self, readings: list[Reading]) -> BatchResult:
         """Evaluate a batch of readings and act on the outcome, in one transaction."""
+        with self.lock:
+            return self._process(readings)
+
+    def _process(self, readings: list[Reading]) -> BatchResult:
         now = self.clock.now()
         nowts = now.timestamp()
         pending: dict[tuple[str, str], State] = {}
         outcomes: list[tuple[Instance, Outcome]] = []
-        index, states = self.index, self.states
+        index, states, seen = self.index, self.states, self.seen
+        moved: dict[int, float] = {}  # applied to ``seen`` after the commit, like the states
         evaluated = 0
         for r in readings:
-            binds = index.get(r.datastream_id)
+            ds = r.datastream_id
+            binds = index.get(ds)
             if binds is None:
                 continue
             t = r.time.timestamp()
+            last = moved.get(ds, seen.get(ds))
+            if last is not None and t <= last:
+                continue
+            moved[ds] = t
             for inst, name in binds:
                 k = (inst.cp.plan.id, inst.key)
                 st = pending.get(k) or states.get(k) or ev.initial(inst.cp, inst.key)
@@ -190,11 +206,16 @@ class RulesEngine:
         result = BatchResult(readings=len(readings), evaluated=evaluated)
         if pending or outcomes:
             self._commit(now, pending, outcomes, [], result)
+        seen.update(moved)
         return result
 
     # ------------------------------------------------------------------------------ timers
     def tick(self, limit: int | None = None) -> BatchResult:
         """Fire every timer due by the clock's now (several rounds if many are due)."""
+        with self.lock:
+            return self._tick(limit)
+
+    def _tick(self, limit: int | None) -> BatchResult:
         total = BatchResult()
         limit = limit or self.timer_batch
         while True:

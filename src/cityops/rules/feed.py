@@ -27,8 +27,13 @@ MAX_READINGS = 20_000  # merged from queued batches into one engine transaction
 
 
 def readings_of(data: dict[str, Any], watched: dict[int, Any]) -> list[Reading]:
-    """The numeric readings of one batch event on datastreams some plan watches."""
+    """The numeric readings of one batch event on datastreams some plan watches.
+
+    None of a batch a door evaluated before storing it (``sensing.door``): it has been seen.
+    """
     out: list[Reading] = []
+    if data.get("evaluated"):
+        return out
     for ds, t, value in zip(data["datastream_id"], data["time"], data["result"], strict=True):
         if ds in watched and isinstance(value, int | float) and not isinstance(value, bool):
             out.append(Reading(int(ds), datetime.fromtimestamp(float(t), UTC), float(value)))

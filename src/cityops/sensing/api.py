@@ -13,7 +13,7 @@ from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.policy import SensingAction, require_sensing
 from cityops.clock import as_utc
 from cityops.errors import CityOpsError, PayloadTooLarge, ValidationFailed
-from cityops.sensing import entities, scaleout, service, timeseries
+from cityops.sensing import door, entities, scaleout, service, timeseries
 from cityops.sensing.models import Datastream, Thing
 from cityops.sensing.schemas import (
     DatastreamRead,
@@ -82,13 +82,16 @@ async def post_observations(
                 queue=cast(scaleout.WorkQueue, ctx.bus),
                 message_id=message_id,
             )
-        return service.ingest(
-            session=session,
-            readings=items,
+        session.commit()  # it only read the caller; the door runs transactions of its own
+        return door.take_in(  # rules first, then the store
+            sessions=ctx.sessions,
             clock=ctx.clock,
             settings=settings,
+            raws=items,
             source=f"http:{user.username}",
             message_id=message_id,
+            bus=ctx.bus,
+            reactor=door.reactor_in(ctx.extras),
         )
 
     result = await run_in_threadpool(run)

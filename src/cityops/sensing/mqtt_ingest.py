@@ -1,15 +1,16 @@
-"""The MQTT door into the sensing store: ``IngestHandler`` over :func:`service.ingest`, and
+"""The MQTT door into the sensing store: ``IngestHandler`` over :func:`sensing.door.take_in`, and
 ``CommandRecorder`` over :func:`service.ack_command`.
 
-One transaction per batch. ``service.ingest`` validates against the datastream catalogue,
-dedupes by (datastream, phenomenonTime) and by message id (source ``mqtt``), stores, and queues
-one ``observations.batch`` event, which is published on ``bus`` once the batch is committed.
+Through :func:`sensing.door.take_in`: validated against the datastream catalogue, evaluated by
+the running rules engine (found in ``extras``), deduped by (datastream, phenomenonTime) and by
+message id (source ``mqtt``) and stored in one transaction, whose ``observations.batch`` event is
+published on ``bus`` once the batch is committed.
 The PUBACKs go out after that (see :mod:`cityops.sensing.mqtt`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityops.bus.base import Bus
 from cityops.bus.memory import Event
 from cityops.clock import Clock
-from cityops.sensing import service
+from cityops.sensing import door, service
 from cityops.sensing.models import ActuatorCommand
 from cityops.sensing.mqtt import IngestOutcome
 from cityops.sensing.mqtt_commands import CommandAck
@@ -36,8 +37,10 @@ class SensingIngest:
         clock: Clock,
         settings: Settings,
         bus: Bus | None = None,
+        extras: Mapping[str, Any] | None = None,
     ) -> None:
         self.factory, self.clock, self.settings, self.bus = factory, clock, settings, bus
+        self.extras = extras  # where the running rules engine is found (``sensing.door``)
 
     def __call__(self, readings: Sequence[Reading]) -> IngestOutcome:
         raws: list[Any] = [
@@ -53,18 +56,15 @@ class SensingIngest:
             }
             for r in readings
         ]
-        with transaction(self.factory) as session:
-            result = service.ingest(
-                session=session,
-                readings=raws,
-                clock=self.clock,
-                settings=self.settings,
-                source="mqtt",
-            )
-            events: list[Event] = session.info.pop("events", [])
-        if self.bus is not None:
-            for event in events:
-                self.bus.publish(event)
+        result = door.take_in(
+            sessions=self.factory,
+            clock=self.clock,
+            settings=self.settings,
+            raws=raws,
+            source="mqtt",
+            bus=self.bus,
+            reactor=door.reactor_in(self.extras),
+        )
         return IngestOutcome(
             stored=result.stored,
             duplicates=result.duplicates,

@@ -78,7 +78,11 @@ class MqttRuntime:
         self.consumer = consumer_from_settings(
             ctx.settings,
             handler=SensingIngest(
-                factory=ctx.sessions, clock=ctx.clock, settings=ctx.settings, bus=ctx.bus
+                factory=ctx.sessions,
+                clock=ctx.clock,
+                settings=ctx.settings,
+                bus=ctx.bus,
+                extras=ctx.extras,
             ),
             clock=ctx.clock,
             commands=SensingCommands(factory=ctx.sessions, clock=ctx.clock, bus=ctx.bus),

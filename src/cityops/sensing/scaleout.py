@@ -2,10 +2,10 @@
 
 The doors validate a batch against the datastream catalogue and put what they accept on the
 JetStream work stream (partitioned by datastream); ``cityops worker`` processes take their
-partitions, store each batch (deduped by datastream and time, and by message id) and evaluate the
-rules on what was stored, acknowledging only after the commit. Rules state lives in the worker
-that owns a datastream's partition, so each stream's readings are evaluated in order by one
-engine.
+partitions and take each batch through ``sensing.door`` (the rules react first, then the batch is
+stored, deduped by datastream and time and by message id), acknowledging only after the commit.
+Rules state lives in the worker that owns a datastream's partition, so each stream's readings are
+evaluated in order by one engine.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-from cityops.api.context import AppContext, unit_of_work
+from cityops.api.context import AppContext
 from cityops.bus.obs import Reading as QueuedReading
 from cityops.clock import Clock
-from cityops.rules.evaluate import Reading as RuleReading
 from cityops.rules.ports import BusNotifier
 from cityops.rules.runtime import start_engine
-from cityops.sensing import catalogue, service
+from cityops.runtime import settle_heap
+from cityops.sensing import catalogue, door, service
 from cityops.sensing.directory import SensingActuator, SensingDirectory
 from cityops.settings import Settings
 
@@ -65,7 +65,7 @@ def enqueue(
 
 
 class WorkerHandler:
-    """Store a batch (deduped), then evaluate the rules on what was new; timers tick beside."""
+    """Take a batch through the door (rules, then the store); timers tick beside."""
 
     def __init__(self, ctx: AppContext, *, tick_seconds: float = 1.0) -> None:
         self.ctx = ctx
@@ -75,7 +75,7 @@ class WorkerHandler:
             actuator=SensingActuator(),
             notifier=BusNotifier(),
         )
-        self._lock = threading.Lock()  # one engine: batches and timer ticks take turns
+        settle_heap()
         self._stop = threading.Event()
         self._ticker = threading.Thread(
             target=self._tick, args=(tick_seconds,), name="rules-tick", daemon=True
@@ -85,8 +85,7 @@ class WorkerHandler:
     def _tick(self, every: float) -> None:
         while not self._stop.wait(every):
             try:
-                with self._lock:
-                    self.engine.tick()
+                self.engine.tick()
             except Exception:  # a failed tick is logged; the timers stay due for the next one
                 log.exception("rules timer tick failed")
 
@@ -95,23 +94,16 @@ class WorkerHandler:
         self._ticker.join(timeout=10)
 
     def __call__(self, readings: list[QueuedReading]) -> None:
-        with unit_of_work(self.ctx) as session:
-            result = service.ingest(
-                session=session,
-                readings=[list(r) for r in readings],
-                clock=self.ctx.clock,
-                settings=self.ctx.settings,
-                source="bus",
-            )
-        watched = self.engine.index
-        todo = [
-            RuleReading(r.datastream_id, r.phenomenon_time, float(r.result))
-            for r in result.stored_readings
-            if r.datastream_id in watched and r.result is not None
-        ]
-        if todo:
-            with self._lock:
-                self.engine.process(todo)
+        ctx = self.ctx
+        door.take_in(
+            sessions=ctx.sessions,
+            clock=ctx.clock,
+            settings=ctx.settings,
+            raws=[list(r) for r in readings],
+            source="bus",
+            bus=ctx.bus,
+            reactor=self.engine,
+        )
 
 
 def handler(ctx: AppContext) -> WorkerHandler:

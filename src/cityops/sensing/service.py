@@ -71,8 +71,32 @@ def ingest(
     rollup instead of once per batch.
     """
     settings = settings or get_settings()
+    checked = catalogue.check_batch(session, readings, clock.now(), limits_from(settings))
+    return store_checked(
+        session=session,
+        checked=checked,
+        clock=clock,
+        source=source,
+        message_id=message_id,
+        update_latest=update_latest,
+    )
+
+
+def store_checked(
+    *,
+    session: Session,
+    checked: validate.Checked,
+    clock: Clock,
+    source: str,
+    message_id: str | None = None,
+    update_latest: bool = True,
+    evaluated: bool = False,
+) -> IngestResult:
+    """Store readings validated already (``sensing.door`` validates before the rules react).
+
+    ``evaluated`` marks the batch event so the rules feed does not evaluate it a second time.
+    """
     now = clock.now()
-    checked = catalogue.check_batch(session, readings, now, limits_from(settings))
     result = IngestResult(accepted=len(checked.accepted), rejected=checked.rejected)
     fresh = _new_messages(session, checked.accepted, source, message_id, now)
     unique: dict[tuple[int, datetime], Reading] = {}
@@ -85,7 +109,7 @@ def ingest(
         result.stored = len(stored)
         result.stored_readings = stored
         if stored:
-            queue_event(session.info, SUBJECT_BATCH, _event_data(stored))
+            queue_event(session.info, SUBJECT_BATCH, _event_data(stored, evaluated))
     result.duplicates = result.accepted - result.stored
     return result
 
@@ -273,10 +297,11 @@ _LATEST_UPSERT = (
 )
 
 
-def _event_data(stored: list[Reading]) -> dict[str, Any]:
+def _event_data(stored: list[Reading], evaluated: bool) -> dict[str, Any]:
     """Compact, columnar: datastream ids, epoch-second times and results of stored readings."""
     return {
         "count": len(stored),
+        "evaluated": evaluated,
         "datastream_id": [r.datastream_id for r in stored],
         "time": [r.phenomenon_time.timestamp() for r in stored],
         "result": [r.result if r.result is not None else r.result_json for r in stored],

@@ -220,7 +220,11 @@ def start_device_simulation(
         sink = MqttSink(mqtt_url, on_command=mqtt_command)
     else:
         sink = InProcessSink(
-            sessions=ctx.sessions, clock=ctx.clock, bus=ctx.bus, settings=ctx.settings
+            sessions=ctx.sessions,
+            clock=ctx.clock,
+            bus=ctx.bus,
+            settings=ctx.settings,
+            extras=ctx.extras,
         )
     lead = timedelta(seconds=min(ctx.settings.sensing_max_future_seconds, 3600) * 0.8)
     runner = DeviceRunner(sim, sink, ctx.clock, speed=speed, max_lead=lead)

@@ -1,11 +1,12 @@
 """Where simulated readings go: straight into the ingest service, or to an MQTT broker.
 
-``InProcessSink`` calls ``cityops.sensing.service.ingest`` in batches, one transaction per batch,
-and publishes the batch's bus events after commit. ``MqttSink`` publishes with paho-mqtt at
-QoS 1 to the compact bulk topic the MQTT intake reads (docs/api.md, "MQTT"):
-``cityops/v1/bulk`` with ``{"id": "<message id>", "rows": [[datastream_id, epoch_ms, result],
-...]}``, at most ``MAX_BULK_ROWS`` rows per message; or, with ``bulk=False``, one SensorThings
-Observation per message on ``v1.1/Datastreams(<id>)/Observations``. The message id is a digest of
+``InProcessSink`` hands batches to ``cityops.sensing.door.take_in`` (validate, let the running
+rules engine react, store), which publishes the batch's bus events after commit. ``MqttSink``
+publishes with paho-mqtt at QoS 1 to the compact bulk topic the MQTT intake reads (docs/api.md,
+"MQTT"): ``cityops/v1/bulk`` with
+``{"id": "<message id>", "rows": [[datastream_id, epoch_ms, result], ...]}``, at most
+``MAX_BULK_ROWS`` rows per message; or, with ``bulk=False``, one SensorThings Observation per
+message on ``v1.1/Datastreams(<id>)/Observations``. The message id is a digest of
 the rows, so a re-sent batch is stored once.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -25,13 +26,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.bus.base import Bus
-from cityops.bus.memory import Event
 from cityops.clock import Clock
 from cityops.errors import CityOpsError
-from cityops.sensing import service
-from cityops.settings import Settings
+from cityops.sensing import door
+from cityops.settings import Settings, get_settings
 from cityops.sim.devices import Readings
-from cityops.store.engine import transaction
 
 BULK_TOPIC = "cityops/v1/bulk"
 OBSERVATION_TOPIC = "v1.1/Datastreams({id})/Observations"
@@ -73,27 +72,26 @@ class InProcessSink:
         bus: Bus | None = None,
         settings: Settings | None = None,
         batch_size: int = 5000,
+        extras: Mapping[str, Any] | None = None,
     ) -> None:
         self.sessions, self.clock, self.bus = sessions, clock, bus
-        self.settings, self.batch_size = settings, batch_size
+        self.settings, self.batch_size = settings or get_settings(), batch_size
+        self.extras = extras  # where the running rules engine is found (``sensing.door``)
         self.stats = SinkStats()
 
     def publish(self, readings: Readings) -> int:
         rows = readings.rows()
         stored = 0
         for i in range(0, len(rows), self.batch_size):
-            with transaction(self.sessions) as session:
-                result = service.ingest(
-                    session=session,
-                    readings=rows[i : i + self.batch_size],
-                    clock=self.clock,
-                    settings=self.settings,
-                    source="sim",
-                )
-                events: list[Event] = session.info.pop("events", [])
-            for event in events:
-                if self.bus is not None:
-                    self.bus.publish(event)
+            result = door.take_in(
+                sessions=self.sessions,
+                clock=self.clock,
+                settings=self.settings,
+                raws=rows[i : i + self.batch_size],
+                source="sim",
+                bus=self.bus,
+                reactor=door.reactor_in(self.extras),
+            )
             stored += result.stored
             self.stats.batches += 1
             self.stats.rejected += len(result.rejected)
