@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from cityops.api.context import AppContext
 from cityops.bus.base import Bus
 from cityops.bus.memory import MemoryBus
@@ -41,3 +43,16 @@ def build_bus(settings: Settings) -> Bus:
 
         return NatsBus(settings)
     raise ValidationFailed(f"CITYOPS_BUS_URL must be memory:// or nats://…, not {settings.bus_url}")
+
+
+def settle_heap() -> None:
+    """Take what start-up built out of the garbage collector's way (``gc.freeze``).
+
+    A bound rules engine, the datastream catalogue and the geo index are millions of objects
+    that live as long as the process. Left in the collector's oldest generation, every full
+    collection walked them all: in the pipeline benchmark 23 full collections took 5 s of a 20 s
+    run, up to 550 ms each, and each of those stalls held up a fan command. Frozen, a full
+    collection walks only what was made since. Called once the long-lived state is loaded.
+    """
+    gc.collect()
+    gc.freeze()

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     sensing_agg_1m_days: int = 90
     sensing_agg_1h_days: int = 1825
     sensing_message_id_days: int = 8
+    # Raw rows the background rollup folds per transaction: small enough that a door's rules
+    # reaction (a fan command) never waits long for SQLite's one writer.
+    sensing_rollup_rows: int = Field(default=5_000, ge=100)
     # SensorThings door: page size when $top is absent, and the largest $top served.
     sta_default_top: int = 100
     sta_max_top: int = 1000

@@ -1,7 +1,8 @@
 """Sensing upkeep in a background thread: rollup every few seconds; partitions, retention hourly.
 
-Each step is its own transaction. Several processes may run it on PostgreSQL: the rollup
-serialises on its advisory lock, and purging twice is harmless.
+Each step is its own transaction, the rollup one of at most ``sensing_rollup_rows`` raw rows (the
+writer lock is not held long while a door waits to record a fan command). Several processes may
+run it on PostgreSQL: the rollup serialises on its advisory lock, and purging twice is harmless.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ log = logging.getLogger(__name__)
 def run_rollup(ctx: AppContext, *, fold_latest: bool = False) -> int:
     """Fold new raw rows into the aggregates; returns how many were folded."""
     with unit_of_work(ctx) as session:
-        return timeseries.rollup(session=session, fold_latest=fold_latest)
+        return timeseries.rollup(
+            session=session, max_rows=ctx.settings.sensing_rollup_rows, fold_latest=fold_latest
+        )
 
 
 def run_partitions(ctx: AppContext) -> None:
