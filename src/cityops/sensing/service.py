@@ -103,9 +103,9 @@ def store_checked(
     for r in fresh:
         unique.setdefault((r.datastream_id, r.phenomenon_time), r)
     if unique:
-        stored = _store(session, list(unique.values()))
-        if update_latest:
-            _update_latest(session, stored)
+        stored, before = _store(session, list(unique.values()))
+        if update_latest and stored:
+            timeseries.fold_latest(session=session, after_id=before)
         result.stored = len(stored)
         result.stored_readings = stored
         if stored:
@@ -168,8 +168,9 @@ def _dump(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
-def _store(session: Session, rows: list[Reading]) -> list[Reading]:
-    """Insert; return the readings actually stored (duplicates of earlier batches dropped)."""
+def _store(session: Session, rows: list[Reading]) -> tuple[list[Reading], int]:
+    """Insert; return the readings actually stored (duplicates of earlier batches dropped) and
+    the largest observation id before them (the new rows are those above it)."""
     timeseries.lock_for_ingest(session)
     timeseries.ensure_partitions(session, {_day(r.phenomenon_time) for r in rows})
     pg = timeseries.is_pg(session)
@@ -185,16 +186,16 @@ def _store(session: Session, rows: list[Reading]) -> list[Reading]:
     else:
         inserted += _insert_sqlite(cursor, plain, full)
     if inserted == len(rows):
-        return rows
+        return rows, before
     source = "observation" if pg else "observation NOT INDEXED"  # the id range, not an index
     new = session.execute(
         text(f"SELECT datastream_id, phenomenon_time FROM {source} WHERE id > :b"), {"b": before}
     )
     if pg:
         keys = {(int(d), t.astimezone(UTC)) for d, t in new}
-        return [r for r in rows if (r.datastream_id, r.phenomenon_time) in keys]
+        return [r for r in rows if (r.datastream_id, r.phenomenon_time) in keys], before
     skeys = {(int(d), int(t)) for d, t in new}
-    return [r for r in rows if (r.datastream_id, _sqlite_time(r.phenomenon_time)) in skeys]
+    return [r for r in rows if (r.datastream_id, _sqlite_time(r.phenomenon_time)) in skeys], before
 
 
 def _day(t: datetime) -> date:
@@ -254,47 +255,6 @@ def _insert_pg(cursor: Any, plain: list[Reading], full: list[Reading]) -> int:
         ),
     )
     return int(cursor.rowcount)
-
-
-def _update_latest(session: Session, stored: list[Reading]) -> None:
-    """Move each touched datastream's latest value forward, once per batch."""
-    last: dict[int, Reading] = {}
-    for r in stored:
-        prev = last.get(r.datastream_id)
-        if prev is None or r.phenomenon_time > prev.phenomenon_time:
-            last[r.datastream_id] = r
-    if not last:
-        return
-    cursor = _cursor(session)
-    vals = [last[k] for k in sorted(last)]  # in key order: neighbouring B-tree pages
-    if timeseries.is_pg(session):
-        cursor.execute(
-            "INSERT INTO sta_datastream_latest (datastream_id, result, result_json, "
-            "phenomenon_time) SELECT i, r, j::json, t FROM unnest(%s::int[], %s::float8[], "
-            "%s::text[], %s::timestamptz[]) AS u(i, r, j, t) " + _LATEST_UPSERT,
-            (
-                [r.datastream_id for r in vals],
-                [r.result for r in vals],
-                [_dump(r.result_json) for r in vals],
-                [r.phenomenon_time for r in vals],
-            ),
-        )
-        return
-    cursor.executemany(
-        "INSERT INTO sta_datastream_latest (datastream_id, result, result_json, phenomenon_time) "
-        "VALUES (?, ?, ?, ?) " + _LATEST_UPSERT,
-        [
-            (r.datastream_id, r.result, _dump(r.result_json), to_micros(r.phenomenon_time))
-            for r in vals
-        ],
-    )
-
-
-_LATEST_UPSERT = (
-    "ON CONFLICT (datastream_id) DO UPDATE SET result = excluded.result, "
-    "result_json = excluded.result_json, phenomenon_time = excluded.phenomenon_time "
-    "WHERE sta_datastream_latest.phenomenon_time < excluded.phenomenon_time"
-)
 
 
 def _event_data(stored: list[Reading], evaluated: bool) -> dict[str, Any]:
