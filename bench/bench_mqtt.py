@@ -98,16 +98,18 @@ async def _consume(
     return {"seconds": took, "consumer_cpu": used / took}
 
 
-def _fresh_store() -> tuple[SqliteReadingStore, Path]:
-    path = VAR / "mqtt_bench.db"
+def fresh_store(name: str = "mqtt_bench.db") -> tuple[SqliteReadingStore, Path]:
+    """An empty store on ``var/bench/<name>`` (an earlier run's file and WAL removed)."""
+    path = VAR / name
     VAR.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(str(path) + suffix).unlink(missing_ok=True)
     return SqliteReadingStore(path), path
 
 
-def _run(broker: Broker, kind: str, readings: int, mode: str) -> dict[str, Any]:
-    store, _ = _fresh_store()
+def measure(broker: Broker, kind: str, readings: int, mode: str) -> dict[str, Any]:
+    """One run (``mode`` drain or live) of ``readings`` on ``kind`` (single or bulk)."""
+    store, _ = fresh_store()
     client_id = f"bench-intake-{kind}-{mode}-{time.monotonic_ns()}"  # a session of its own
     asyncio.run(_register(broker.url, client_id))
     broker_cpu = broker.cpu_seconds()
@@ -186,7 +188,7 @@ def main() -> None:
             console.print(f"publisher alone ({a['kind']}): {a['per_second']:,} readings/s")
         for kind, readings, target in (("single", single, 50_000), ("bulk", bulk, 100_000)):
             for mode in ("drain", "live"):
-                runs = [_run(broker, kind, readings, mode) for _ in range(repeats())]
+                runs = [measure(broker, kind, readings, mode) for _ in range(repeats())]
                 best, spread = best_and_spread(runs, key=lambda r: r["seconds"])
                 best = {**best, "spread": spread, "target": target}
                 figures.append(best)

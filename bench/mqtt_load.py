@@ -8,8 +8,10 @@ PUBACKs (4 bytes each), so counting received bytes counts acknowledgements.
 from __future__ import annotations
 
 import json
+import select
 import socket
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from cityops.sensing import mqtt_wire as wire
@@ -62,24 +64,61 @@ def connect(port: int, client_id: str) -> socket.socket:
     return sock
 
 
-def publish_all(
-    port: int, client_id: str, chunks: list[bytes], messages: int, window: int
-) -> float:
-    """Send every chunk and wait for all PUBACKs; returns the seconds taken."""
-    sock = connect(port, client_id)
-    started = time.perf_counter()
-    sent = acked_bytes = 0
-    per_chunk = max(1, messages // max(1, len(chunks)))
-    for chunk in chunks:
-        while sent - acked_bytes // 4 > window:
-            acked_bytes += len(sock.recv(1 << 20))
-        sock.sendall(chunk)
-        sent += per_chunk
-    while acked_bytes // 4 < messages:
-        data = sock.recv(1 << 20)
+class _Acks:
+    """PUBACKs read so far (4 bytes each; the broker sends a publisher nothing else)."""
+
+    def __init__(self, sock: socket.socket, on_acked: Callable[[int], None] | None) -> None:
+        self.sock, self.bytes, self.on_acked = sock, 0, on_acked
+
+    @property
+    def count(self) -> int:
+        return self.bytes // 4
+
+    def read(self, timeout: float | None = None) -> None:
+        """Read what has arrived (waiting at most ``timeout`` seconds; None: until something)."""
+        if timeout is not None and not select.select([self.sock], [], [], timeout)[0]:
+            return
+        data = self.sock.recv(1 << 20)
         if not data:
             raise RuntimeError("broker closed the connection")
-        acked_bytes += len(data)
+        before = self.count
+        self.bytes += len(data)
+        if self.on_acked is not None and self.count > before:
+            self.on_acked(self.count - before)
+
+
+def publish_all(
+    port: int,
+    client_id: str,
+    chunks: list[bytes],
+    messages: int,
+    window: int,
+    *,
+    rate: float = 0.0,
+    on_acked: Callable[[int], None] | None = None,
+) -> float:
+    """Send every chunk and wait for all PUBACKs; returns the seconds taken.
+
+    ``rate`` (chunks per second) paces the sending, for an offered load rather than the most
+    the publisher can do; acknowledgements are read while it waits. ``on_acked`` is told each
+    time more messages are acknowledged (how many more).
+    """
+    sock = connect(port, client_id)
+    started = time.perf_counter()
+    sent = 0
+    acks = _Acks(sock, on_acked)
+    per_chunk = max(1, messages // max(1, len(chunks)))
+    for k, chunk in enumerate(chunks):
+        if rate:
+            due = started + k / rate
+            while (wait := due - time.perf_counter()) > 0:
+                acks.read(wait)
+        while sent - acks.count > window:
+            acks.read()
+        sock.sendall(chunk)
+        sent += per_chunk
+    while acks.count < messages:
+        acks.read()
     took = time.perf_counter() - started
     sock.sendall(wire.DISCONNECT_PACKET)
     sock.close()
