@@ -172,14 +172,15 @@ def _store(session: Session, rows: list[Reading]) -> tuple[list[Reading], int]:
     """Insert; return the readings actually stored (duplicates of earlier batches dropped) and
     the largest observation id before them (the new rows are those above it)."""
     timeseries.lock_for_ingest(session)
-    timeseries.ensure_partitions(session, {_day(r.phenomenon_time) for r in rows})
     pg = timeseries.is_pg(session)
+    if pg:
+        timeseries.ensure_partitions(session, {_day(r.phenomenon_time) for r in rows})
     before = session.scalar(text("SELECT max(id) FROM observation")) or 0
     cursor = _cursor(session)
-    plain = [r for r in rows if r.result_time is None and r.parameters is None and r.foi_id is None]
-    full = [
-        r for r in rows if not (r.result_time is None and r.parameters is None and r.foi_id is None)
-    ]
+    plain: list[Reading] = []
+    full: list[Reading] = []
+    for r in rows:  # fields 4-6: result_time, parameters, foi_id
+        (full if r[4] is not None or r[5] is not None or r[6] is not None else plain).append(r)
     inserted = 0
     if pg:
         inserted += _insert_pg(cursor, plain, full)
@@ -206,7 +207,16 @@ def _insert_sqlite(cursor: Any, plain: list[Reading], full: list[Reading]) -> in
     n = 0
     fmt = _sqlite_time
     if plain:
-        params = [(r[0], fmt(r[1]), r[2], _dump(r[3])) for r in plain]
+        micros: dict[datetime, int] = {}  # a batch shares a few times: convert each once
+        params = [
+            (
+                r[0],
+                micros.get(r[1]) or micros.setdefault(r[1], fmt(r[1])),
+                r[2],
+                None if r[3] is None else _dump(r[3]),
+            )
+            for r in plain
+        ]
         params.sort()  # (datastream, time) order: the unique index is filled page by page
         cursor.executemany(
             "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json) "
