@@ -12,10 +12,10 @@ from tests import citykit
 TANK = "50010701901000007"
 
 
-def tank_with_fan(s: Session) -> tuple[int, int]:
+def tank_with_fan(s: Session, ident: str = TANK) -> tuple[int, int]:
     """(CH4 datastream id, fan thing id) on a 化粪池 in street 500107001 of the small city."""
     tank = Component(
-        ident=TANK,
+        ident=ident,
         name="化粪池",
         category_code="01901",
         grid_code="500107001001001",

@@ -203,3 +203,34 @@ def test_stopping_the_automation_takes_the_engine_off_the_doors(
     auto.stop()
     assert door.reactor_in(ctx.extras) is None
     assert _take_in(ctx, ds, 31.0).stored == 1
+
+
+def test_a_tank_fitted_while_running_is_watched_without_a_restart(
+    engine: Engine, clock: FakeClock
+) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as s:
+        citykit.build(s)
+    ctx = AppContext(
+        settings=Settings(secret_key="test-secret-key-0123456789abcdef"),
+        engine=engine,
+        sessions=sessions,
+        bus=MemoryBus(),
+        clock=clock,
+    )
+    auto = start_automation(ctx, tick_seconds=0.02)
+    assert auto.feed is not None and auto.engine is not None
+    auto.feed.watch_seconds = 0.02
+    try:
+        assert auto.engine.instances == {}  # no device yet
+        with sessions.begin() as s:
+            ds, fan = tank_with_fan(s, "50010701901000042")
+        until = time.monotonic() + 30
+        while ds not in auto.engine.index and time.monotonic() < until:
+            time.sleep(0.02)
+        assert ds in auto.engine.index, "the new tank's CH4 stream was not bound"
+        _take_in(ctx, ds, 31.0)
+        with sessions() as s:
+            assert s.execute(select(ActuatorCommand.thing_id)).scalars().all() == [fan]
+    finally:
+        auto.stop()

@@ -17,7 +17,7 @@ from cityops.rules.feed import RulesFeed
 from cityops.rules.ports import BusNotifier
 from cityops.rules.runtime import start_engine
 from cityops.runtime import settle_heap
-from cityops.sensing.directory import SensingActuator, SensingDirectory
+from cityops.sensing.directory import Rebinder, SensingActuator, SensingDirectory
 from cityops.sensing.door import REACTOR
 from cityops.sensing.scaleout import queues_work
 from cityops.sensing.scheduler import SensingUpkeep
@@ -62,7 +62,8 @@ def start_automation(
         notifier=BusNotifier(),
         overrides=overrides,
     )
-    feed = RulesFeed(engine, ctx.bus, tick_seconds=tick_seconds).start()
+    rebind = Rebinder(ctx.sessions, directory, engine)  # new devices are watched at once
+    feed = RulesFeed(engine, ctx.bus, tick_seconds=tick_seconds, watch=rebind).start()
     ctx.extras[REACTOR] = engine  # the doors (sensing.door) let it react before they store
     settle_heap()
     return Automation(upkeep=upkeep, engine=engine, feed=feed, extras=ctx.extras)

@@ -207,3 +207,26 @@ def test_a_reading_sent_again_after_the_clear_does_not_raise_the_alarm_again(rig
     assert engine.process([breach]).fired == 0  # a retry or a redelivery of the first batch
     with rig.sessions() as s:
         assert s.execute(select(Alarm.state)).scalars().all() == ["cleared"]
+
+
+def test_a_device_added_while_running_is_bound_and_the_others_keep_their_state(
+    rig: Rig,
+) -> None:
+    plain = {
+        "id": "gas",
+        "name": "甲烷超限",
+        "sources": [{"selector": {"observed_property": "CH4"}}],
+        "trigger": {"type": "above", "value": 25, "clear": 20},
+        "actions": [{"type": "alarm", "severity": "orange"}],
+        "on_clear": [{"type": "clear_alarm"}],
+    }
+    engine = rig.engine(_plans(plain))
+    assert engine.process([rig.reading(CH4, 30.0)]).fired == 1
+    rig.directory.add(SourceInfo(300, "2号化粪池甲烷", 12, "CH4", "%LEL"))
+    assert engine.process([rig.reading(300, 30.0)]).evaluated == 0  # not bound yet
+    assert engine.rebind() == (1, 0)
+    rig.advance(minutes=1)
+    assert engine.process([rig.reading(300, 31.0)]).fired == 1  # the new tank fires
+    assert engine.process([rig.reading(CH4, 32.0)]).fired == 0  # the first is still on
+    with rig.sessions() as s:
+        assert sorted(s.execute(select(Alarm.instance)).scalars()) == ["ds:101", "ds:300"]

@@ -77,25 +77,49 @@ class RulesEngine:
         self.problems: list[Disabled] = []
         self.directory = directory
         self.executor = Executor(actuator=actuator, notifier=notifier, cases=cases)
-        self.instances: dict[tuple[str, str], Instance] = {}
         self.seen: dict[int, float] = {}  # datastream → time of its newest evaluated reading
         self.lock = threading.RLock()
-        self.index: dict[int, list[tuple[Instance, str]]] = {}
         self.compiled: dict[str, Compiled] = {}
         for plan in plans.plans:
             if not plan.enabled:
                 self.disabled.append(Disabled(plan.id, "enabled: false in the plan file"))
                 continue
-            self.compiled[plan.id] = cp = Compiled(plan)
-            for inst in self._bind(cp):
-                self.instances[(plan.id, inst.key)] = inst
-                for name, ds in inst.inputs.items():
-                    self.index.setdefault(ds, []).append((inst, name))
+            self.compiled[plan.id] = Compiled(plan)
+        self.instances, self.index = self._bind_all()
         with transaction(sessions) as session:
             self.states: dict[tuple[str, str], State] = service.load_states(session=session)
             self._start_schedules(session)
 
     # ------------------------------------------------------------------------------ binding
+    def _bind_all(
+        self,
+    ) -> tuple[dict[tuple[str, str], Instance], dict[int, list[tuple[Instance, str]]]]:
+        self.problems = []
+        instances: dict[tuple[str, str], Instance] = {}
+        index: dict[int, list[tuple[Instance, str]]] = {}
+        for pid, cp in self.compiled.items():
+            for inst in self._bind(cp):
+                instances[(pid, inst.key)] = inst
+                for name, ds in inst.inputs.items():
+                    index.setdefault(ds, []).append((inst, name))
+        return instances, index
+
+    def rebind(self) -> tuple[int, int]:
+        """Bind the plans again to the sources the directory knows now; (added, removed).
+
+        For devices added, moved or removed while running. An instance that stays keeps its
+        state and timers; a new one starts fresh; a removed one stops (its timers are dropped
+        when they come due, its open alarm stays for a person to clear).
+        """
+        with self.lock:
+            instances, index = self._bind_all()
+            added = len(instances.keys() - self.instances.keys())
+            removed = len(self.instances.keys() - instances.keys())
+            self.instances, self.index = instances, index
+            with transaction(self.sessions) as session:
+                self._start_schedules(session)
+        return added, removed
+
     def _bind(self, cp: Compiled) -> list[Instance]:
         if not cp.plan.sources:  # a schedule for no particular source
             return [Instance(cp, "-", {}, SourceInfo(0, cp.plan.name))]

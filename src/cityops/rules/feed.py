@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,7 +42,8 @@ def readings_of(data: dict[str, Any], watched: dict[int, Any]) -> list[Reading]:
 
 
 class RulesFeed:
-    """Queue → engine.process; engine.tick every ``tick_seconds``."""
+    """Queue → engine.process; engine.tick every ``tick_seconds``; ``watch`` every
+    ``watch_seconds``."""
 
     def __init__(
         self,
@@ -50,8 +52,11 @@ class RulesFeed:
         *,
         max_batches: int = 256,
         tick_seconds: float = 1.0,
+        watch: Callable[[], object] | None = None,
+        watch_seconds: float = 5.0,
     ) -> None:
         self.engine, self.bus, self.tick_seconds = engine, bus, tick_seconds
+        self.watch, self.watch_seconds = watch, watch_seconds  # e.g. rebind on new devices
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_batches)
         self.processed = 0
         self.failures = 0
@@ -92,7 +97,7 @@ class RulesFeed:
         return readings
 
     def _run(self) -> None:
-        last_tick = 0.0
+        last_tick, last_watch = 0.0, time.monotonic()
         while not self._stop.is_set():
             readings: list[Reading] = []
             try:
@@ -109,6 +114,9 @@ class RulesFeed:
                 if time.monotonic() - last_tick >= self.tick_seconds:
                     last_tick = time.monotonic()
                     self.engine.tick()
+                if self.watch is not None and time.monotonic() - last_watch >= self.watch_seconds:
+                    last_watch = time.monotonic()
+                    self.watch()
             except Exception:  # the feed never dies; the batch's failure is logged
                 self.failures += 1
                 log.exception("rules evaluation failed on a batch of %d readings", len(readings))

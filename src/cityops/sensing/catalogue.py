@@ -41,20 +41,26 @@ def bump_catalogue(*, session: Session) -> None:
     session.flush()
 
 
-def known_datastreams(*, session: Session) -> dict[int, str]:
-    """Datastream id → observation type (cached per database; reloaded when the version moves)."""
+def version(*, session: Session) -> int:
+    """The catalogue's current token (0 before any datastream was made through ``entities``)."""
     cursor = _cursor(session)
     pg = timeseries.is_pg(session)
     cursor.execute(
         "SELECT value FROM sensing_watermark WHERE name = " + ("%s" if pg else "?"), (CATALOGUE,)
     )
     row = cursor.fetchone()
-    version = int(row[0]) if row else 0
+    return int(row[0]) if row else 0
+
+
+def known_datastreams(*, session: Session) -> dict[int, str]:
+    """Datastream id → observation type (cached per database; reloaded when the version moves)."""
+    current = version(session=session)
+    cursor = _cursor(session)
     url = str(session.get_bind().engine.url)
     cached = _catalogue.get(url)
-    if cached is None or cached[0] != version:
+    if cached is None or cached[0] != current:
         cursor.execute("SELECT id, observation_type FROM sta_datastream")
-        cached = (version, dict(cursor.fetchall()))
+        cached = (current, dict(cursor.fetchall()))
         _catalogue[url] = cached
     return cached[1]
 

@@ -1,13 +1,16 @@
 """The rules engine's view of the sensing network (its ``Directory`` and ``Actuator`` ports).
 
-Read once when the engine starts: every datastream with what a plan selects it by (the observed
+Read when the engine starts: every datastream with what a plan selects it by (the observed
 property's code, the area, the 部件) and the actuators on the same 部件 by role (``fan``).
+``Rebinder`` reads it again, and binds the plans again, whenever the sensing catalogue moves
+(a device, datastream or observed property made, changed or removed through ``entities``).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,8 +19,11 @@ from cityops.clock import FakeClock
 from cityops.registry.models import Component
 from cityops.rules.plans import Selector
 from cityops.rules.ports import SourceInfo, matching
-from cityops.sensing import service
+from cityops.sensing import catalogue, service
 from cityops.sensing.models import Datastream, ObservedProperty, Thing
+from cityops.store.engine import reading
+
+log = logging.getLogger(__name__)
 
 RULES_ACTOR = "system:rules"
 
@@ -102,3 +108,34 @@ class SensingActuator:
             clock=FakeClock(at),
         )
         return str(row.id)
+
+
+class Rebindable(Protocol):
+    def rebind(self) -> tuple[int, int]: ...
+
+
+class Rebinder:
+    """Call it now and then (the rules feed does, every few seconds): a moved catalogue token
+    refreshes the directory and rebinds the engine, so new devices are watched without a restart.
+    """
+
+    def __init__(
+        self, sessions: sessionmaker[Session], directory: SensingDirectory, engine: Rebindable
+    ) -> None:
+        self.sessions, self.directory, self.engine = sessions, directory, engine
+        self.version = self._version()
+
+    def _version(self) -> int:
+        with reading(self.sessions) as session:
+            return catalogue.version(session=session)
+
+    def __call__(self) -> bool:
+        """True when it rebound."""
+        now = self._version()  # read first: a change made during the refresh is seen next time
+        if now == self.version:
+            return False
+        self.directory.refresh()
+        added, removed = self.engine.rebind()
+        self.version = now
+        log.info("sensing catalogue changed: %d rule instances added, %d removed", added, removed)
+        return True

@@ -123,6 +123,11 @@ def _check_refs(session: Session, model: type[Base], values: Mapping[str, Any]) 
         _require(session, Thing, values.get("thing_id"), "thing_id")
 
 
+# What the intake validates against and the rules bind to: a change moves the catalogue token,
+# so the intake reloads its cache and a running engine binds its plans again.
+_BINDING = (Datastream, Thing, ObservedProperty)
+
+
 def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
     """Insert one entity from its column values."""
     clean = _clean(model, values)
@@ -137,6 +142,7 @@ def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
     session.flush()
     if isinstance(row, Datastream):
         _position_datastreams(session, row.thing_id)
+    if isinstance(row, _BINDING):
         catalogue.bump_catalogue(session=session)
     return row
 
@@ -172,6 +178,7 @@ def update_(*, session: Session, model: type[T], id: int, values: Mapping[str, A
             _position_datastreams(session, thing_id)
     if isinstance(row, Datastream):
         _position_datastreams(session, row.thing_id)
+    if isinstance(row, _BINDING):
         catalogue.bump_catalogue(session=session)
     return row
 
@@ -215,7 +222,7 @@ def delete_(*, session: Session, model: type[Base], id: int) -> None:
             )
     session.delete(row)
     session.flush()
-    if isinstance(row, Thing | Datastream):
+    if isinstance(row, _BINDING):
         catalogue.bump_catalogue(session=session)
 
 

@@ -24,7 +24,7 @@ from cityops.rules.ports import BusNotifier
 from cityops.rules.runtime import start_engine
 from cityops.runtime import settle_heap
 from cityops.sensing import catalogue, door, service
-from cityops.sensing.directory import SensingActuator, SensingDirectory
+from cityops.sensing.directory import Rebinder, SensingActuator, SensingDirectory
 from cityops.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,12 +69,14 @@ class WorkerHandler:
 
     def __init__(self, ctx: AppContext, *, tick_seconds: float = 1.0) -> None:
         self.ctx = ctx
+        directory = SensingDirectory(ctx.sessions)
         self.engine = start_engine(
             ctx,
-            directory=SensingDirectory(ctx.sessions),
+            directory=directory,
             actuator=SensingActuator(),
             notifier=BusNotifier(),
         )
+        self.rebind = Rebinder(ctx.sessions, directory, self.engine)
         settle_heap()
         self._stop = threading.Event()
         self._ticker = threading.Thread(
@@ -85,6 +87,7 @@ class WorkerHandler:
     def _tick(self, every: float) -> None:
         while not self._stop.wait(every):
             try:
+                self.rebind()  # devices added since: watched from now on
                 self.engine.tick()
             except Exception:  # a failed tick is logged; the timers stay due for the next one
                 log.exception("rules timer tick failed")
