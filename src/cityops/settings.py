@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     mqtt_max_payload_bytes: int = 1_048_576
     mqtt_max_bulk_rows: int = 10_000
     mqtt_batch_size: int = 5000
+    # On start the door publishes again the commands of the last this-many minutes that no device
+    # acknowledged (a restart must not lose a fan command the broker never got); 0: none.
+    mqtt_command_resend_minutes: float = Field(default=10.0, ge=0)
     secret_key: str = Field(default_factory=lambda: secrets.token_urlsafe(32))
     demo_password: str | None = None
     time_zone: str = "Asia/Shanghai"

@@ -14,8 +14,11 @@ two broker connections:
   ``actuators.*``) to ``cityops/v1/events/...``.
 
 A command waits in memory while the broker is unreachable and goes out, in order, once it is
-back; the row stays ``sent`` until the device acknowledges. State changes are notifications and
-are dropped while the broker is away (the database and the ledger hold the truth).
+back; the row stays ``sent`` until the device acknowledges. On start, the commands of the last
+``CITYOPS_MQTT_COMMAND_RESEND_MINUTES`` still ``sent`` go out again first: one that waited in a
+process that stopped is not lost (delivery is at least once; a device acts once per command id).
+State changes are notifications and are dropped while the broker is away (the database and the
+ledger hold the truth).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from cityops.api.context import AppContext
@@ -36,7 +40,8 @@ from cityops.sensing.mqtt import MqttConsumer, consumer_from_settings
 from cityops.sensing.mqtt_client import BrokerAddress, MqttClient, MqttError
 from cityops.sensing.mqtt_commands import STATE_SUBJECTS, Command, EventForwarder, send_command
 from cityops.sensing.mqtt_ingest import SensingCommands, SensingIngest
-from cityops.sensing.service import SUBJECT_COMMAND
+from cityops.sensing.service import SUBJECT_COMMAND, unacknowledged_commands
+from cityops.store.engine import reading
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +92,27 @@ class MqttRuntime:
             clock=ctx.clock,
             commands=SensingCommands(factory=ctx.sessions, clock=ctx.clock, bus=ctx.bus),
         )
+        self._resend_unacknowledged()
         self._thread = threading.Thread(target=self._main, name="mqtt", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
             raise RuntimeError("the MQTT thread did not start")
         return self
+
+    def _resend_unacknowledged(self) -> None:
+        """Queue again what no device acknowledged lately: it may never have left this process."""
+        minutes = self.ctx.settings.mqtt_command_resend_minutes
+        if minutes <= 0:
+            return
+        now = self.ctx.clock.now()
+        with reading(self.ctx.sessions) as session:
+            pending = unacknowledged_commands(
+                session=session, since=now - timedelta(minutes=minutes)
+            )
+        for data in pending:
+            self._waiting.append(Command.from_event(data, now=now))
+        if pending:
+            log.info("publishing again %d unacknowledged commands", len(pending))
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop taking readings (what is stored is acknowledged), send waiting commands, close."""

@@ -318,6 +318,31 @@ def record_command(
     return row
 
 
+def unacknowledged_commands(*, session: Session, since: datetime) -> list[dict[str, Any]]:
+    """Commands issued since ``since`` still ``sent``, oldest first, as their bus events' data."""
+    rows = session.execute(
+        select(ActuatorCommand, Thing.command_topic)
+        .join(Thing, Thing.id == ActuatorCommand.thing_id)
+        .where(
+            ActuatorCommand.status == CommandStatus.sent,
+            ActuatorCommand.issued_at >= since,
+            Thing.command_topic.is_not(None),
+        )
+        .order_by(ActuatorCommand.id)
+    )
+    return [
+        {
+            "id": row.id,
+            "thing_id": row.thing_id,
+            "topic": topic,
+            "command": row.command,
+            "payload": row.payload,
+            "issued_at": row.issued_at.isoformat(),
+        }
+        for row, topic in rows
+    ]
+
+
 def ack_command(
     *,
     session: Session,

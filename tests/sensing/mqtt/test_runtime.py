@@ -202,6 +202,42 @@ def test_commands_recorded_while_the_broker_is_down_go_out_when_it_is_back(
     assert asyncio.run(scenario()) == [(ids[0], "start"), (ids[1], "stop")]
 
 
+def test_unacknowledged_commands_of_a_stopped_process_go_out_when_the_door_starts_again(
+    ctx: AppContext, clock: FakeClock
+) -> None:
+    """A command recorded just before a restart (never published) is not lost; an acknowledged
+    one and one older than ``mqtt_command_resend_minutes`` are not sent again."""
+    fan = _fan(ctx)
+
+    def record(command: str) -> int:
+        with unit_of_work(ctx) as s:
+            return service.record_command(
+                session=s, thing_id=fan, command=command, payload=None, issued_by="op", clock=clock
+            ).id
+
+    record("start")  # 20 minutes ago: the situation has moved on since
+    clock.advance(timedelta(minutes=18))
+    done = record("stop")
+    with unit_of_work(ctx) as s:
+        service.ack_command(session=s, command_id=done, ok=True, payload=None, clock=clock)
+    waiting = record("start")  # the process stopped before its door published this one
+    clock.advance(timedelta(minutes=2))
+    url = ctx.settings.mqtt_url or ""
+
+    async def listen_for_it() -> object:
+        device = await listen(url, f"cityops/v1/things/{fan}/commands", "fan-3")
+        runtime = start_mqtt(ctx)
+        try:
+            await wait_until(lambda: len(device.messages) >= 1, "the waiting command")
+            await asyncio.sleep(0.3)  # anything else would have followed it by now
+        finally:
+            await asyncio.to_thread(runtime.stop)
+            await device.client.disconnect()
+        return [(m["id"], m["command"]) for m in device.json()]
+
+    assert asyncio.run(listen_for_it()) == [(waiting, "start")]  # not the stale, not the acked
+
+
 def test_alarm_and_case_changes_are_published_for_subscribers(
     ctx: AppContext, door: MqttRuntime
 ) -> None:
