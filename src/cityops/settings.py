@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     mqtt_max_payload_bytes: int = 1_048_576
     mqtt_max_bulk_rows: int = 10_000
     mqtt_batch_size: int = 5000
+    # Payload bytes received and not yet stored before the consumer stops reading the socket.
+    mqtt_max_pending_bytes: int = Field(default=64_000_000, ge=1_000_000)
     # On start the door publishes again the commands of the last this-many minutes that no device
     # acknowledged (a restart must not lose a fan command the broker never got); 0: none.
     mqtt_command_resend_minutes: float = Field(default=10.0, ge=0)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import FakeClock
-from cityops.sensing import service, timeseries
+from cityops.sensing import door, service, timeseries
 from cityops.sensing.models import ObsAgg1m, Observation
 from cityops.settings import Settings
 from tests.sensing.conftest import Network
@@ -184,3 +184,24 @@ def test_latest_non_numeric_values_come_back_as_sent(
     by_id = {r["datastream_id"]: r["result"] for r in rows}
     assert by_id[category.id] == "open"
     assert by_id[network.truth_id] is False
+
+
+def test_the_door_folds_its_batch_into_the_aggregates_on_sqlite_and_the_rollup_on_postgres(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    ds = network.ds_ids[0]
+    t0 = clock.now().replace(second=0, microsecond=0) - timedelta(minutes=5)
+    raws = [[ds, (t0 + timedelta(seconds=10 * k)).isoformat(), float(k)] for k in range(12)]
+    result = door.take_in(
+        sessions=session_factory, clock=clock, settings=Settings(), raws=raws, source="test"
+    )
+    assert result.stored == 12
+    with session_factory() as s:
+        pg = timeseries.is_pg(s)
+    folded_later = _fold(session_factory)
+    assert folded_later == (12 if pg else 0)  # on SQLite the door's transaction folded them
+    with session_factory() as s:
+        minutes = timeseries.observations(
+            session=s, datastream_id=ds, start=t0, end=t0 + timedelta(minutes=2), agg="1m"
+        )
+    assert [(p["count"], p["min"], p["max"]) for p in minutes] == [(6, 0.0, 5.0), (6, 6.0, 11.0)]

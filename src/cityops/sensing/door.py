@@ -5,6 +5,8 @@ the disk, so breach → command does not wait for the store (10,000 readings tak
 store; the reaction takes a few). The reaction is its own small transaction (rule state, the
 command, the alarm and their ledger facts), published as it commits; the readings follow in the
 store's transaction, whose batch event is marked ``evaluated`` so the rules feed passes it by.
+On SQLite that transaction also folds the new rows into the 1-minute and 1-hour aggregates, so no
+background rollup holds the writer while a reaction waits for it.
 
 A crash between the two loses nothing accepted: the sender has no answer yet (no 2xx, no PUBACK,
 no JetStream ack), so it sends again, and the engine skips readings no newer than the last it
@@ -102,6 +104,7 @@ def take_in(
             source=source,
             message_id=message_id,
             evaluated=evaluated,
+            fold_rows=max(2 * len(raws), settings.sensing_rollup_rows),
         )
         events: list[Event] = session.info.pop("events", [])
     if bus is not None:

@@ -106,6 +106,7 @@ class MqttConsumer:
         linger: float = 0.005,
         max_batch_bytes: int = 2_000_000,
         max_pending: int = 60_000,
+        max_pending_bytes: int = 64_000_000,
         share_group: str | None = None,
         dead_letter_topic: str = DEAD_LETTER_TOPIC,
         commands: CommandRecorder | None = None,
@@ -116,6 +117,11 @@ class MqttConsumer:
         self.limits = limits or Limits()
         self.batch_size, self.linger, self.max_pending = batch_size, linger, max_pending
         self.max_batch_bytes = max_batch_bytes
+        # Received, not yet stored: the socket is paused past either cap. In bytes too, since a
+        # bulk message carries up to 10,000 readings (a message count alone let a 10x burst of
+        # bulk messages hold 1.2 GB here).
+        self.max_pending_bytes = max_pending_bytes
+        self._pending_bytes = 0
         self.dead_letter_topic = dead_letter_topic
         self.commands = commands
         self.retry_delays = tuple(retry_delays)
@@ -154,6 +160,7 @@ class MqttConsumer:
     # -- one connection ----------------------------------------------------------------------
     async def _session(self, stop: asyncio.Event) -> None:
         self._pending, self._busy, self._timer = [], False, None
+        self._pending_bytes = 0
         client = await MqttClient.open(
             self.url, client_id=self.client_id, clean_session=False, on_messages=self._received
         )
@@ -188,11 +195,13 @@ class MqttConsumer:
     def _received(self, messages: list[Publish]) -> None:
         self.stats.received += len(messages)
         self._pending.extend(messages)
+        self._pending_bytes += sum(len(m.payload) for m in messages)
         if len(self._pending) >= self.batch_size:
             self._wake.set()
         elif self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.linger, self._wake.set)
-        if len(self._pending) >= self.max_pending and self.client is not None:
+        full = len(self._pending) >= self.max_pending
+        if (full or self._pending_bytes >= self.max_pending_bytes) and self.client is not None:
             self.client.pause()
 
     def _take(self) -> list[Publish]:
@@ -204,6 +213,7 @@ class MqttConsumer:
             count += 1
         batch = pending[:count]
         del pending[:count]
+        self._pending_bytes -= size
         return batch
 
     async def _flush_loop(self, client: MqttClient) -> None:
@@ -240,7 +250,10 @@ class MqttConsumer:
                 future.add_done_callback(_ignore)
         client.ack(done.pids)
         self.stats.acked += len(done.pids)
-        if len(self._pending) < self.max_pending // 2:
+        if (
+            len(self._pending) < self.max_pending // 2
+            and self._pending_bytes < self.max_pending_bytes // 2
+        ):
             client.resume()
 
     # -- the worker threads --------------------------------------------------------------------
@@ -379,5 +392,6 @@ def consumer_from_settings(
         share_group=settings.mqtt_share_group,
         limits=limits,
         batch_size=settings.mqtt_batch_size,
+        max_pending_bytes=settings.mqtt_max_pending_bytes,
         commands=commands,
     )

@@ -91,10 +91,15 @@ def store_checked(
     message_id: str | None = None,
     update_latest: bool = True,
     evaluated: bool = False,
+    fold_rows: int = 0,
 ) -> IngestResult:
     """Store readings validated already (``sensing.door`` validates before the rules react).
 
     ``evaluated`` marks the batch event so the rules feed does not evaluate it a second time.
+    ``fold_rows`` > 0 on SQLite folds up to that many raw rows into the aggregates in this same
+    transaction (``timeseries.rollup``): the door is then the only writer a fan command could
+    wait behind, instead of a background rollup. PostgreSQL keeps the background rollup, whose
+    advisory lock orders concurrent writers' ids.
     """
     now = clock.now()
     result = IngestResult(accepted=len(checked.accepted), rejected=checked.rejected)
@@ -106,6 +111,8 @@ def store_checked(
         stored, before = _store(session, list(unique.values()))
         if update_latest and stored:
             timeseries.fold_latest(session=session, after_id=before)
+        if fold_rows > 0 and stored and not timeseries.is_pg(session):
+            timeseries.rollup(session=session, max_rows=fold_rows)
         result.stored = len(stored)
         result.stored_readings = stored
         if stored:
