@@ -57,6 +57,7 @@ from cityops.clock import FakeClock, as_utc
 from cityops.errors import CityOpsError
 from cityops.geo.models import Jurisdiction, Level
 from cityops.geo.service import load_index
+from cityops.runtime import settle_heap
 from cityops.settings import Settings
 from cityops.sim.history_gen import CATEGORY_W
 from cityops.store.checkpoint import start_checkpointer
@@ -234,6 +235,7 @@ def run_backend(name: str, url: str, cases: int) -> dict[str, Any]:
     with Session(engine) as session:
         index = load_index(session=session)
     rules = build_rules(settings=Settings(database_url=url), clock=fake, index=index)
+    settle_heap()  # as a running process does once its map and rules are loaded
     source, clock = Reports(engine, rules, SEED + len(name)), CityClock(start, fake)
     console.print(
         f"{name}: city clock from {start.astimezone(TZ):%Y-%m-%d %H:%M}, "
