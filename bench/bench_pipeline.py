@@ -255,9 +255,9 @@ def pct(values: list[float], p: float) -> float:
     return round(s[min(len(s) - 1, max(0, round(p / 100 * len(s)) - 1))] * 1000, 1)
 
 
-def top(profile: cProfile.Profile, n: int = 15) -> list[str]:
+def top(profile: cProfile.Profile, n: int = 15, by: str = "tottime") -> list[str]:
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(n)
+    pstats.Stats(profile, stream=out).sort_stats(by).print_stats(n)
     lines = [ln for ln in out.getvalue().splitlines() if ln.strip()]
     start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
     return lines[start : start + n + 1]
@@ -269,15 +269,10 @@ def profile_run(door: Door, observations: int) -> dict[str, list[str]]:
     main_prof.enable()
     door.run(max(1, observations // BATCH))
     main_prof.disable()
-    return {"main_thread_top15": top(main_prof), "main_thread_cumulative": top_cum(main_prof)}
-
-
-def top_cum(profile: cProfile.Profile, n: int = 25) -> list[str]:
-    out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(n)
-    lines = [ln for ln in out.getvalue().splitlines() if ln.strip()]
-    start = next((i for i, ln in enumerate(lines) if ln.lstrip().startswith("ncalls")), 0)
-    return lines[start : start + n + 1]
+    return {
+        "main_thread_top15": top(main_prof),
+        "main_thread_cumulative": top(main_prof, 25, "cumulative"),
+    }
 
 
 def main() -> None:

@@ -30,19 +30,25 @@ from tests import citykit
 from tests.tanks import tank_with_fan
 
 
-@pytest.fixture
-def loop(engine: Engine, clock: FakeClock) -> Iterator[tuple[AppContext, Automation, int, int]]:
+def _context(engine: Engine, clock: FakeClock) -> AppContext:
+    """The small city on ``engine``, in a context as a running process has it."""
     sessions = make_session_factory(engine)
     with sessions.begin() as s:
         citykit.build(s)
-        ds_id, fan_id = tank_with_fan(s)
-    ctx = AppContext(
+    return AppContext(
         settings=Settings(secret_key="test-secret-key-0123456789abcdef"),
         engine=engine,
         sessions=sessions,
         bus=MemoryBus(),
         clock=clock,
     )
+
+
+@pytest.fixture
+def loop(engine: Engine, clock: FakeClock) -> Iterator[tuple[AppContext, Automation, int, int]]:
+    ctx = _context(engine, clock)
+    with ctx.sessions.begin() as s:
+        ds_id, fan_id = tank_with_fan(s)
     auto = start_automation(ctx, tick_seconds=0.05)
     yield ctx, auto, ds_id, fan_id
     auto.stop()
@@ -208,16 +214,8 @@ def test_stopping_the_automation_takes_the_engine_off_the_doors(
 def test_a_tank_fitted_while_running_is_watched_without_a_restart(
     engine: Engine, clock: FakeClock
 ) -> None:
-    sessions = make_session_factory(engine)
-    with sessions.begin() as s:
-        citykit.build(s)
-    ctx = AppContext(
-        settings=Settings(secret_key="test-secret-key-0123456789abcdef"),
-        engine=engine,
-        sessions=sessions,
-        bus=MemoryBus(),
-        clock=clock,
-    )
+    ctx = _context(engine, clock)
+    sessions = ctx.sessions
     auto = start_automation(ctx, tick_seconds=0.02)
     assert auto.feed is not None and auto.engine is not None
     auto.feed.watch_seconds = 0.02
