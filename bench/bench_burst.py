@@ -28,7 +28,6 @@ import inspect
 import multiprocessing
 import os
 import queue
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,9 +35,17 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from tests.sensing.mqtt.broker import Broker, start_broker
+from tests.sensing.mqtt.broker import Broker
 
-from bench.bench_mqtt import BULK_ROWS, CLOCK, DATASTREAMS, WINDOW, fresh_store, measure
+from bench.bench_mqtt import (
+    BULK_ROWS,
+    CLOCK,
+    DATASTREAMS,
+    WINDOW,
+    fresh_broker,
+    fresh_store,
+    measure,
+)
 from bench.common import VAR, console, machine, print_machine, save
 from bench.mqtt_load import bulk_packets, publish_all
 from cityops.sensing.mqtt import MqttConsumer
@@ -358,10 +365,7 @@ def main() -> None:
     print_machine(info)
     load = os.getloadavg()
     console.print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    workdir = VAR / "mosquitto_burst"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    broker = start_broker(workdir)
+    broker = fresh_broker("mosquitto_burst")
     console.print(f"mosquitto {broker.binary} on port {broker.port}")
     try:
         sized = int(_env("BENCH_BURST_RATE_READINGS", "500000"))

@@ -167,16 +167,21 @@ def _publisher_alone(broker: Broker, kind: str, readings: int) -> dict[str, Any]
     return {"kind": kind, "readings": readings, "per_second": round(readings / took)}
 
 
+def fresh_broker(folder: str) -> Broker:
+    """A throwaway Mosquitto in an empty ``var/bench/<folder>``."""
+    workdir = VAR / folder
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    return start_broker(workdir)
+
+
 def main() -> None:
     single, bulk = _sizes()
     info = machine()
     print_machine(info)
     load = os.getloadavg()
     console.print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores)")
-    workdir = VAR / "mosquitto"
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
-    broker = start_broker(workdir)
+    broker = fresh_broker("mosquitto")
     console.print(f"mosquitto {broker.binary} on port {broker.port}, config:")
     for line in broker.config.splitlines():
         console.print(f"  {line}")
