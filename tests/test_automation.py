@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -229,6 +230,39 @@ def test_a_tank_fitted_while_running_is_watched_without_a_restart(
         assert ds in auto.engine.index, "the new tank's CH4 stream was not bound"
         _take_in(ctx, ds, 31.0)
         with sessions() as s:
+            assert s.execute(select(ActuatorCommand.thing_id)).scalars().all() == [fan]
+    finally:
+        auto.stop()
+
+
+def test_an_edited_plan_file_takes_effect_without_a_restart(
+    engine: Engine, clock: FakeClock, tmp_path: Path
+) -> None:
+    plans = tmp_path / "plans.yaml"
+    plan = (
+        "plans:\n  - id: tank-gas\n    name: 化粪池甲烷\n"
+        "    sources: [{selector: {observed_property: CH4}}]\n"
+        "    trigger: {type: above, value: %s, clear: 20}\n"
+        "    actions: [{type: actuate, target: fan, command: 'on'}]\n"
+    )
+    plans.write_text(plan % 50, encoding="utf-8")
+    ctx = _context(engine, clock)
+    ctx.settings = Settings(secret_key="test-secret-key-0123456789abcdef", rules_plans_path=plans)
+    with ctx.sessions.begin() as s:
+        ds, fan = tank_with_fan(s)
+    auto = start_automation(ctx, tick_seconds=0.02)
+    assert auto.feed is not None and auto.engine is not None
+    auto.feed.watch_seconds = 0.02
+    try:
+        _take_in(ctx, ds, 31.0)  # under 50: nothing
+        plans.write_text(plan % 30 + "  - {id: typo, name: x}\n", encoding="utf-8")
+        until = time.monotonic() + 30
+        while auto.engine.plan("tank-gas").trigger.value != 30 and time.monotonic() < until:  # type: ignore[union-attr]
+            time.sleep(0.02)
+        assert [d.name for d in auto.engine.disabled] == ["typo"]  # reported, the rest runs
+        clock.advance(timedelta(minutes=1))
+        _take_in(ctx, ds, 32.0)  # over the edited 30
+        with ctx.sessions() as s:
             assert s.execute(select(ActuatorCommand.thing_id)).scalars().all() == [fan]
     finally:
         auto.stop()

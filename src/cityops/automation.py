@@ -62,7 +62,10 @@ def start_automation(
         notifier=BusNotifier(),
         overrides=overrides,
     )
-    rebind = Rebinder(ctx.sessions, directory, engine)  # new devices are watched at once
+    path = ctx.settings.rules_plans_path
+    rebind = Rebinder(  # new devices and edited plan files take effect while running
+        ctx.sessions, directory, engine, plan_paths=[path] if path else None, overrides=overrides
+    )
     feed = RulesFeed(engine, ctx.bus, tick_seconds=tick_seconds, watch=rebind).start()
     ctx.extras[REACTOR] = engine  # the doors (sensing.door) let it react before they store
     settle_heap()

@@ -12,7 +12,7 @@ from cityops.ledger.models import LedgerEntry
 from cityops.rules.caseport import IntakeCasePort
 from cityops.rules.evaluate import Reading
 from cityops.rules.models import Alarm, RuleState, RuleTimer
-from cityops.rules.plans import PlanSet, parse_plan
+from cityops.rules.plans import Disabled, PlanSet, parse_plan
 from cityops.rules.ports import SourceInfo
 from cityops.rules.service import acknowledge
 from tests.citykit import X0, Y0
@@ -230,3 +230,26 @@ def test_a_device_added_while_running_is_bound_and_the_others_keep_their_state(
     assert engine.process([rig.reading(CH4, 32.0)]).fired == 0  # the first is still on
     with rig.sessions() as s:
         assert sorted(s.execute(select(Alarm.instance)).scalars()) == ["ds:101", "ds:300"]
+
+
+def test_a_reloaded_plan_set_takes_effect_and_unchanged_plans_keep_their_state(rig: Rig) -> None:
+    low = {
+        "id": "gas",
+        "name": "甲烷超限",
+        "sources": [{"datastream": CH4}],
+        "trigger": {"type": "above", "value": 25, "clear": 20},
+        "actions": [{"type": "alarm", "severity": "orange"}],
+    }
+    h2s = {**low, "id": "h2s", "name": "硫化氢超限", "sources": [{"datastream": H2S}]}
+    engine = rig.engine(_plans(low, h2s))
+    assert engine.process([rig.reading(CH4, 30.0), rig.reading(H2S, 30.0)]).fired == 2
+    plans = _plans({**low, "trigger": {"type": "above", "value": 40, "clear": 35}}, h2s)
+    plans.disabled.append(Disabled("typo", "unknown trigger type 'abov'"))  # as load_plans says
+    assert engine.reload(plans) == (0, 0)
+    assert engine.plan("gas").trigger.value == 40  # type: ignore[union-attr]
+    assert [d.name for d in engine.disabled] == ["typo"]
+    rig.advance(minutes=1)
+    # "gas" changed: its instance starts afresh (off), so 41 over the new 40 fires again;
+    # "h2s" did not: it is still on, and 31 changes nothing.
+    assert engine.process([rig.reading(CH4, 41.0)]).fired == 1
+    assert engine.process([rig.reading(H2S, 31.0)]).fired == 0

@@ -79,18 +79,37 @@ class RulesEngine:
         self.executor = Executor(actuator=actuator, notifier=notifier, cases=cases)
         self.seen: dict[int, float] = {}  # datastream → time of its newest evaluated reading
         self.lock = threading.RLock()
-        self.compiled: dict[str, Compiled] = {}
-        for plan in plans.plans:
-            if not plan.enabled:
-                self.disabled.append(Disabled(plan.id, "enabled: false in the plan file"))
-                continue
-            self.compiled[plan.id] = Compiled(plan)
+        self.compiled = self._compile(plans)
         self.instances, self.index = self._bind_all()
         with transaction(sessions) as session:
             self.states: dict[tuple[str, str], State] = service.load_states(session=session)
             self._start_schedules(session)
 
     # ------------------------------------------------------------------------------ binding
+    def _compile(self, plans: PlanSet) -> dict[str, Compiled]:
+        self.plans, self.disabled = plans, list(plans.disabled)
+        compiled: dict[str, Compiled] = {}
+        for plan in plans.plans:
+            if not plan.enabled:
+                self.disabled.append(Disabled(plan.id, "enabled: false in the plan file"))
+                continue
+            compiled[plan.id] = Compiled(plan)
+        return compiled
+
+    def reload(self, plans: PlanSet) -> tuple[int, int]:
+        """Take a new set of plans (an edited plan file) and bind it; (added, removed) instances.
+
+        A plan whose definition is unchanged keeps its instances' state; a changed one starts
+        them afresh (its trigger may have other parts now); a plan that is gone stops.
+        """
+        with self.lock:
+            before = {pid: cp.plan for pid, cp in self.compiled.items()}
+            self.compiled = self._compile(plans)
+            changed = {pid for pid, plan in before.items() if self.plan(pid) != plan}
+            for key in [k for k in self.states if k[0] in changed]:
+                del self.states[key]
+            return self.rebind()
+
     def _bind_all(
         self,
     ) -> tuple[dict[tuple[str, str], Instance], dict[int, list[tuple[Instance, str]]]]:

@@ -251,6 +251,27 @@ class PlanSet:
     disabled: list[Disabled] = field(default_factory=list)
 
 
+def plan_files(paths: list[Path] | None = None) -> list[Path]:
+    """The YAML files ``paths`` name (a folder: its ``*.yaml``); the shipped ones by default."""
+    files: list[Path] = []
+    for p in paths if paths is not None else [DATA_DIR]:
+        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    return files
+
+
+def plans_signature(paths: list[Path] | None = None) -> tuple[tuple[str, int, int], ...]:
+    """(file, mtime, size) of every plan file: it changes when a plan file is edited."""
+    out = []
+    for path in plan_files(paths):
+        try:
+            st = path.stat()
+        except OSError:
+            out.append((str(path), -1, -1))
+            continue
+        out.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 def load_plans(
     paths: list[Path] | None = None,
     *,
@@ -258,10 +279,7 @@ def load_plans(
 ) -> PlanSet:
     """Every plan in the YAML files (a file holds ``plans: [...]``); bad ones are disabled."""
     out = PlanSet()
-    files: list[Path] = []
-    for p in paths if paths is not None else [DATA_DIR]:
-        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
-    for path in files:
+    for path in plan_files(paths):
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:

@@ -9,7 +9,9 @@ property's code, the area, the 部件) and the actuators on the same 部件 by r
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import FakeClock
 from cityops.registry.models import Component
-from cityops.rules.plans import Selector
+from cityops.rules.plans import PlanSet, Selector, load_plans, plans_signature
 from cityops.rules.ports import SourceInfo, matching
 from cityops.sensing import catalogue, service
 from cityops.sensing.models import Datastream, ObservedProperty, Thing
@@ -113,24 +115,46 @@ class SensingActuator:
 class Rebindable(Protocol):
     def rebind(self) -> tuple[int, int]: ...
 
+    def reload(self, plans: PlanSet) -> tuple[int, int]: ...
+
 
 class Rebinder:
-    """Call it now and then (the rules feed does, every few seconds): a moved catalogue token
-    refreshes the directory and rebinds the engine, so new devices are watched without a restart.
+    """Call it now and then (the rules feed does, every few seconds). An edited plan file is
+    loaded again (validated: a bad plan is reported and disabled, the rest run on); a moved
+    catalogue token refreshes the directory. Either way the engine binds again, so new devices
+    and changed 预案 take effect without a restart.
     """
 
     def __init__(
-        self, sessions: sessionmaker[Session], directory: SensingDirectory, engine: Rebindable
+        self,
+        sessions: sessionmaker[Session],
+        directory: SensingDirectory,
+        engine: Rebindable,
+        *,
+        plan_paths: list[Path] | None = None,
+        overrides: Mapping[str, Mapping[str, object]] | None = None,
     ) -> None:
         self.sessions, self.directory, self.engine = sessions, directory, engine
+        self.plan_paths, self.overrides = plan_paths, overrides
         self.version = self._version()
+        self.plan_files = plans_signature(plan_paths)
 
     def _version(self) -> int:
         with reading(self.sessions) as session:
             return catalogue.version(session=session)
 
     def __call__(self) -> bool:
-        """True when it rebound."""
+        """True when it bound again."""
+        files = plans_signature(self.plan_paths)
+        if files != self.plan_files:
+            self.plan_files = files  # first: an edit made while loading is seen next time
+            plans = load_plans(self.plan_paths, overrides=self.overrides)
+            added, removed = self.engine.reload(plans)
+            log.info(
+                "plan files changed: %d plans, %d disabled; %d instances added, %d removed",
+                len(plans.plans), len(plans.disabled), added, removed,
+            )  # fmt: skip
+            return True
         now = self._version()  # read first: a change made during the refresh is seen next time
         if now == self.version:
             return False

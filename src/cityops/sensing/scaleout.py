@@ -76,7 +76,10 @@ class WorkerHandler:
             actuator=SensingActuator(),
             notifier=BusNotifier(),
         )
-        self.rebind = Rebinder(ctx.sessions, directory, self.engine)
+        path = ctx.settings.rules_plans_path
+        self.rebind = Rebinder(
+            ctx.sessions, directory, self.engine, plan_paths=[path] if path else None
+        )
         settle_heap()
         self._stop = threading.Event()
         self._ticker = threading.Thread(
