@@ -12,9 +12,9 @@ from tests import citykit
 TANK = "50010701901000007"
 
 
-def tank_with_fan(s: Session, ident: str = TANK) -> tuple[int, int]:
-    """(CH4 datastream id, fan thing id) on a 化粪池 in street 500107001 of the small city."""
-    tank = Component(
+def septic_tank(ident: str = TANK) -> Component:
+    """A 化粪池 部件 in grid 500107001001001 (street 500107001) of the small city."""
+    return Component(
         ident=ident,
         name="化粪池",
         category_code="01901",
@@ -24,6 +24,11 @@ def tank_with_fan(s: Session, ident: str = TANK) -> tuple[int, int]:
         lat=citykit.Y0 + 0.003,
         lng=citykit.X0 + 0.003,
     )
+
+
+def tank_with_fan(s: Session, ident: str = TANK) -> tuple[int, int]:
+    """(CH4 datastream id, fan thing id) on a 化粪池 in street 500107001 of the small city."""
+    tank = septic_tank(ident)
     s.add(tank)
     s.flush()
     sensor = entities.create(session=s, model=Sensor, values={"name": "气体检测仪"})

@@ -9,13 +9,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.bus.memory import Event, MemoryBus
 from cityops.clock import FakeClock
-from cityops.registry.models import Component
 from cityops.rules.caseport import IntakeCasePort
 from cityops.rules.engine import RulesEngine
 from cityops.rules.evaluate import Reading
 from cityops.rules.plans import PlanSet, load_plans
 from cityops.rules.ports import BusNotifier, RecordingActuator, SourceInfo, StaticDirectory
 from tests import citykit
+from tests.tanks import septic_tank
 
 TANK = "50010701901000001"
 CH4, H2S, FAN = 101, 102, 501
@@ -57,18 +57,7 @@ class Rig:
 def rig(session_factory: sessionmaker[Session], clock: FakeClock) -> Rig:
     with session_factory.begin() as s:
         city = citykit.build(s)
-        s.add(
-            Component(
-                ident=TANK,
-                name="化粪池",
-                category_code="01901",
-                grid_code="500107001001001",
-                district_code="500107",
-                street_code="500107001",
-                lat=citykit.Y0 + 0.003,
-                lng=citykit.X0 + 0.003,
-            )
-        )
+        s.add(septic_tank(TANK))
     with session_factory() as s:
         rules = citykit.rules_for(s, clock)
     place = {

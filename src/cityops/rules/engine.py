@@ -72,30 +72,19 @@ class RulesEngine:
     ) -> None:
         self.sessions, self.clock, self.bus = sessions, clock, bus
         self.timer_batch = timer_batch
-        self.plans = plans
-        self.disabled: list[Disabled] = list(plans.disabled)
         self.problems: list[Disabled] = []
         self.directory = directory
         self.executor = Executor(actuator=actuator, notifier=notifier, cases=cases)
         self.seen: dict[int, float] = {}  # datastream → time of its newest evaluated reading
         self.lock = threading.RLock()
-        self.compiled = self._compile(plans)
+        self.plans = plans
+        self.compiled, self.disabled = _compile(plans)
         self.instances, self.index = self._bind_all()
         with transaction(sessions) as session:
             self.states: dict[tuple[str, str], State] = service.load_states(session=session)
             self._start_schedules(session)
 
     # ------------------------------------------------------------------------------ binding
-    def _compile(self, plans: PlanSet) -> dict[str, Compiled]:
-        self.plans, self.disabled = plans, list(plans.disabled)
-        compiled: dict[str, Compiled] = {}
-        for plan in plans.plans:
-            if not plan.enabled:
-                self.disabled.append(Disabled(plan.id, "enabled: false in the plan file"))
-                continue
-            compiled[plan.id] = Compiled(plan)
-        return compiled
-
     def reload(self, plans: PlanSet) -> tuple[int, int]:
         """Take a new set of plans (an edited plan file) and bind it; (added, removed) instances.
 
@@ -104,7 +93,8 @@ class RulesEngine:
         """
         with self.lock:
             before = {pid: cp.plan for pid, cp in self.compiled.items()}
-            self.compiled = self._compile(plans)
+            self.plans = plans
+            self.compiled, self.disabled = _compile(plans)
             changed = {pid for pid, plan in before.items() if self.plan(pid) != plan}
             for key in [k for k in self.states if k[0] in changed]:
                 del self.states[key]
@@ -349,6 +339,18 @@ class RulesEngine:
         if self.bus is not None:
             for e in events:
                 self.bus.publish(e)
+
+
+def _compile(plans: PlanSet) -> tuple[dict[str, Compiled], list[Disabled]]:
+    """The enabled plans compiled by id, and every disabled one with its reason."""
+    compiled: dict[str, Compiled] = {}
+    disabled = list(plans.disabled)
+    for plan in plans.plans:
+        if plan.enabled:
+            compiled[plan.id] = Compiled(plan)
+        else:
+            disabled.append(Disabled(plan.id, "enabled: false in the plan file"))
+    return compiled, disabled
 
 
 def now_utc(moment: datetime) -> datetime:

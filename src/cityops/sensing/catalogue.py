@@ -66,10 +66,17 @@ def known_datastreams(*, session: Session) -> dict[int, str]:
 
 
 def check_batch(
-    session: Session, readings: Sequence[Any], now: datetime, limits: validate.Limits
+    session: Session,
+    readings: Sequence[Any],
+    now: datetime,
+    limits: validate.Limits,
+    known: dict[int, str] | None = None,
 ) -> validate.Checked:
-    """Validate against the cached catalogue; look up ids it misses (added without a bump)."""
-    known = known_datastreams(session=session)
+    """Validate against the cached catalogue; look up ids it misses (added without a bump).
+
+    ``known``: the catalogue already read for this batch (the door validates slice by slice).
+    """
+    known = known_datastreams(session=session) if known is None else known
     checked = validate.check(readings, known=known, now=now, limits=limits)
     unknown = [r.index for r in checked.rejected if r.reason == validate.Reason.unknown_datastream]
     if not unknown:

@@ -178,7 +178,7 @@ def fold_latest(*, session: Session, after_id: int) -> None:
 
     The intake calls it in its own transaction, on the rows it has just inserted: one statement
     that the database runs over the id range, instead of 10,000 parameter rows from Python
-    (~4x faster per batch in the pipeline benchmark).
+    (the pipeline benchmark went from 29,500 to 47,000 readings/s at 1,000,000 readings).
     """
     _fold_latest(session, is_pg(session), after_id, 2**62)
 
