@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench services install clean
+.PHONY: demo test lint typecheck pytest bench services browser fonts web install clean
 
 install: $(STAMP)
 
@@ -14,7 +14,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-demo: install
+# The browser app: npm ci when the lock file changes, vite build when a source file changes.
+WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/index.html web/vite.config.js
+WEB_DEPS := web/node_modules/.installed
+
+web: web/dist/index.html
+
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $(WEB_DEPS)
+
+web/dist/index.html: $(WEB_DEPS) $(WEB_SRC)
+	cd web && npm run build --silent
+
+fonts:
+	bash scripts/ensure-browser.sh fonts
+
+browser:
+	bash scripts/ensure-browser.sh
+
+demo: install web fonts
 	$(BIN)/cityops demo $(DEMO_ARGS)
 
 services:
@@ -27,13 +46,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install services
+pytest: install services web browser
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
-bench: install services
+bench: install services web browser
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache web/node_modules web/dist

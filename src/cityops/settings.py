@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     # SensorThings door: page size when $top is absent, and the largest $top served.
     sta_default_top: int = 100
     sta_max_top: int = 1000
+    # The built browser app (web/dist) served at "/"; unset = the checkout's web/dist.
+    web_dist: Path | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -7,7 +7,7 @@ from importlib import import_module
 from fastapi import APIRouter, FastAPI
 
 from cityops import __version__
-from cityops.api import errors
+from cityops.api import errors, web
 from cityops.api.context import AppContext
 
 # Domains whose ``api.router`` is mounted under /api/v1, in this order.
@@ -33,4 +33,5 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(v1)
     # The OGC SensorThings API 1.1 door keeps its own root and error shape (see docs/api.md).
     app.include_router(import_module("cityops.sensing.sta.api").router)
+    web.install(app, ctx.settings.web_dist)  # last: the browser app's catch-all
     return app
