@@ -15,7 +15,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
@@ -44,6 +46,21 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
+
+
+# The browser tests' city starts on a working Wednesday at 10:00 in Chongqing, whatever the real
+# time is, so the demo workers are on shift and dispatch picks them; from there time runs normally.
+CITY_START = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+class ShiftedClock:
+    """Real time moved to ``CITY_START`` at creation: deterministic shifts, flowing seconds."""
+
+    def __init__(self, start: datetime) -> None:
+        self.offset = start - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
 
 def _free_port() -> int:
@@ -75,7 +92,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         web_dist=DIST,
         photo_dir=db.parent / "photos",  # type: ignore[call-arg]
     )
-    ctx = build_context(settings)
+    ctx = build_context(settings, clock=ShiftedClock(CITY_START))
     seed_city(ctx=ctx, password=PASSWORD)
     port = _free_port()
     server = uvicorn.Server(
