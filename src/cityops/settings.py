@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     # SensorThings door: page size when $top is absent, and the largest $top served.
     sta_default_top: int = 100
     sta_max_top: int = 1000
+    # Case photos (photos/): content-addressed files under photo_dir; larger uploads get 413.
+    photo_dir: Path = Path("var/photos")
+    photo_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
 
     @field_validator("database_url")
     @classmethod
