@@ -87,7 +87,8 @@ def _panel(tally: Tally, url: str, started: float) -> Group:
         recent = "\n".join(tally.recent)
     return Group(
         Panel(
-            f"API {url}/api/v1  ·  docs {url}/docs  ·  up {time.monotonic() - started:.0f}s",
+            f"web {url}/  ·  API {url}/api/v1  ·  docs {url}/docs  ·  "
+            f"up {time.monotonic() - started:.0f}s",
             title="cityops demo",
         ),
         table,
@@ -127,6 +128,11 @@ def run_demo(
             raise SystemExit(f"the API could not start on {url}")
         time.sleep(0.05)
     console.print(f"cityops demo at [bold]{url}[/bold]  (API docs {url}/docs)")
+    console.print(
+        f"open [bold]{url}/[/bold] in a browser: dispatcher → 城运驾驶舱 {url}/cockpit, "
+        f"社区驾驶舱 {url}/community, resident (phone) → {url}/resident, "
+        f"worker / inspector (phone) → {url}/worker"
+    )
     console.print("accounts: " + ", ".join(ACCOUNTS) + f"  password: [bold]{password}[/bold]")
     tally = Tally(settings.tz)
     ctx.bus.subscribe("cases.*", tally)

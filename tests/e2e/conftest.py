@@ -90,7 +90,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         demo_password=PASSWORD,
         secret_key="e2e-secret-key-0123456789abcdef-xyz",
         web_dist=DIST,
-        photo_dir=db.parent / "photos",  # type: ignore[call-arg]
+        photo_dir=db.parent / "photos",
     )
     ctx = build_context(settings, clock=ShiftedClock(CITY_START))
     seed_city(ctx=ctx, password=PASSWORD)
