@@ -10,7 +10,6 @@ because the city has no such source yet). Generated today: 邻里互助's volunt
 from __future__ import annotations
 
 import random
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,13 +28,6 @@ STATUS_ZH: dict[CaseStatus, str] = {
     CaseStatus.evaluated: "已评价", CaseStatus.returned: "已回退", CaseStatus.shelved: "挂账",
     CaseStatus.void: "不予立案",
 }  # fmt: skip
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-
-
-def mask(text: str) -> str:
-    """Hide mobile numbers (138****1234) and ID card numbers (500107********123X) in a text."""
-    return _ID_CARD.sub(r"\1********\2", _PHONE.sub(r"\1****\2", text))
 
 
 @dataclass(frozen=True, slots=True)

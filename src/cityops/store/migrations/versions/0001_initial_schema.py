@@ -1,8 +1,8 @@
-"""initial schema: map, registry, accounts, cases, ledger, sensing, rules
+"""initial schema: map, registry, accounts, cases, ledger, sensing, rules, photos, community
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 21:53:35.877745
+Create Date: 2026-11-26 03:40:25.553129
 """
 
 from __future__ import annotations
@@ -52,6 +52,43 @@ def upgrade() -> None:
         batch_op.create_index("ix_alarm_plan_instance", ["plan_id", "instance"], unique=False)
         batch_op.create_index(batch_op.f("ix_alarm_severity"), ["severity"], unique=False)
         batch_op.create_index(batch_op.f("ix_alarm_state"), ["state"], unique=False)
+
+    op.create_table(
+        "community_building",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_code", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("住宅", "商业", "公共", name="buildingkind", native_enum=False, length=8),
+            nullable=False,
+        ),
+        sa.Column("footprint", sa.Text(), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lng", sa.Float(), nullable=False),
+        sa.Column("floors", sa.Integer(), nullable=False),
+        sa.Column("households", sa.Integer(), nullable=False),
+        sa.Column("residents", sa.Integer(), nullable=False),
+        sa.Column("elderly", sa.Integer(), nullable=False),
+        sa.Column("year_built", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_community_building")),
+        sa.UniqueConstraint(
+            "community_code", "name", name=op.f("uq_community_building_community_code")
+        ),
+    )
+    op.create_table(
+        "community_road",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_code", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("geometry", sa.Text(), nullable=False),
+        sa.Column("length_m", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_community_road")),
+    )
+    with op.batch_alter_table("community_road", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_community_road_community_code"), ["community_code"], unique=False
+        )
 
     op.create_table(
         "department",
@@ -306,6 +343,80 @@ def upgrade() -> None:
         sa.Column("properties", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sta_sensor")),
     )
+    op.create_table(
+        "community_camera",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_code", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lng", sa.Float(), nullable=False),
+        sa.Column("building_id", sa.Integer(), nullable=True),
+        sa.Column("snapshot_url", sa.String(length=500), nullable=False),
+        sa.Column("stream_url", sa.String(length=500), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("online", "offline", name="camerastatus", native_enum=False, length=8),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["building_id"],
+            ["community_building.id"],
+            name=op.f("fk_community_camera_building_id_community_building"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_community_camera")),
+    )
+    with op.batch_alter_table("community_camera", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_community_camera_building_id"), ["building_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_community_camera_community_code"), ["community_code"], unique=False
+        )
+
+    op.create_table(
+        "community_facility",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_code", sa.String(length=20), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "社区服务中心",
+                "卫生服务站",
+                "养老服务站",
+                "幼儿园",
+                "菜市场",
+                "公厕",
+                "垃圾分类点",
+                "停车场",
+                "健身广场",
+                name="facilitykind",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lng", sa.Float(), nullable=False),
+        sa.Column("building_id", sa.Integer(), nullable=True),
+        sa.Column("opening_hours", sa.String(length=60), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["building_id"],
+            ["community_building.id"],
+            name=op.f("fk_community_facility_building_id_community_building"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_community_facility")),
+    )
+    with op.batch_alter_table("community_facility", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_community_facility_building_id"), ["building_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_community_facility_community_code"), ["community_code"], unique=False
+        )
+
     op.create_table(
         "component",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -574,6 +685,12 @@ def upgrade() -> None:
             "ix_case_category_status", ["category_code", "status", "reported_at"], unique=False
         )
         batch_op.create_index(
+            "ix_case_community_reported", ["community_code", "reported_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_case_community_status", ["community_code", "status", "reported_at"], unique=False
+        )
+        batch_op.create_index(
             "ix_case_department_status", ["department_id", "status"], unique=False
         )
         batch_op.create_index(
@@ -840,6 +957,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_case_district_filed")
         batch_op.drop_index("ix_case_district_dispatched")
         batch_op.drop_index("ix_case_department_status")
+        batch_op.drop_index("ix_case_community_status")
+        batch_op.drop_index("ix_case_community_reported")
         batch_op.drop_index("ix_case_category_status")
         batch_op.drop_index("ix_case_category_cell")
 
@@ -860,6 +979,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_component_category_code"))
 
     op.drop_table("component")
+    with op.batch_alter_table("community_facility", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_community_facility_community_code"))
+        batch_op.drop_index(batch_op.f("ix_community_facility_building_id"))
+
+    op.drop_table("community_facility")
+    with op.batch_alter_table("community_camera", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_community_camera_community_code"))
+        batch_op.drop_index(batch_op.f("ix_community_camera_building_id"))
+
+    op.drop_table("community_camera")
     op.drop_table("sta_sensor")
     op.drop_table("sta_observed_property")
     with op.batch_alter_table("sta_location", schema=None) as batch_op:
@@ -903,6 +1032,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_department_district_code"))
 
     op.drop_table("department")
+    with op.batch_alter_table("community_road", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_community_road_community_code"))
+
+    op.drop_table("community_road")
+    op.drop_table("community_building")
     with op.batch_alter_table("alarm", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alarm_state"))
         batch_op.drop_index(batch_op.f("ix_alarm_severity"))
