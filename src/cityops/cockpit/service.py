@@ -73,7 +73,7 @@ GROUP_OF = {
 
 @dataclass(frozen=True, slots=True)
 class Scope:
-    """A jurisdiction with the codes of the levels above it (codes are hierarchical)."""
+    """A jurisdiction; its prefixes are the codes of the levels above it (GB/T 2260 style)."""
 
     code: str
     name: str
