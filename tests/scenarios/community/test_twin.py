@@ -116,5 +116,3 @@ def test_the_frame_shows_the_name_and_time_and_escapes_markup() -> None:
     assert "NO SIGNAL" in snapshot.frame_svg(camera_id=3, name="x", online=False, at=at)
     page = snapshot.live_html(name="东门", snapshot_url="/a/snapshot.svg?exp=1&sig=ab")
     assert 'src="/a/snapshot.svg?exp=1&amp;sig=ab"' in page and "setInterval" in page
-
-

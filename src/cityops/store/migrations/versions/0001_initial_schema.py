@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 03:40:25.553129
+Create Date: 2026-11-26 03:56:26.617423
 """
 
 from __future__ import annotations
@@ -694,6 +694,9 @@ def upgrade() -> None:
             "ix_case_department_status", ["department_id", "status"], unique=False
         )
         batch_op.create_index(
+            "ix_case_district_closed", ["district_code", "closed_at", "street_code"], unique=False
+        )
+        batch_op.create_index(
             "ix_case_district_dispatched",
             [
                 "district_code",
@@ -727,7 +730,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_case_district_reported",
-            ["district_code", "reported_at", "street_code", "status"],
+            ["district_code", "reported_at", "street_code", "status", "category_code"],
             unique=False,
         )
         batch_op.create_index("ix_case_grid", ["grid_code"], unique=False)
@@ -956,6 +959,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_case_district_reported")
         batch_op.drop_index("ix_case_district_filed")
         batch_op.drop_index("ix_case_district_dispatched")
+        batch_op.drop_index("ix_case_district_closed")
         batch_op.drop_index("ix_case_department_status")
         batch_op.drop_index("ix_case_community_status")
         batch_op.drop_index("ix_case_community_reported")
