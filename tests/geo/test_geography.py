@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from cityops.geo import service
 from cityops.geo.models import Jurisdiction, Level
 from cityops.geo.schemas import CODE_LENGTH, JurisdictionRecord
-from cityops.sim.geography import JIANGBEI_STREETS, build_chongqing, load_into
+from cityops.sim.geography import JIANGBEI_STREETS, build_chongqing, load_into, minzhu_code
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +124,21 @@ def test_real_street_names_where_the_grids_are(city: list[JurisdictionRecord]) -
     gridded_streets = {r.code[:9] for r in city if r.level == Level.grid}
     assert {s.code for s in kids["500107"]} <= gridded_streets
     assert {s.code for s in lj.values() if s.name in JIANGBEI_STREETS} <= gridded_streets
+
+
+def test_minzhu_village_is_a_community_of_xiejiawan(city: list[JurisdictionRecord]) -> None:
+    """The community cockpit's demo: one 民主村社区, in 谢家湾街道, with unit grids."""
+    code = minzhu_code(city)
+    assert code is not None and code.startswith("500107003")
+    named = [r for r in city if r.name == "民主村社区"]
+    assert [(r.code, r.level, r.parent_code) for r in named] == [
+        (code, Level.community, "500107003")
+    ]
+    street = next(r for r in city if r.code == "500107003")
+    assert street.name == "谢家湾街道"
+    assert any(r.parent_code == code and r.level == Level.grid for r in city)
+    rest = [r for r in city if r.parent_code == "500107003" and r.code != code]
+    assert rest and all(r.name != "民主村社区" for r in rest)
 
 
 def test_load_into_database_and_locate(

@@ -10,8 +10,10 @@ from cityops import __version__
 from cityops.api import errors, web
 from cityops.api.context import AppContext
 
-# Domains whose ``api.router`` is mounted under /api/v1, in this order.
-DOMAINS = ["auth", "geo", "registry", "cases", "ledger", "rules", "sensing"]
+# Domains (and scenarios, ``scenarios.<name>``) whose ``api.router`` is mounted under /api/v1.
+DOMAINS = [
+    "auth", "geo", "registry", "cases", "ledger", "rules", "sensing", "scenarios.community",
+]  # fmt: skip
 EXTRA = ["cityops.api.stream"]
 
 

@@ -170,6 +170,8 @@ class Case(Base):
         ),
         Index("ix_case_district_reported", "district_code", "reported_at", "street_code", "status"),
         Index("ix_case_street_status_reported", "street_code", "status", "reported_at"),
+        # The community cockpit's boards and report lists (数字社区驾驶舱).
+        Index("ix_case_community_status", "community_code", "status", "reported_at"),
         Index("ix_case_status_reported", "status", "reported_at"),
         Index("ix_case_category_status", "category_code", "status", "reported_at"),
         # Duplicate check: exact probes of the cells around a point, within a category.

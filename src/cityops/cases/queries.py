@@ -9,6 +9,7 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -18,6 +19,8 @@ from cityops.auth.scope import Principal
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.clock import as_utc
 from cityops.errors import ValidationFailed
+
+Sel = TypeVar("Sel", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass
@@ -74,7 +77,7 @@ def scoped(stmt: Select[Case], user: Principal) -> Select[Case]:
     return stmt.where(_code_column(user.scope_code) == user.scope_code)  # type: ignore[arg-type]
 
 
-def _filtered(stmt: Select[Case], f: CaseFilter) -> Select[Case]:
+def _filtered(stmt: Sel, f: CaseFilter) -> Sel:
     if f.status:
         stmt = stmt.where(Case.status.in_(f.status))
     if f.category:
@@ -157,3 +160,39 @@ def visible(*, session: Session, user: Principal, case_id: int) -> bool:
     """Whether ``user`` may see the case (same rule as the list)."""
     stmt = scoped(select(Case.id).where(Case.id == case_id), user)  # type: ignore[arg-type]
     return session.execute(stmt).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class TallyRow:
+    """How many cases share these facts (one group of ``tally``)."""
+
+    status: CaseStatus
+    category_code: str
+    channel: Channel
+    escalated: bool  # 督办 at least once
+    handled_on_time: bool | None
+    count: int
+    satisfaction_sum: int
+    satisfaction_count: int
+
+
+def tally(*, session: Session, filters: CaseFilter) -> list[TallyRow]:
+    """Case counts grouped by status, category, channel, escalation and on-time handling.
+
+    For dashboards over one area (``filters.jurisdiction``): one grouped read, a few hundred
+    groups at most. Not scoped by a user: the caller checks that the user covers the area, and
+    these are counts, not cases.
+    """
+    escalated = (Case.escalation_level > 0).label("escalated")
+    keys = (Case.status, Case.category_code, Case.channel, escalated, Case.handled_on_time)
+    stmt = select(
+        *keys, func.count(), func.sum(Case.satisfaction), func.count(Case.satisfaction)
+    ).group_by(*keys)
+    rows = session.execute(_filtered(stmt, filters)).all()
+    return [
+        TallyRow(
+            CaseStatus(r[0]), r[1], Channel(r[2]), bool(r[3]), r[4], int(r[5]), int(r[6] or 0),
+            int(r[7]),
+        )
+        for r in rows
+    ]  # fmt: skip

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -283,3 +284,74 @@ def _position_datastreams(session: Session, thing_id: int) -> None:
     session.execute(
         update(Datastream).where(Datastream.thing_id == thing_id).values(lat=lat, lng=lng)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """A datastream of a located Thing with its newest reading (None until one arrives)."""
+
+    id: int
+    name: str
+    unit: str
+    result: Any
+    phenomenon_time: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedThing:
+    """A Thing at its (first) current Location, with its datastreams' latest values."""
+
+    id: int
+    name: str
+    lat: float
+    lng: float
+    is_actuator: bool
+    properties: dict[str, Any]
+    datastreams: list[StreamState]
+
+
+def things_in_bbox(
+    *, session: Session, bbox: tuple[float, float, float, float], limit: int = 5000
+) -> list[LocatedThing]:
+    """Things whose Location lies in (min_lng, min_lat, max_lng, max_lat), in id order.
+
+    Two indexed reads (locations by lat/lng, datastreams by thing) for maps of an area such as
+    a community; the caller tests exact containment.
+    """
+    min_lng, min_lat, max_lng, max_lat = bbox
+    rows = session.execute(
+        select(
+            Thing.id, Thing.name, Thing.is_actuator, Thing.properties, Location.lat, Location.lng
+        )
+        .join(ThingLocation, ThingLocation.thing_id == Thing.id)
+        .join(Location, Location.id == ThingLocation.location_id)
+        .where(Location.lat.between(min_lat, max_lat), Location.lng.between(min_lng, max_lng))
+        .order_by(Thing.id, Location.id)
+        .limit(limit)
+    ).all()
+    first: dict[int, Any] = {}
+    for row in rows:
+        first.setdefault(row.id, row)
+    streams: dict[int, list[StreamState]] = {i: [] for i in first}
+    if first:
+        for ds in session.execute(
+            select(Datastream).where(Datastream.thing_id.in_(list(first))).order_by(Datastream.id)
+        ).scalars():
+            unit = ds.unit_of_measurement or {}
+            streams[ds.thing_id].append(
+                StreamState(
+                    ds.id,
+                    ds.name,
+                    str(unit.get("symbol") or unit.get("name") or ""),
+                    ds.latest_result if ds.latest_result is not None else ds.latest_result_json,
+                    ds.latest_phenomenon_time,
+                )
+            )
+    return [
+        LocatedThing(
+            r.id, r.name, float(r.lat), float(r.lng), bool(r.is_actuator),
+            dict(r.properties or {}), streams[r.id],
+        )
+        for r in first.values()
+        if r.lat is not None and r.lng is not None
+    ]  # fmt: skip

@@ -1,6 +1,7 @@
 """Seed synthetic Chongqing into an empty database: map, organisation, components, demo accounts.
 
 The demo district is 九龙坡区 (500107); its first street hosts the street-level demo accounts.
+民主村社区 (谢家湾街道) gets its community cockpit's digital twin.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from cityops.auth.models import User
 from cityops.auth.security import hash_password
 from cityops.geo.models import Jurisdiction, Level
 from cityops.ledger import service as ledger
+from cityops.scenarios.community import service as community
 from cityops.sim import geography, org, org_load
 from cityops.store.engine import transaction
 
@@ -89,6 +91,9 @@ def seed(*, session: Session, password: str, seed: int = 7, per_grid: int = 2) -
     summary = SeedSummary(
         len(records), len(grids), loaded.departments, loaded.staff, loaded.components, loaded.users
     )
+    minzhu = geography.minzhu_code(records)
+    if minzhu is not None:
+        community.ensure_twin(session=session, community_code=minzhu, seed=seed)
     session.flush()
     session.execute(text("ANALYZE"))  # fresh statistics, or PostgreSQL picks poor plans
     ledger.append(

@@ -16,7 +16,9 @@ Approximations, all deterministic by ``seed``:
   the city centre (解放碑), towns the rest. In 两江新区 the twelve old 江北 streets partition
   the old 江北 polygon and the others the old 渝北 polygon.
 * Communities (6–12 per street) partition their street the same way. Codes: street + 3 digits,
-  001… for 社区 (居委会), 200… for 村 (村委会), as in the statistical division code.
+  001… for 社区 (居委会), 200… for 村 (村委会), as in the statistical division code. Names are
+  drawn from a word list, except one: the 谢家湾街道 community nearest the real 民主村社区
+  (29.53°N 106.52°E) is named 民主村社区, the community cockpit's demo (only its name changes).
 * Unit grids (单元网格): cells of one global lattice (origin 105°E 28°N, base step ≈ 100 m at
   29.5°N) clipped to each community: 1 lattice step (≈1 ha) in 街道, 4 steps (≈400 m) in 镇/乡,
   doubled where a community would get more than 999 cells. Code = community code + 3-digit
@@ -67,6 +69,10 @@ JIANGBEI_STREETS = frozenset(
     ]
 )
 JIANGBEI_TOKEN = "500157-江北"
+# The community cockpit's demo community (数字社区驾驶舱): a real name on a generated polygon.
+MINZHU_NAME = "民主村社区"
+MINZHU_STREET = "500107003"  # 谢家湾街道, 九龙坡区
+MINZHU_POINT = (106.52, 29.53)
 LATTICE_ORIGIN = (105.0, 28.0)
 LATTICE_DLAT = 100.0 / 110_946.0
 LATTICE_DLNG = 100.0 / (111_320.0 * math.cos(math.radians(29.5)))
@@ -239,14 +245,27 @@ def _communities(
     n = int(rng.integers(6, 13))
     is_town = street.code[6] != "0"
     words = [str(w) for w in rng.permutation(_WORDS)[:n]]
+    pieces = partition(poly, n, rng, lloyd=1)
+    minzhu = -1
+    if street.code == MINZHU_STREET:
+        where = shapely.Point(*MINZHU_POINT)
+        minzhu = min(range(n), key=lambda i: (pieces[i].distance(where), i))
     out = []
-    for i, piece in enumerate(partition(poly, n, rng, lloyd=1)):
+    for i, piece in enumerate(pieces):
         if is_town and i > 0:
             code, name = f"{street.code}{200 + i:03d}", f"{words[i]}村"
         else:
             code, name = f"{street.code}{i + 1:03d}", f"{words[i]}社区"
-        out.append((code, name, piece))
+        out.append((code, MINZHU_NAME if i == minzhu else name, piece))
     return out
+
+
+def minzhu_code(records: Sequence[JurisdictionRecord]) -> str | None:
+    """The code of 民主村社区 in a built map (None if the map has no communities there)."""
+    return next(
+        (r.code for r in records if r.name == MINZHU_NAME and r.parent_code == MINZHU_STREET),
+        None,
+    )
 
 
 def unit_grids(poly: BaseGeometry, step: int) -> list[BaseGeometry]:

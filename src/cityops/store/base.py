@@ -53,6 +53,7 @@ def import_all_models() -> None:
     from cityops.ledger import models as _ledger
     from cityops.registry import models as _registry
     from cityops.rules import models as _rules
+    from cityops.scenarios.community import models as _community
     from cityops.sensing import models as _sensing
 
-    del _auth, _cases, _geo, _ledger, _registry, _rules, _sensing
+    del _auth, _cases, _community, _geo, _ledger, _registry, _rules, _sensing
