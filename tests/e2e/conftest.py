@@ -24,6 +24,7 @@ from cityops.api.app import create_app
 from cityops.api.context import AppContext
 from cityops.settings import Settings
 from cityops.sim.city import seed_city
+from cityops.store.base import Base, import_all_models
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 
@@ -76,6 +77,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         photo_dir=db.parent / "photos",  # type: ignore[call-arg]
     )
     ctx = build_context(settings)
+    # Tables newer than the Alembic migration (the integrator regenerates it) are created here.
+    import_all_models()
+    Base.metadata.create_all(ctx.engine)
     seed_city(ctx=ctx, password=PASSWORD)
     port = _free_port()
     server = uvicorn.Server(

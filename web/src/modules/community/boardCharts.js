@@ -46,7 +46,7 @@ function donut(parts, center) {
 
 function bars(rows, { name, horizontal = false, color = '#35c3ff' }) {
   if (!rows.length || rows.every((r) => !r.value)) return null
-  const labels = rows.map((r) => r.label)
+  const labels = shortLabels(rows.map((r) => r.label))
   const values = rows.map((r) => r.value)
   const gradient = {
     type: 'linear', x: 0, y: horizontal ? 0 : 1, x2: horizontal ? 1 : 0, y2: 0,
@@ -88,6 +88,21 @@ function gauge(value, name, color = '#3ad29f') {
       },
     ],
   }
+}
+
+const CHARTED = ['overview', 'management', 'mutual_aid', 'safety', 'livable', 'elderly', 'co_governance', 'supervision']
+
+// Whether the board has a chart at all (便民服务 shows icons instead).
+export function hasChart(key) {
+  return CHARTED.includes(key)
+}
+
+// Labels without what they all begin with (民主村9栋, 民主村37栋 → 9栋, 37栋), for narrow axes.
+export function shortLabels(labels) {
+  if (labels.length < 2) return labels
+  let n = 0
+  while (labels.every((l) => l.length > n + 1 && l[n] === labels[0][n])) n++
+  return labels.map((l) => l.slice(n))
 }
 
 // The chart option for one board, or null (no chart, or nothing to draw yet).

@@ -102,6 +102,7 @@ export default {
     buildingKind: { residential: '住宅', commercial: '商业', public: '公共' },
     severity: { blue: '蓝色', yellow: '黄色', orange: '橙色', red: '红色' },
     generatedNote: '含演示生成数据（暂无数据源）',
+    waterClass: '{c}类',
     units: {},
   },
   en: {
@@ -205,6 +206,7 @@ export default {
     buildingKind: { residential: 'Residential', commercial: 'Commercial', public: 'Public' },
     severity: { blue: 'Blue', yellow: 'Yellow', orange: 'Orange', red: 'Red' },
     generatedNote: 'Includes generated demo figures (no data source yet)',
+    waterClass: 'Class {c}',
     // The API's units are Chinese measure words; in English most need no word at all.
     units: {
       栋: '', 户: '', 人: '', 处: '', 件: '', 台: '', 路: '', 个: '', 条: '', 对: 'pairs',
