@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
 
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
@@ -17,7 +17,7 @@ from cityops.auth.scope import Principal
 from cityops.cases.models import CaseStatus
 from cityops.cases.runtime import get_rules
 from cityops.scenarios.community import boards, layers, service, snapshot
-from cityops.scenarios.community.models import Camera
+from cityops.scenarios.community.models import Camera, CameraStatus
 from cityops.scenarios.community.schemas import (
     BoardRead,
     BoardsRead,
@@ -30,7 +30,7 @@ from cityops.scenarios.community.schemas import (
 from cityops.scenarios.community.service import Community
 
 router = APIRouter(prefix="/community", tags=["community"])
-Code = Annotated[str, "a 12-digit community code"]
+Code = Annotated[str, Path(description="a 12-digit community code, e.g. 民主村社区's")]
 _SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'"
 _LIVE_POLICY = (
     "default-src 'none'; img-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'"
@@ -68,7 +68,7 @@ def camera_snapshot(
     )  # fmt: skip
     camera = service.get_camera(session=session, camera_id=camera_id)
     svg = snapshot.frame_svg(
-        camera_id=camera.id, name=camera.name, online=camera.status.value == "online",
+        camera_id=camera.id, name=camera.name, online=camera.status is CameraStatus.online,
         at=now.astimezone(ctx.settings.tz),
     )  # fmt: skip
     headers = {"Cache-Control": "no-store", "Content-Security-Policy": _SVG_POLICY}

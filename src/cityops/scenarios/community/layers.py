@@ -133,16 +133,18 @@ class Scene:
     issues: list[IssueRead] = field(default_factory=list)
     truncated: bool = False
 
-    def of_building(self, building_id: int) -> dict[str, list[Any]]:
-        def mine(xs: Sequence[Any] | None) -> list[Any]:
-            return [x for x in xs or [] if x.building_id == building_id]
-
-        return {
-            "facilities": mine(self.facilities),
-            "cameras": mine(self.cameras),
-            "devices": mine(self.devices),
-            "open_issues": mine(self.issues),
+    def by_building(self) -> dict[int, dict[str, list[Any]]]:
+        """Building id → its facilities, cameras, devices and open issues (one pass)."""
+        out: dict[int, dict[str, list[Any]]] = {
+            b.id: {"facilities": [], "cameras": [], "devices": [], "open_issues": []}
+            for b in self.buildings
         }
+        for key, xs in (("facilities", self.facilities), ("cameras", self.cameras),
+                        ("devices", self.devices or []), ("open_issues", self.issues)):  # fmt: skip
+            for x in xs:
+                if x.building_id in out:
+                    out[x.building_id][key].append(x)
+        return out
 
 
 def _feature(layer: str, ident: int | str, geometry: Any, **props: Any) -> dict[str, Any]:
@@ -162,8 +164,9 @@ def features(scene: Scene) -> list[dict[str, Any]]:
     """Boundary, buildings (with their counts), roads, facilities, cameras, devices, cases."""
     c = scene.community
     out = [_feature("boundary", c.code, geometry_json(scene.boundary), name=c.name)]
+    grouped = scene.by_building()
     for b in scene.buildings:
-        mine = scene.of_building(b.id)
+        mine = grouped[b.id]
         out.append(
             _feature(
                 "building", b.id, json.loads(b.footprint), name=b.name, kind=b.kind.value,
@@ -211,7 +214,7 @@ def features(scene: Scene) -> list[dict[str, Any]]:
 
 
 def building_detail(scene: Scene, building: Building) -> BuildingDetail:
-    mine = scene.of_building(building.id)
+    mine = scene.by_building()[building.id]
     return BuildingDetail(
         id=building.id, community_code=building.community_code, name=building.name,
         kind=building.kind.value, floors=building.floors, households=building.households,
