@@ -58,6 +58,7 @@ def case_fact(
         **body,
         "district_code": case.district_code,
         "street_code": case.street_code,
+        "community_code": case.community_code,
         "category_code": case.category_code,
         "title": case.title,
         "worker_id": case.worker_id,
