@@ -228,7 +228,7 @@ def test_kpi_page_shows_units_with_scores_and_ratings(pages: Pages, desk: Desk) 
     ratings = page.locator("[data-test=kpi-rating]")
     assert ratings.count() >= 1
     assert set(ratings.all_inner_texts()) <= set("ABCDE")
-    page.locator("[data-test=kpi-chart] canvas").first.wait_for()
+    page.locator("[data-test=kpi-chart][data-drawn='1'] canvas").first.wait_for()
     pages.shoot(page, "kpis-streets")
 
     streets = page.locator("[data-test=kpi-row]").count()

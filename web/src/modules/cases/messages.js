@@ -10,6 +10,8 @@ export const zh = {
     more: '加载更多',
     end: '已全部加载',
     new: '新',
+    overdue: '已加载中超期 {n} 件',
+    near: '临期 {n} 件',
   },
   filter: {
     status: '案件状态',
@@ -172,6 +174,8 @@ export const en = {
     more: 'Load more',
     end: 'All loaded',
     new: 'new',
+    overdue: '{n} overdue (loaded)',
+    near: '{n} due soon',
   },
   filter: {
     status: 'Status',
