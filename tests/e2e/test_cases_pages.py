@@ -6,9 +6,11 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 from sqlalchemy import select
 
@@ -237,3 +239,21 @@ def test_kpi_page_shows_units_with_scores_and_ratings(pages: Pages, desk: Desk) 
     assert page.locator("[data-test=kpi-row]").count() == 1 < streets
     page.click("[data-test=kpi-period][data-period=last]")
     page.locator("[data-test=kpi-period].on[data-period=last]").wait_for()
+
+
+def test_kpi_export_downloads_the_table_the_page_shows(
+    pages: Pages, desk: Desk, tmp_path: Path
+) -> None:
+    desk.report("09009", "inspector", "占道经营", who="inspector")
+    page: Any = pages.open("dispatcher", "/kpis")
+    page.locator("[data-test=kpi-row]").first.wait_for()
+    shown = page.locator("[data-test=kpi-row] td.name").all_inner_texts()
+    with page.expect_download() as download:
+        page.click("[data-test=kpi-export]")
+    assert re.fullmatch(r"kpi_500107_\d{4}-\d{2}_street\.xlsx", download.value.suggested_filename)
+    path = tmp_path / "kpis.xlsx"
+    download.value.save_as(path)
+    sheet = openpyxl.load_workbook(path).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert "综合指标值" in rows[0]
+    assert sorted(str(r[1]) for r in rows[1:]) == sorted(shown)

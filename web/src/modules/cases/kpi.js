@@ -3,7 +3,7 @@ import { cityToday, dayStart, nextDay, shiftMonth } from './util.js'
 
 export const RATING_COLORS = { A: '#3ad29f', B: '#35c3ff', C: '#ffd166', D: '#ffb547', E: '#ff5d5d' }
 export const RATINGS = ['A', 'B', 'C', 'D', 'E']
-export const GROUPS = ['district', 'street', 'department', 'worker']
+export const GROUPS = ['district', 'street', 'community', 'grid', 'department', 'worker']
 
 // Column key, how to show it ('n' count, 'pct' percent, 'h' hours, 'sat' 1–5), and whether a
 // higher value is better (for the colour of a weak value).
@@ -40,7 +40,7 @@ export function weak(value, col) {
 // The default unit level: one below the person's jurisdiction.
 export function defaultGroup(scope) {
   if (!scope) return 'district'
-  return scope.length === 6 ? 'street' : 'department'
+  return scope.length === 6 ? 'street' : 'community'
 }
 
 // The period part of GET /kpis: a month (this, last) or custom days [from, to] in city time.
