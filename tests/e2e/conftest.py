@@ -15,15 +15,16 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import time as clock_time
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
+from sqlalchemy import update
 
 from cityops.api.app import create_app
 from cityops.api.context import AppContext
+from cityops.registry.models import Staff
 from cityops.settings import Settings
 from cityops.sim.city import seed_city
 
@@ -48,19 +49,18 @@ CHROMIUM_ARGS = [
 ]
 
 
-# The browser tests' city starts on a working Wednesday at 10:00 in Chongqing, whatever the real
-# time is, so the demo workers are on shift and dispatch picks them; from there time runs normally.
-CITY_START = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+def _everyone_on_call(ctx: AppContext) -> None:
+    """九龙坡's staff work round the clock here, so dispatch finds the demo worker at any hour.
 
-
-class ShiftedClock:
-    """Real time moved to ``CITY_START`` at creation: deterministic shifts, flowing seconds."""
-
-    def __init__(self, start: datetime) -> None:
-        self.offset = start - datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
+    The server and the browser share the real clock (deadline countdowns are computed in the
+    page), so shifts are widened instead of moving the server's time.
+    """
+    with ctx.sessions.begin() as session:
+        session.execute(
+            update(Staff)
+            .where(Staff.district_code == "500107")
+            .values(shift_start=clock_time(8, 0), shift_end=clock_time(8, 0), works_weekends=True)
+        )
 
 
 def _free_port() -> int:
@@ -92,8 +92,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         web_dist=DIST,
         photo_dir=db.parent / "photos",
     )
-    ctx = build_context(settings, clock=ShiftedClock(CITY_START))
+    ctx = build_context(settings)
     seed_city(ctx=ctx, password=PASSWORD)
+    _everyone_on_call(ctx)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(ctx), host="127.0.0.1", port=port, log_level="warning")
