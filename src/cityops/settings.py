@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     sta_max_top: int = 1000
     # The built browser app (web/dist) served at "/"; unset = the checkout's web/dist.
     web_dist: Path | None = None
+    # Case photos (photos/): content-addressed files under photo_dir; larger uploads get 413.
+    photo_dir: Path = Path("var/photos")
+    photo_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -37,12 +38,14 @@ class Api:
 
 
 @pytest.fixture
-def api(engine: Engine, clock: FakeClock) -> Iterator[Api]:
+def api(engine: Engine, clock: FakeClock, tmp_path: Path) -> Iterator[Api]:
     sessions = make_session_factory(engine)
     with sessions.begin() as s:
         city = citykit.build(s)
     ctx = AppContext(
-        settings=Settings(secret_key="test-secret-key-0123456789abcdef"),
+        settings=Settings(
+            secret_key="test-secret-key-0123456789abcdef", photo_dir=tmp_path / "photos"
+        ),
         engine=engine,
         sessions=sessions,
         bus=MemoryBus(),

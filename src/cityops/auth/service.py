@@ -6,6 +6,7 @@ Service functions flush, never commit; the caller owns the transaction.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -115,3 +116,13 @@ def authenticate(*, session: Session, username: str, password: str) -> User | No
     if not check_password(password, user.password_hash) or not user.active:
         return None
     return user
+
+
+def roles_of(*, session: Session, usernames: Collection[str]) -> dict[str, Role]:
+    """The role of each named account, so a history can say who acted by role alone."""
+    if not usernames:
+        return {}
+    rows = session.execute(
+        select(User.username, User.role).where(User.username.in_(sorted(usernames)))
+    )
+    return {name: Role(role) for name, role in rows}

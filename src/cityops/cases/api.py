@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated
 
@@ -10,14 +9,16 @@ from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
+from cityops.auth import service as auth_service
 from cityops.auth.models import Role
 from cityops.auth.scope import Principal
-from cityops.cases import intake, kpi_query, queries, service
+from cityops.cases import board, intake, kpi_query, queries, service, timeline
 from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.cases.rules import CaseRules
 from cityops.cases.runtime import get_rules
 from cityops.cases.schemas import (
+    BoardPage,
     CaseCreate,
     CasePage,
     CaseRead,
@@ -83,16 +84,25 @@ def categories(rules: RulesDep, user: CurrentUser) -> CataloguePage:
     return CataloguePage(version=cat.version, items=items, errors=list(cat.errors))
 
 
+def _category_name(rules: CaseRules, code: str) -> str | None:
+    try:
+        return rules.catalogue.get(code).name
+    except NotFound:
+        return None
+
+
 def _read(
     rules: CaseRules, case: Case, user: Principal, history: list[HistoryEntry] | None = None
 ) -> CaseRead:
-    try:
-        name: str | None = rules.catalogue.get(case.category_code).name
-    except NotFound:
-        name = None
-    return CaseRead.of(
-        case, category_name=name, allowed=service.case_actions(case, user), history=history
+    read = CaseRead.of(
+        case,
+        category_name=_category_name(rules, case.category_code),
+        allowed=service.case_actions(case, user),
+        history=history,
     )
+    if user.role == Role.resident:  # the dispatch reasons name the worker chosen
+        read.dispatch_reason = None
+    return read
 
 
 @router.post("/cases", response_model=IntakeRead, status_code=status.HTTP_201_CREATED)
@@ -152,6 +162,15 @@ def create_cases(
     return out
 
 
+def _worker(worker_id: str | None, user: Principal) -> int | None:
+    """``me`` is the caller's staff id (a worker's or inspector's own tasks)."""
+    if worker_id != "me":
+        return int(worker_id) if worker_id else None
+    if user.staff_id is None:
+        raise CityOpsError("worker_id=me: your account is not a staff member", code="no_staff_id")
+    return user.staff_id
+
+
 @router.get("/cases", response_model=CasePage)
 def list_cases(
     session: SessionDep,
@@ -164,15 +183,22 @@ def list_cases(
     reported_from: datetime | None = None,
     reported_to: datetime | None = None,
     bbox: str | None = None,
-    worker_id: int | None = None,
+    worker_id: Annotated[
+        str | None, Query(pattern=r"^(me|\d{1,12})$", description="a staff id, or me")
+    ] = None,
     department_id: int | None = None,
     overdue: bool = False,
+    sort: queries.CaseSort = queries.CaseSort.newest,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
     page: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     with_total: bool = False,
 ) -> CasePage:
-    """Filter by status, category, jurisdiction, channel, time range, bbox; newest first."""
+    """Filter by status, category, jurisdiction, channel, time range, bbox, worker.
+
+    Newest first, or ``sort=deadline`` (a worker's tasks: 处置截止 soonest first, none last);
+    ``worker_id=me`` is the caller's own staff id.
+    """
     filters = queries.CaseFilter(
         status=status_ or [],
         category=category or [],
@@ -181,7 +207,7 @@ def list_cases(
         reported_from=as_utc(reported_from) if reported_from else None,
         reported_to=as_utc(reported_to) if reported_to else None,
         bbox=queries.parse_bbox(bbox),
-        worker_id=worker_id,
+        worker_id=_worker(worker_id, user),
         department_id=department_id,
         overdue_at=rules.clock.now() if overdue else None,
     )
@@ -193,6 +219,7 @@ def list_cases(
         cursor=cursor,
         page=page,
         with_total=with_total,
+        sort=sort,
     )
     return CasePage(
         items=[_read(rules, c, user) for c in result.items],
@@ -203,18 +230,10 @@ def list_cases(
     )
 
 
-def _history(session: SessionDep, case_id: int) -> list[HistoryEntry]:
-    return [
-        HistoryEntry(
-            seq=e.seq,
-            at=e.at,
-            actor=e.actor,
-            action=e.action,
-            payload=json.loads(e.payload),
-            hash=e.hash,
-        )
-        for e in ledger.history(session=session, subject=f"case:{case_id}")
-    ]
+def _history(session: SessionDep, user: Principal, case_id: int) -> list[HistoryEntry]:
+    entries = ledger.history(session=session, subject=f"case:{case_id}")
+    roles = auth_service.roles_of(session=session, usernames=timeline.usernames(entries))
+    return timeline.timeline(entries, roles=roles, for_resident=user.role == Role.resident)
 
 
 def _visible_case(session: SessionDep, user: CurrentUser, case_id: int) -> None:
@@ -227,13 +246,13 @@ def get_case(case_id: int, session: SessionDep, rules: RulesDep, user: CurrentUs
     """One case with its full history, read from the ledger."""
     _visible_case(session, user, case_id)
     case = service.get_case(session=session, case_id=case_id)
-    return _read(rules, case, user, history=_history(session, case_id))
+    return _read(rules, case, user, history=_history(session, user, case_id))
 
 
 @router.get("/cases/{case_id}/transitions", response_model=list[HistoryEntry])
 def case_history(case_id: int, session: SessionDep, user: CurrentUser) -> list[HistoryEntry]:
     _visible_case(session, user, case_id)
-    return _history(session, case_id)
+    return _history(session, user, case_id)
 
 
 @router.post("/cases/{case_id}/transitions", response_model=CaseRead)
@@ -251,6 +270,21 @@ def transition(
         at=rules.clock.now(),
     )
     return _read(rules, case, user)
+
+
+@router.get("/public/cases", response_model=BoardPage, tags=["public"])
+def public_board(
+    session: SessionDep,
+    rules: RulesDep,
+    user: CurrentUser,
+    community: Annotated[str, Query(pattern=r"^\d{12}$", description="社区 code")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> BoardPage:
+    """云上监督: a community's recent cases for any logged-in user, personal data masked."""
+    del user  # public to everyone who logged in, residents included
+    cases = board.recent(session=session, community=community, limit=limit)
+    items = [board.entry(c, category_name=_category_name(rules, c.category_code)) for c in cases]
+    return BoardPage(community=community, items=items)
 
 
 class ActionRead(BaseModel):

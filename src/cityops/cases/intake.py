@@ -37,6 +37,7 @@ from cityops.geo.cells import cell_of
 from cityops.geo.coords import gcj02_to_wgs84
 from cityops.geo.index import Location
 from cityops.ledger import service as ledger
+from cityops.photos import service as photos
 from cityops.registry.models import Staff
 from cityops.store.bulk import insert_new
 
@@ -115,6 +116,7 @@ def _validate(rules: CaseRules, data: CaseCreate, actor: Principal) -> _Item:
         category = rules.catalogue.get(data.category)
     except NotFound as exc:
         raise ValidationFailed(exc.message, code="unknown_category") from exc
+    photos.require_known(data.photos, directory=rules.settings.photo_dir)
     if len(data.description) > rules.settings.max_text_length:
         raise ValidationFailed(
             f"description is longer than {rules.settings.max_text_length} characters",

@@ -179,6 +179,8 @@ class Case(Base):
         Index("ix_case_department_status", "department_id", "status"),
         Index("ix_case_reporter", "reporter_user_id"),
         Index("ix_case_grid", "grid_code"),
+        # The public board (云上监督): a community's newest cases.
+        Index("ix_case_community_reported", "community_code", "reported_at"),
     )
 
     @property

@@ -71,10 +71,14 @@ class TransitionCreate(BaseModel):
 
 
 class HistoryEntry(BaseModel):
+    """One step of a case's history (the ledger entry), shaped for a progress timeline."""
+
     seq: int
     at: datetime
-    actor: str
+    actor: str | None = Field(description="who acted; null for residents, who see the role only")
+    actor_role: str = Field(description="a role (field_worker, inspector, …) or system")
     action: str
+    action_name: str = Field(description="the step's Chinese name, e.g. 派遣")
     payload: dict[str, object]
     hash: str
 
@@ -169,3 +173,29 @@ class CasePage(BaseModel):
     next_cursor: str | None
     page: int | None = None
     page_size: int
+
+
+class BoardPoint(BaseModel):
+    """A point rounded to about 100 m."""
+
+    lat: float
+    lng: float
+
+
+class BoardCaseRead(BaseModel):
+    """A case as the public board (云上监督) shows it: no name, no number, no exact door."""
+
+    id: int
+    category_code: str
+    category_name: str | None
+    status: CaseStatus
+    description: str = Field(description="phone and ID numbers, e-mails, reporter name masked")
+    reported_at: datetime
+    closed_at: datetime | None
+    satisfaction: int | None
+    location: BoardPoint
+
+
+class BoardPage(BaseModel):
+    community: str
+    items: list[BoardCaseRead]

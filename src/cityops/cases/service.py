@@ -25,6 +25,7 @@ from cityops.cases.schedule import schedule_next_check
 from cityops.cases.schemas import TransitionCreate
 from cityops.errors import Conflict, NotFound, ValidationFailed
 from cityops.ledger import service as ledger
+from cityops.photos import service as photos
 
 
 def get_case(*, session: Session, case_id: int, for_update: bool = False) -> Case:
@@ -113,6 +114,7 @@ def transition(
             code="stale_update",
         )
     policy.require_action(actor, command.action, **_policy_facts(case, actor))
+    photos.require_known(command.photos, directory=rules.settings.photo_dir)
     before = case.status
     case.status = next_status(before, command.action)
     payload = apply_effects(

@@ -1,0 +1,1 @@
+"""Case photos (案件照片): upload, content-addressed storage, serving."""
