@@ -2,7 +2,7 @@
 // image files (a bundled Leaflet cannot find its default marker PNGs), and a navigation link.
 import { L } from '../../core/map.js'
 
-export const JIULONGPO = { center: [29.505, 106.485], zoom: 13, district: '500107' }
+export const JIULONGPO = { center: [29.5, 106.47], zoom: 12, district: '500107' }
 
 export function pinIcon(color = '#e8590c') {
   return L.divIcon({

@@ -23,7 +23,8 @@ export async function checkPhoto(file) {
   if (file.size === 0) return { key: 'field.photo.empty', params: { name } }
   if (file.type && !TYPES.includes(file.type)) return { key: 'field.photo.badType', params: { name } }
   if (file.size > MAX_PHOTO_BYTES) {
-    return { key: 'field.photo.tooBig', params: { name, mb, size: (file.size / 1024 / 1024).toFixed(1) } }
+    const size = Math.ceil((file.size / 1024 / 1024) * 10) / 10 // rounded up: never "8.0 MB, over 8 MB"
+    return { key: 'field.photo.tooBig', params: { name, mb, size: size.toFixed(1) } }
   }
   const head = await file.slice(0, 12).arrayBuffer()
   if (!sniff(head)) return { key: 'field.photo.badType', params: { name } }
