@@ -153,6 +153,11 @@ def test_a_photo_report_goes_from_resident_to_worker_to_inspector_and_back(
     task.click()
     worker.click("[data-test=start]")
     worker.wait_for_selector("[data-test=case-head][data-status=in_progress]")
+    worker.click("[data-test=extension-open]")
+    worker.select_option("[data-test=extension-hours]", "24")
+    worker.fill("[data-test=extension-reason]", "需要供水公司配合更换井座")
+    worker.click("[data-test=extension-send]")
+    assert "24" in worker.wait_for_selector("[data-test=extension-pending]").inner_text()
     worker.set_input_files("[data-test=after-camera]", files=[photo("after.png", png(seed=2))])
     worker.wait_for_selector("[data-test=after-thumb][data-ref^='photo:']")
     worker.fill("[data-test=feedback-note]", "已补装井盖，现场已清理")
@@ -248,7 +253,7 @@ def test_bad_input_is_refused_in_the_page_and_nothing_typed_is_lost(
     # and after logging in again the report is all there, and goes in.
     box = page.locator("[data-test=report-map]").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.55)
-    page.wait_for_selector("[data-test=place] strong:has-text('九龙坡区')")
+    page.wait_for_selector("[data-test=place] strong:has-text('街道')")
     expired = {"error": {"code": "token_expired", "message": "token expired"}}
     page.route(
         "**/api/v1/cases",
@@ -268,7 +273,7 @@ def test_bad_input_is_refused_in_the_page_and_nothing_typed_is_lost(
     page.wait_for_selector("[data-test=draft-restored]")
     assert page.url.endswith("/resident/report")
     assert form_state(page) == typed
-    page.wait_for_selector("[data-test=place] strong:has-text('九龙坡区')")
+    page.wait_for_selector("[data-test=place] strong:has-text('街道')")
     page.click("[data-test=report-submit]")
     page.wait_for_selector("[data-test=report-done]")
     assert page.evaluate(f"sessionStorage.getItem('{DRAFT}')") is None
