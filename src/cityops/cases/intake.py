@@ -337,6 +337,7 @@ def _write(session: Session, good: list[_Item], actor: Principal, at: datetime) 
                     "category": case.category_code,
                     "grid": case.grid_code,
                     "public": it.data.channel in PUBLIC_CHANNELS,
+                    **({"photos": list(it.data.photos)} if it.data.photos else {}),
                 },
             )
         ]

@@ -92,9 +92,12 @@ def _require(value: Any, what: str, action: Action) -> Any:
     return value
 
 
-def _add_photos(case: Case, photos: list[str]) -> None:
+def _add_photos(case: Case, photos: list[str], facts: dict[str, Any]) -> None:
+    """Append to the case's photos; the step's ledger facts say which it added, so a timeline
+    can show the report's photos apart from the after-photos (处置前/处置后)."""
     if photos:
         case.photos = json.dumps([*(json.loads(case.photos) if case.photos else []), *photos])
+        facts["photos"] = list(photos)
 
 
 def transition(
@@ -187,7 +190,7 @@ def apply_effects(
         case.handled_on_time = case.deadline_at is None or at <= case.deadline_at
         if case.dispatched_at is not None:
             case.handling_seconds = rules.calendar.working_seconds(case.dispatched_at, at)
-        _add_photos(case, command.photos)
+        _add_photos(case, command.photos, facts)
         dispatching.release_worker(session=session, case=case)
         case.next_check_at = None
         facts["on_time"] = case.handled_on_time
@@ -196,13 +199,13 @@ def apply_effects(
         facts["method"] = command.verification_method or "inspector"
         if command.comment:
             facts["evidence"] = command.comment
-        _add_photos(case, command.photos)
+        _add_photos(case, command.photos, facts)
     elif a is Action.verify_fail:
         _require(command.reason, "a reason", a)
         case.rework_count += 1
         case.handled_on_time = None
         facts["method"] = command.verification_method or "inspector"
-        _add_photos(case, command.photos)
+        _add_photos(case, command.photos, facts)
         dispatching.hold_worker(session=session, case=case)
         schedule_next_check(rules=rules, case=case)
     elif a is Action.close:
@@ -253,7 +256,7 @@ def apply_effects(
         case.self_handled = True
         case.handled_on_time = True
         case.worker_id = case.reporter_staff_id
-        _add_photos(case, command.photos)
+        _add_photos(case, command.photos, facts)
     return facts
 
 

@@ -41,6 +41,7 @@ RESIDENT_FIELDS = frozenset(
         "hours",
         "method",
         "reason",
+        "photos",
     }
 )
 
