@@ -11,7 +11,7 @@ from cityops.api import errors, web
 from cityops.api.context import AppContext
 
 # Domains whose ``api.router`` is mounted under /api/v1, in this order.
-DOMAINS = ["auth", "geo", "registry", "cases", "ledger", "rules", "sensing"]
+DOMAINS = ["auth", "geo", "registry", "cases", "ledger", "rules", "sensing", "cockpit"]
 EXTRA = ["cityops.api.stream"]
 
 

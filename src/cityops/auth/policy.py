@@ -205,7 +205,7 @@ RULES_POLICY: dict[Role, frozenset[RulesAction]] = {
 
 def require_rules_action(principal: Principal, action: RulesAction) -> None:
     """Raise Forbidden (``role_forbidden``) unless the role may do this; scope is checked apart."""
-    if action not in RULES_POLICY[principal.role]:
+    if action not in RULES_POLICY.get(principal.role, frozenset()):  # devices: none
         raise Forbidden(
             f"role {principal.role.value} may not {action.value}", code="role_forbidden"
         )

@@ -6,13 +6,14 @@ import json
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
 from cityops.auth.scope import Principal
-from cityops.cases import intake, kpi_query, queries, service
+from cityops.cases import intake, kpi_export, kpi_query, queries, service
 from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.cases.rules import CaseRules
@@ -23,6 +24,8 @@ from cityops.cases.schemas import (
     CaseRead,
     HistoryEntry,
     IntakeRead,
+    KpiPage,
+    KpiRead,
     TransitionCreate,
 )
 from cityops.clock import as_utc
@@ -264,81 +267,75 @@ def actions() -> list[ActionRead]:
     return [ActionRead(action=a.value, name=ACTION_NAMES_ZH[a]) for a in Action]
 
 
-class KpiRead(BaseModel):
-    key: str
-    name: str
-    filed: int
-    reported: int
-    close_rate: float | None
-    on_time_close_rate: float | None
-    on_time_handle_rate: float | None
-    rework_rate: float | None
-    overdue: int
-    public_report_rate: float | None
-    avg_handling_hours: float | None
-    satisfaction: float | None
-    satisfaction_rate: float | None
-    score: float | None
-    rating: str | None
+class KpiQuery:
+    """The query of ``GET /kpis`` and of its spreadsheet, ``GET /kpis/export.xlsx``."""
+
+    def __init__(
+        self,
+        month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        by: kpi_query.GroupBy = kpi_query.GroupBy.district,
+        jurisdiction: Annotated[str | None, Query(pattern=r"^(\d{6}|\d{9}|\d{12})$")] = None,
+    ) -> None:
+        self.month, self.start, self.end = month, start, end
+        self.by, self.jurisdiction = by, jurisdiction
 
 
-class KpiPage(BaseModel):
-    period_start: datetime
-    period_end: datetime
-    by: str
-    items: list[KpiRead]
+KpiQueryDep = Annotated[KpiQuery, Depends()]
 
 
-@router.get("/kpis", response_model=KpiPage)
-def kpis(
-    session: SessionDep,
-    rules: RulesDep,
-    user: CurrentUser,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    by: kpi_query.GroupBy = kpi_query.GroupBy.district,
-    jurisdiction: Annotated[str | None, Query(pattern=r"^(\d{6}|\d{9})$")] = None,
-) -> KpiPage:
-    """The KPI set with composite score and A–E rating.
-
-    立案数, 结案率, 按期结案率, 按期处置率, 返工率, 超期数, 监督举报率, 处置时长, 满意度.
-    """
+def _kpi_page(session: Session, rules: CaseRules, user: Principal, q: KpiQuery) -> KpiPage:
     user.require_role(Role.city_admin, Role.district_dispatcher, Role.street_staff)
+    jurisdiction = q.jurisdiction
     if not user.is_city_wide:
         jurisdiction = jurisdiction or user.scope_code
         user.require_covers(jurisdiction, "these KPIs")
-    tz = rules.settings.tz
-    if start is not None and end is not None:
-        period = (as_utc(start), as_utc(end))
+    if q.start is not None and q.end is not None:
+        period = (as_utc(q.start), as_utc(q.end))
     else:
-        period = kpi_query.month_range(month, tz=tz, now=rules.clock.now())
+        period = kpi_query.month_range(q.month, tz=rules.settings.tz, now=rules.clock.now())
     rows = kpi_query.kpi_rows(
         session=session,
         start=period[0],
         end=period[1],
-        by=by,
+        by=q.by,
         jurisdiction=jurisdiction,
         now=rules.clock.now(),
     )
-    items = [
-        KpiRead(
-            key=r.key,
-            name=r.name,
-            filed=r.kpis.filed,
-            reported=r.counts.reported,
-            close_rate=r.kpis.close_rate,
-            on_time_close_rate=r.kpis.on_time_close_rate,
-            on_time_handle_rate=r.kpis.on_time_handle_rate,
-            rework_rate=r.kpis.rework_rate,
-            overdue=r.kpis.overdue,
-            public_report_rate=r.kpis.public_report_rate,
-            avg_handling_hours=r.kpis.avg_handling_hours,
-            satisfaction=r.kpis.satisfaction,
-            satisfaction_rate=r.kpis.satisfaction_rate,
-            score=r.kpis.score,
-            rating=r.kpis.rating,
-        )
-        for r in rows
-    ]
-    return KpiPage(period_start=period[0], period_end=period[1], by=by.value, items=items)
+    return KpiPage(
+        period_start=period[0],
+        period_end=period[1],
+        by=q.by.value,
+        jurisdiction=jurisdiction,
+        items=[KpiRead.of(r) for r in rows],
+    )
+
+
+@router.get("/kpis", response_model=KpiPage)
+def kpis(session: SessionDep, rules: RulesDep, user: CurrentUser, q: KpiQueryDep) -> KpiPage:
+    """The KPI set with composite score and A–E rating.
+
+    立案数, 结案率, 按期结案率, 按期处置率, 返工率, 超期数, 监督举报率, 处置时长, 满意度.
+    """
+    return _kpi_page(session, rules, user, q)
+
+
+@router.get(
+    "/kpis/export.xlsx",
+    response_class=Response,
+    responses={200: {"content": {kpi_export.XLSX: {}}, "description": "an Excel workbook"}},
+)
+def kpis_export(
+    session: SessionDep, rules: RulesDep, user: CurrentUser, q: KpiQueryDep
+) -> Response:
+    """The same KPI table as ``GET /kpis`` (same query) as an Excel workbook (绩效评价表)."""
+    page = _kpi_page(session, rules, user, q)
+    tz = rules.settings.tz
+    return Response(
+        kpi_export.workbook(page, tz=tz),
+        media_type=kpi_export.XLSX,
+        headers={
+            "Content-Disposition": f'attachment; filename="{kpi_export.filename(page, tz=tz)}"'
+        },
+    )

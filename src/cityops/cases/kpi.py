@@ -19,6 +19,7 @@ which does not sum to 100), the intermediate steps of both 立案数 tables, and
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -94,6 +95,15 @@ class KpiCounts:
     satisfaction_sum: int = 0
     satisfaction_count: int = 0
     satisfied_count: int = 0
+
+
+def add_counts(parts: Iterable[KpiCounts]) -> KpiCounts:
+    """The counts of a whole from its disjoint parts (a district from its streets)."""
+    total = KpiCounts()
+    for part in parts:
+        for f in fields(KpiCounts):
+            setattr(total, f.name, getattr(total, f.name) + getattr(part, f.name))
+    return total
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""KPI counts from case rows, grouped by district, street, department or worker post.
+"""KPI counts from case rows, grouped by district, street, community, grid, department or post.
 
 Three cohorts, each read through its own index: cases filed in the period (立案 cohort: 结案率,
 按期结案率, 返工率, 监督举报率, 满意度), dispatched in the period (派遣 cohort: 按期处置率,
@@ -26,6 +26,8 @@ from cityops.registry.models import Department, Staff
 class GroupBy(enum.StrEnum):
     district = "district"
     street = "street"
+    community = "community"
+    grid = "grid"
     department = "department"
     worker = "worker"
 
@@ -33,6 +35,8 @@ class GroupBy(enum.StrEnum):
 KEY_COLUMN: dict[GroupBy, InstrumentedAttribute[Any]] = {
     GroupBy.district: Case.district_code,
     GroupBy.street: Case.street_code,
+    GroupBy.community: Case.community_code,
+    GroupBy.grid: Case.grid_code,
     GroupBy.department: Case.department_id,
     GroupBy.worker: Case.worker_id,
 }
@@ -78,8 +82,15 @@ def _scope(jurisdiction: str | None) -> list[ColumnElement[bool]]:
         return [Case.district_code == jurisdiction]
     if len(jurisdiction) == 9:
         return [Case.district_code == jurisdiction[:6], Case.street_code == jurisdiction]
+    if len(jurisdiction) == 12:
+        return [
+            Case.district_code == jurisdiction[:6],
+            Case.street_code == jurisdiction[:9],
+            Case.community_code == jurisdiction,
+        ]
     raise ValidationFailed(
-        "jurisdiction must be a 6-digit district or 9-digit street code", code="bad_jurisdiction"
+        "jurisdiction must be a 6-digit district, 9-digit street or 12-digit community code",
+        code="bad_jurisdiction",
     )
 
 
@@ -93,15 +104,40 @@ def kpi_rows(
     now: datetime | None = None,
 ) -> list[KpiRow]:
     """The KPI set per group for [start, end); groups with no cases in any cohort are left out."""
+    counts = kpi_counts(
+        session=session, start=start, end=end, by=by, jurisdiction=jurisdiction, now=now
+    )
+    named = {k: c for k, c in counts.items() if k is not None}
+    subject = "department" if by in (GroupBy.department, GroupBy.worker) else "region"
+    names = _names(session, by, list(named))
+    return [
+        KpiRow(k, names.get(k, k), c, compute_kpis(c, subject=subject))  # type: ignore[arg-type]
+        for k, c in sorted(named.items())
+    ]
+
+
+def kpi_counts(
+    *,
+    session: Session,
+    start: datetime,
+    end: datetime,
+    by: GroupBy,
+    jurisdiction: str | None = None,
+    now: datetime | None = None,
+) -> dict[str | None, KpiCounts]:
+    """The counts per group for [start, end); cases without a group come under ``None``.
+
+    The groups are disjoint, so ``kpi.add_counts`` over all values is the whole jurisdiction.
+    """
     if end <= start:
         raise ValidationFailed("the period ends before it starts", code="bad_period")
     key = KEY_COLUMN[by]
     scope = _scope(jurisdiction)
     as_of = min(end, now) if now else end
-    counts: dict[str, KpiCounts] = {}
+    counts: dict[str | None, KpiCounts] = {}
 
     def bucket(k: Any) -> KpiCounts:
-        return counts.setdefault(str(k), KpiCounts())
+        return counts.setdefault(None if k is None else str(k), KpiCounts())
 
     not_void = Case.status != CaseStatus.void
     closed = Case.status.in_([CaseStatus.closed, CaseStatus.evaluated])
@@ -168,19 +204,13 @@ def kpi_rows(
         c = bucket(k)
         c.reported, c.voided = n, void or 0
 
-    counts.pop("None", None)
-    subject = "department" if by in (GroupBy.department, GroupBy.worker) else "region"
-    names = _names(session, by, list(counts))
-    return [
-        KpiRow(k, names.get(k, k), c, compute_kpis(c, subject=subject))  # type: ignore[arg-type]
-        for k, c in sorted(counts.items())
-    ]
+    return counts
 
 
 def _names(session: Session, by: GroupBy, keys: list[str]) -> dict[str, str]:
     if not keys:
         return {}
-    if by in (GroupBy.district, GroupBy.street):
+    if by in (GroupBy.district, GroupBy.street, GroupBy.community, GroupBy.grid):
         rows = session.execute(
             select(Jurisdiction.code, Jurisdiction.name).where(
                 Jurisdiction.code.in_(keys), Jurisdiction.valid_to.is_(None)

@@ -168,7 +168,18 @@ class Case(Base):
             "department_id",
             "worker_id",
         ),
-        Index("ix_case_district_reported", "district_code", "reported_at", "street_code", "status"),
+        # Reported cohort; the category makes the cockpit's daily and per-category counts
+        # (cockpit/service.py) index-only too.
+        Index(
+            "ix_case_district_reported",
+            "district_code",
+            "reported_at",
+            "street_code",
+            "status",
+            "category_code",
+        ),
+        # The cockpit's cases closed per day.
+        Index("ix_case_district_closed", "district_code", "closed_at", "street_code"),
         Index("ix_case_street_status_reported", "street_code", "status", "reported_at"),
         Index("ix_case_status_reported", "status", "reported_at"),
         Index("ix_case_category_status", "category_code", "status", "reported_at"),

@@ -9,15 +9,19 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from cityops.auth.models import Role
 from cityops.auth.scope import Principal
+from cityops.cases.lifecycle import CLOCK_RUNNING
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.clock import as_utc
 from cityops.errors import ValidationFailed
+
+Sel = TypeVar("Sel", bound=Select[*tuple[Any, ...]])  # a select of any columns
 
 
 @dataclass
@@ -46,7 +50,8 @@ def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
     return a, b, c, d
 
 
-def _code_column(code: str) -> object:
+def code_column(code: str) -> InstrumentedAttribute[Any]:
+    """The case column a jurisdiction code of this length is matched on."""
     n = len(code)
     if n == 6:
         return Case.district_code
@@ -57,7 +62,7 @@ def _code_column(code: str) -> object:
     return Case.grid_code
 
 
-def scoped(stmt: Select[Case], user: Principal) -> Select[Case]:
+def scoped(stmt: Sel, user: Principal) -> Sel:
     """Only what the caller may see.
 
     City admin: all; residents: their own reports; field workers: cases assigned to them;
@@ -71,7 +76,7 @@ def scoped(stmt: Select[Case], user: Principal) -> Select[Case]:
         return stmt.where(Case.worker_id == (user.staff_id or -1))
     if not user.scope_code:
         return stmt.where(Case.id < 0)
-    return stmt.where(_code_column(user.scope_code) == user.scope_code)  # type: ignore[arg-type]
+    return stmt.where(code_column(user.scope_code) == user.scope_code)
 
 
 def _filtered(stmt: Select[Case], f: CaseFilter) -> Select[Case]:
@@ -80,7 +85,7 @@ def _filtered(stmt: Select[Case], f: CaseFilter) -> Select[Case]:
     if f.category:
         stmt = stmt.where(Case.category_code.in_(f.category))
     if f.jurisdiction:
-        stmt = stmt.where(_code_column(f.jurisdiction) == f.jurisdiction)  # type: ignore[arg-type]
+        stmt = stmt.where(code_column(f.jurisdiction) == f.jurisdiction)
     if f.channel:
         stmt = stmt.where(Case.channel.in_(f.channel))
     if f.reported_from:
@@ -95,12 +100,17 @@ def _filtered(stmt: Select[Case], f: CaseFilter) -> Select[Case]:
     if f.department_id is not None:
         stmt = stmt.where(Case.department_id == f.department_id)
     if f.overdue_at is not None:
-        stmt = stmt.where(
-            Case.deadline_at < f.overdue_at,
-            Case.handled_at.is_(None),
-            Case.status.in_([CaseStatus.dispatched, CaseStatus.in_progress, CaseStatus.returned]),
-        )
+        stmt = stmt.where(*overdue_at(f.overdue_at))
     return stmt
+
+
+def overdue_at(at: datetime) -> list[ColumnElement[bool]]:
+    """Running cases past their deadline at ``at`` and not yet handled (超期未处置)."""
+    return [
+        Case.deadline_at < at,
+        Case.handled_at.is_(None),
+        Case.status.in_(sorted(CLOCK_RUNNING)),
+    ]
 
 
 def encode_cursor(case: Case) -> str:
@@ -155,5 +165,5 @@ def list_cases(
 
 def visible(*, session: Session, user: Principal, case_id: int) -> bool:
     """Whether ``user`` may see the case (same rule as the list)."""
-    stmt = scoped(select(Case.id).where(Case.id == case_id), user)  # type: ignore[arg-type]
+    stmt = scoped(select(Case.id).where(Case.id == case_id), user)
     return session.execute(stmt).first() is not None

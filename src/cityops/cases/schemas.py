@@ -1,6 +1,6 @@
 """API shapes, one per direction.
 
-``CaseCreate``, ``TransitionCreate``, ``CaseRead``, ``CasePage``.
+``CaseCreate``, ``TransitionCreate``, ``CaseRead``, ``CasePage``, ``KpiRead``, ``KpiPage``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cityops.cases.kpi_query import KpiRow
 from cityops.cases.lifecycle import Action
 from cityops.cases.models import Case, CaseKind, CaseStatus, Channel, ClosingType
 
@@ -169,3 +170,43 @@ class CasePage(BaseModel):
     next_cursor: str | None
     page: int | None = None
     page_size: int
+
+
+class KpiRead(BaseModel):
+    """One unit's KPI set (rates in percent) with the composite score and A–E rating."""
+
+    key: str
+    name: str
+    filed: int
+    reported: int
+    close_rate: float | None
+    on_time_close_rate: float | None
+    on_time_handle_rate: float | None
+    rework_rate: float | None
+    overdue: int
+    public_report_rate: float | None
+    avg_handling_hours: float | None
+    satisfaction: float | None
+    satisfaction_rate: float | None
+    score: float | None
+    rating: str | None
+
+    @classmethod
+    def of(cls, row: KpiRow) -> KpiRead:
+        k = row.kpis
+        return cls(
+            key=row.key, name=row.name, filed=k.filed, reported=row.counts.reported,
+            close_rate=k.close_rate, on_time_close_rate=k.on_time_close_rate,
+            on_time_handle_rate=k.on_time_handle_rate, rework_rate=k.rework_rate,
+            overdue=k.overdue, public_report_rate=k.public_report_rate,
+            avg_handling_hours=k.avg_handling_hours, satisfaction=k.satisfaction,
+            satisfaction_rate=k.satisfaction_rate, score=k.score, rating=k.rating,
+        )  # fmt: skip
+
+
+class KpiPage(BaseModel):
+    period_start: datetime
+    period_end: datetime
+    by: str
+    jurisdiction: str | None = Field(description="the units' jurisdiction; None: the whole city")
+    items: list[KpiRead]

@@ -40,7 +40,7 @@ def check_component_ident(ident: str) -> str:
     return ident
 
 
-def _component_scope(prefix: str) -> ColumnElement[bool]:
+def component_scope(prefix: str) -> ColumnElement[bool]:
     """Components carry district, street and grid codes; match on the level the prefix names."""
     if len(prefix) <= 6:
         return Component.district_code.startswith(prefix)
@@ -65,7 +65,7 @@ def list_components(
 ) -> Page[Component]:
     stmt = select(Component)
     if (prefix := check_code_prefix(within)) is not None:
-        stmt = stmt.where(_component_scope(prefix))
+        stmt = stmt.where(component_scope(prefix))
     if category_code is not None:
         stmt = stmt.where(Component.category_code == category_code)
     if state is not None:
@@ -113,7 +113,7 @@ def components_near(
     if category_code is not None:
         stmt = stmt.where(Component.category_code == category_code)
     if (prefix := check_code_prefix(within)) is not None:
-        stmt = stmt.where(_component_scope(prefix))
+        stmt = stmt.where(component_scope(prefix))
     hits = [(c, distance_m(lat, lng, c.lat, c.lng)) for c in session.execute(stmt).scalars()]
     hits = [h for h in hits if h[1] <= radius_m]
     hits.sort(key=lambda h: (h[1], h[0].id))
