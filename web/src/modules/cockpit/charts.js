@@ -1,6 +1,5 @@
 // ECharts options for the cockpit's three charts, as pure functions of the summary, in the
 // big-screen palette. The page keeps one chart instance each and hands it these options.
-import { graphic } from 'echarts/core'
 
 export const RATING_COLORS = { A: '#3ad29f', B: '#35c3ff', C: '#ffd166', D: '#ffb547', E: '#ff5d5d' }
 const AXIS = { color: '#8fb3d9', fontSize: 11 }
@@ -11,11 +10,19 @@ const TOOLTIP = {
   textStyle: { color: '#e6f1ff', fontSize: 12 },
 }
 
-const fade = (from, to, horizontal = false) =>
-  new graphic.LinearGradient(0, horizontal ? 0 : 1, horizontal ? 1 : 0, 0, [
+// A linear gradient as ECharts takes it (plain data: this module needs no ECharts import, so
+// the page paints its tiles before the chart library has loaded).
+const fade = (from, to, horizontal = false) => ({
+  type: 'linear',
+  x: 0,
+  y: horizontal ? 0 : 1,
+  x2: horizontal ? 1 : 0,
+  y2: 0,
+  colorStops: [
     { offset: 0, color: from },
     { offset: 1, color: to },
-  ])
+  ],
+})
 
 // Cases by category, last 30 days: horizontal bars, the largest on top.
 export function categoryOption(byCategory, t) {

@@ -35,8 +35,9 @@ export function mayOpen(code) {
   return !own || (code || CITY_CODE).startsWith(own)
 }
 
-// Polygon tolerance in metres per level drawn: coarse for the city, fine inside a street.
-export const SIMPLIFY = { city: 200, district: 60, street: 15, community: 8, grid: 2 }
+// Polygon tolerance in metres by the level on screen (its outline and its children's are drawn
+// at the same zoom): coarse for the whole city, fine inside a street; unit grids from zoom 15.
+export const SIMPLIFY = { city: 250, district: 40, street: 8, grid: 2 }
 
 // The last place visited at each level, so the level buttons go back where the user was.
 const visited = {}
