@@ -43,7 +43,11 @@ export function categoryOption(byCategory, t) {
         name: t('cockpit.chart.cases'),
         type: 'bar',
         barWidth: '56%',
-        data: rows.map((r) => r.count),
+        barMaxWidth: 16,
+        data: rows.map((r) => ({
+          value: r.count,
+          itemStyle: r.code === 'other' ? { color: 'rgba(143,179,217,0.45)' } : undefined,
+        })),
         itemStyle: { borderRadius: [0, 3, 3, 0], color: fade('rgba(53,195,255,0.25)', '#35c3ff', true) },
         label: { show: true, position: 'right', color: '#e6f1ff', fontSize: 11 },
       },
@@ -56,7 +60,7 @@ export function trendOption(trend, t) {
   const line = (name, key, color, area) => ({
     name,
     type: 'line',
-    smooth: true,
+    smooth: 0.3,
     symbol: 'circle',
     symbolSize: 4,
     showSymbol: false,
@@ -84,10 +88,13 @@ export function trendOption(trend, t) {
   }
 }
 
+const score = (d) => (d.known ? d.value.toFixed(1) : '—')
+
 // Children ranked by the composite KPI score, best on top, each bar coloured by its rating (A–E).
 export function rankingOption(ranking, t, shown = 12) {
   const rows = ranking.map((r, i) => ({
     value: r.score ?? 0,
+    known: r.score !== null && r.score !== undefined,
     code: r.code,
     rating: r.rating,
     name: `${r.rank ?? i + 1}. ${r.name}`,
@@ -102,7 +109,7 @@ export function rankingOption(ranking, t, shown = 12) {
       ...TOOLTIP,
       trigger: 'item',
       formatter: (p) =>
-        `${p.data.name}<br/>${t('cockpit.chart.score')}: ${p.data.value.toFixed(1)} · ${p.data.rating || '—'}`,
+        `${p.data.name}<br/>${t('cockpit.chart.score')}: ${score(p.data)} · ${p.data.rating || '—'}`,
     },
     grid: { left: 6, right: scroll ? 58 : 50, top: 4, bottom: 4, containLabel: true },
     xAxis: { type: 'value', max: 100, axisLabel: { show: false }, splitLine: SPLIT },
@@ -127,12 +134,13 @@ export function rankingOption(ranking, t, shown = 12) {
         name: t('cockpit.chart.score'),
         type: 'bar',
         barWidth: '58%',
+        barMaxWidth: 14,
         data: rows,
         label: {
           show: true,
           position: 'right',
           fontSize: 11,
-          formatter: (p) => `{r${p.data.rating || 'N'}|${p.data.rating || '—'}} ${p.data.value.toFixed(1)}`,
+          formatter: (p) => `{r${p.data.rating || 'N'}|${p.data.rating || '—'}} ${score(p.data)}`,
           color: '#e6f1ff',
           rich: Object.fromEntries(
             [...Object.entries(RATING_COLORS), ['N', '#5b6f86']].map(([k, c]) => [

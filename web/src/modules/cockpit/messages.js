@@ -26,7 +26,7 @@ export default {
     chart: { cases: '案件数', reported: '上报', closed: '结案', score: '综合指标值' },
     map: {
       layers: '图层',
-      drawn: '已绘制 {n} 个点位',
+      drawn: '已绘制 {n}',
       hidden: '已隐藏',
       loadingPoints: '点位加载中…',
     },
@@ -74,7 +74,7 @@ export default {
     chart: { cases: 'Cases', reported: 'Reported', closed: 'Closed', score: 'Composite score' },
     map: {
       layers: 'Layers',
-      drawn: '{n} points drawn',
+      drawn: '{n} drawn',
       hidden: 'hidden',
       loadingPoints: 'Loading points…',
     },
