@@ -19,7 +19,7 @@ from tests.e2e.conftest import Pages, Site
 DISTRICT = "500107"
 CATEGORIES = ("06010", "06012", "06036", "06042")
 READY = "[data-test=cockpit][data-ready=true]"
-POINTS_IN = "[...document.querySelectorAll('[data-test^=legend-count-]')].every(e => e.dataset.value !== '')"
+POINTS_IN = "[data-test=map-legend][data-loaded=true]"
 
 
 class Client:
@@ -91,7 +91,7 @@ def assert_tiles_match(page: Any, summary: dict[str, Any]) -> None:
 def test_dispatcher_lands_on_the_cockpit_with_the_districts_numbers(
     pages: Pages, dispatcher: Client, streets: list[dict[str, Any]]
 ) -> None:
-    page = pages.open("dispatcher")
+    page: Any = pages.open("dispatcher")
     page.wait_for_selector(READY)
     assert page.url.endswith("/cockpit")
     assert page.get_attribute("[data-test=cockpit]", "data-scope") == DISTRICT
@@ -102,16 +102,16 @@ def test_dispatcher_lands_on_the_cockpit_with_the_districts_numbers(
     for chart in ("category", "trend", "ranking"):
         page.wait_for_selector(f"[data-test=chart-{chart}] canvas")
     assert page.is_disabled("[data-test=level-city]")  # a dispatcher's view stops at the district
-    page.wait_for_function(POINTS_IN)
+    page.wait_for_selector(POINTS_IN)
     pages.shoot(page, "district")
 
 
 def test_layer_toggles_change_what_the_map_draws(
     pages: Pages, dispatcher: Client, streets: list[dict[str, Any]]
 ) -> None:
-    page = pages.open("dispatcher", "/cockpit")
+    page: Any = pages.open("dispatcher", "/cockpit")
     page.wait_for_selector(READY)
-    page.wait_for_function(POINTS_IN)
+    page.wait_for_selector(POINTS_IN)
     counts = {
         k: int(page.get_attribute(f"[data-test=legend-count-{k}]", "data-value") or 0)
         for k in ("components", "devices", "cases", "alarms")
@@ -123,14 +123,10 @@ def test_layer_toggles_change_what_the_map_draws(
     assert total == sum(counts.values())
     layers_drawn = page.locator(".leaflet-points-pane > .leaflet-layer").count()
     page.uncheck("[data-test=toggle-components]")
-    page.wait_for_function(
-        f"document.querySelector('[data-test=drawn-points]').dataset.value == {total - counts['components']}"
-    )
+    page.wait_for_selector(f"[data-test=drawn-points][data-value='{total - counts['components']}']")
     assert page.locator(".leaflet-points-pane > .leaflet-layer").count() == layers_drawn - 1
     page.check("[data-test=toggle-components]")
-    page.wait_for_function(
-        f"document.querySelector('[data-test=drawn-points]').dataset.value == {total}"
-    )
+    page.wait_for_selector(f"[data-test=drawn-points][data-value='{total}']")
     # A click on a case's point opens its popup with the way to the case.
     case = dispatcher.get("/map/points", layer="cases", scope=DISTRICT)
     at = page.evaluate(
@@ -148,7 +144,7 @@ def test_layer_toggles_change_what_the_map_draws(
 def test_switching_to_a_street_and_back(
     pages: Pages, dispatcher: Client, streets: list[dict[str, Any]]
 ) -> None:
-    page = pages.open("dispatcher", "/cockpit")
+    page: Any = pages.open("dispatcher", "/cockpit")
     page.wait_for_selector(READY)
     street = streets[0]
     page.select_option("[data-test=child-select]", street["code"])
@@ -156,7 +152,7 @@ def test_switching_to_a_street_and_back(
     assert page.url.endswith(f"/cockpit/{street['code']}")
     assert street["name"] in page.inner_text("[data-test=breadcrumb]")
     assert_tiles_match(page, dispatcher.get("/cockpit/summary", scope=street["code"]))
-    page.wait_for_function(POINTS_IN)
+    page.wait_for_selector(POINTS_IN)
     pages.shoot(page, "street")
     page.click("[data-test=level-district]")  # one click up
     page.wait_for_selector(f"[data-test=cockpit][data-scope='{DISTRICT}'][data-ready=true]")
@@ -169,13 +165,13 @@ def test_admin_sees_the_city_and_drills_into_a_district(
     pages: Pages, site: Site, streets: list[dict[str, Any]]
 ) -> None:
     admin = Client(site, "admin")
-    page = pages.open("admin")
+    page: Any = pages.open("admin")
     page.wait_for_selector("[data-test=cockpit][data-level=city][data-ready=true]")
     summary = admin.get("/cockpit/summary")
     assert summary["children_level"] == "district"
     assert_tiles_match(page, summary)
     page.wait_for_selector("[data-test=chart-ranking] canvas")
-    page.wait_for_function(POINTS_IN)
+    page.wait_for_selector(POINTS_IN)
     pages.shoot(page, "city")
     page.select_option("[data-test=child-select]", DISTRICT)
     page.wait_for_selector(f"[data-test=cockpit][data-scope='{DISTRICT}'][data-ready=true]")
@@ -186,18 +182,16 @@ def test_admin_sees_the_city_and_drills_into_a_district(
 def test_a_case_reported_while_the_cockpit_is_open_appears_live(
     pages: Pages, dispatcher: Client, streets: list[dict[str, Any]]
 ) -> None:
-    page = pages.open("dispatcher", "/cockpit")
+    page: Any = pages.open("dispatcher", "/cockpit")
     page.wait_for_selector(READY)
-    page.wait_for_function(POINTS_IN)
+    page.wait_for_selector(POINTS_IN)
     page.evaluate("window.__sameDocument = true")
     today = int(tile(page, "cases_today"))
     street = streets[-1]
     case = dispatcher.report(street["lat"] + 0.0003, street["lng"], 99)
     item = page.wait_for_selector(f"[data-test=live-feed] [data-case-id='{case['id']}']")
     assert "驾驶舱测试上报" in item.inner_text() or case["title"] in item.inner_text()
-    page.wait_for_function(
-        f"Number(document.querySelector('[data-test=tile-cases_today]').dataset.value) >= {today + 1}"
-    )
+    page.wait_for_selector(f"[data-test=tile-cases_today][data-value='{today + 1}']")
     page.wait_for_selector(".cp-pulse")  # where it was reported, on the map
     assert page.evaluate("window.__sameDocument") is True  # no reload
     pages.shoot(page, "live")

@@ -68,7 +68,7 @@ export default {
     panel: {
       category: 'Cases by category, 30 days',
       trend: 'Reported vs closed, 30 days',
-      ranking: '{level} ranking by composite score',
+      ranking: '{level} ranking',
       feed: 'Live feed',
     },
     chart: { cases: 'Cases', reported: 'Reported', closed: 'Closed', score: 'Composite score' },
