@@ -1,17 +1,23 @@
 """The operations cockpit (城运驾驶舱) as a district dispatcher and a city admin use it.
 
 A few sensing devices and reported cases are added to the seeded city first, so every layer has
-points and the tiles have something to count.
+points and the tiles have something to count; an alarm is written as the rules engine would
+write it, then announced on the bus.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
+from cityops.bus.memory import Event
+from cityops.rules.models import Alarm
+from cityops.sensing.models import Thing
 from cityops.sim.device_provision import provision
 from cityops.store.engine import transaction
 from tests.e2e.conftest import Pages, Site
@@ -195,3 +201,37 @@ def test_a_case_reported_while_the_cockpit_is_open_appears_live(
     page.wait_for_selector(".cp-pulse")  # where it was reported, on the map
     assert page.evaluate("window.__sameDocument") is True  # no reload
     pages.shoot(page, "live")
+
+
+def test_an_alarm_raised_while_the_admin_watches_shows_on_tiles_feed_and_map(
+    pages: Pages, site: Site, streets: list[dict[str, Any]]
+) -> None:
+    page: Any = pages.open("admin", "/cockpit")
+    page.wait_for_selector(READY)
+    page.wait_for_selector(POINTS_IN)
+    now = datetime.now(UTC)
+    with transaction(site.ctx.sessions) as session:
+        thing = session.execute(select(Thing.id).order_by(Thing.id).limit(1)).scalar_one()
+        alarm = Alarm(
+            plan_id="septic-ch4", instance=f"thing:{thing}", open_key=f"septic-ch4|thing:{thing}",
+            state="active", severity="red", message="化粪池甲烷浓度超限",
+            jurisdiction_code=streets[0]["code"], raised_at=now,
+        )  # fmt: skip
+        session.add(alarm)
+        session.flush()
+        body = {"alarm_id": alarm.id, "plan": "septic-ch4", "source": alarm.instance,
+                "state": "active", "severity": "red", "at": now.isoformat()}  # fmt: skip
+    try:
+        site.ctx.bus.publish(Event("alarms.raised", body))
+        page.wait_for_selector(f"[data-test=live-feed] [data-alarm-id='{body['alarm_id']}']")
+        page.wait_for_selector(".cp-pulse.alarms")
+        page.wait_for_selector("[data-test=alarm-red]:not([data-value='0'])")
+        assert int(page.get_attribute("[data-test=legend-count-alarms]", "data-value")) >= 1
+        pages.shoot(page, "alarm")
+    finally:
+        with transaction(site.ctx.sessions) as session:
+            session.execute(
+                update(Alarm)
+                .where(Alarm.id == body["alarm_id"])
+                .values(state="cleared", open_key=None)
+            )

@@ -1,9 +1,18 @@
 // The map's four point layers: their colours by state, their draw order, how to fetch them
 // (columnar, one request per layer and scope) and what a click on a point shows.
+import { reactive } from 'vue'
 import { api } from '../../core/api.js'
 import { PointLayer } from '../../core/map.js'
 
 export const POINT_LAYERS = ['components', 'devices', 'cases', 'alarms'] // bottom to top
+
+// Plan (预案) names by id, for alarms: filled once per page from GET /plans.
+export const planNames = reactive({})
+export async function loadPlanNames() {
+  if (Object.keys(planNames).length) return
+  const plans = await api.get('plans').catch(() => null)
+  for (const p of plans?.items || []) planNames[p.id] = p.name
+}
 const HIDDEN = 'rgba(0,0,0,0)'
 
 export const STYLE = {
@@ -168,7 +177,8 @@ export function popupBase(layer, data, i, t) {
       + `<a class="pp-link" data-route="/cases/${encodeURIComponent(data.id[i])}" href="/cases/${encodeURIComponent(data.id[i])}">${esc(t('cockpit.popup.openCase'))} ›</a>`
   }
   if (layer === 'alarms') {
-    return `${head}<div class="pp-title">${esc(data.kind[i])}</div>${row(t('cockpit.popup.severity'), badge)}${row('ID', esc(data.id[i]))}`
+    const plan = planNames[data.kind[i]] || data.kind[i]
+    return `${head}<div class="pp-title">${esc(plan)}</div>${row(t('cockpit.popup.severity'), badge)}${row('ID', esc(data.id[i]))}`
   }
   const kindText = layer === 'devices' ? t(`cockpit.deviceKind.${data.kind[i]}`) : esc(data.kind[i])
   return `${head}<div class="pp-title" data-slot="title">${esc(data.id[i])}</div>`
