@@ -98,7 +98,7 @@ def _months(rng: random.Random, n: int) -> list[str]:
     return months
 
 
-def _best(
+def best_of(
     engine: Engine, calls: list[Callable[[Session], Any]], label: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Measure ``repeats()`` times; the run with the lower p95, its spread, and every run's p95."""
@@ -187,11 +187,11 @@ def run_backend(name: str, url: str, cases: int) -> dict[str, Any]:
         ("kpi_city_by_district", GroupBy.district, False),
     ):
         calls = [kpi(by, d if scoped else None, m) for d, m in zip(districts, months, strict=True)]
-        results[label], plans[label] = _best(engine, calls, label)
+        results[label], plans[label] = best_of(engine, calls, label)
     picks = [(rng.choice(streets), m, rng.choice(STATUS_SETS)) for m in months]
     for label, second in (("case_page_1", False), ("case_page_2_cursor", True)):
         calls = [page(s, m, st, second) for s, m, st in picks]
-        results[label], plans[label] = _best(engine, calls, label)
+        results[label], plans[label] = best_of(engine, calls, label)
     results["plans"] = plans
     engine.dispose()
     return results

@@ -104,13 +104,16 @@ def _filtered(stmt: Select[Case], f: CaseFilter) -> Select[Case]:
     return stmt
 
 
+OVERDUE_STATES = CLOCK_RUNNING  # only a running clock can overrun
+
+
+def unhandled_past_deadline(at: datetime) -> list[ColumnElement[bool]]:
+    return [Case.deadline_at < at, Case.handled_at.is_(None)]
+
+
 def overdue_at(at: datetime) -> list[ColumnElement[bool]]:
     """Running cases past their deadline at ``at`` and not yet handled (超期未处置)."""
-    return [
-        Case.deadline_at < at,
-        Case.handled_at.is_(None),
-        Case.status.in_(sorted(CLOCK_RUNNING)),
-    ]
+    return [*unhandled_past_deadline(at), Case.status.in_(sorted(OVERDUE_STATES))]
 
 
 def encode_cursor(case: Case) -> str:

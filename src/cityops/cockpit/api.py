@@ -68,4 +68,4 @@ def map_points(
         session=session, user=user, layer=layer, area=layers.Area(prefix, box), limit=limit,
         now=ctx.clock.now(),
     )  # fmt: skip
-    return Response(layers.encode(body), media_type="application/json")
+    return Response(body, media_type="application/json")
