@@ -2,7 +2,6 @@
 // (columnar, one request per layer and scope) and what a click on a point shows.
 import { reactive } from 'vue'
 import { api } from '../../core/api.js'
-import { PointLayer } from '../../core/map.js'
 
 export const POINT_LAYERS = ['components', 'devices', 'cases', 'alarms'] // bottom to top
 
@@ -60,90 +59,6 @@ export async function fetchCached(layer, scope, signal) {
   if (kept.size > 4) kept.delete(kept.keys().next().value)
   return data
 }
-
-// Tiles are drawn a few per frame, within a time budget, instead of all in the frame that
-// needs them (Leaflet's asynchronous createTile(coords, done) allows it), and straight into
-// the tile's pixels: at city zoom one tile may hold 60,000 部件, and 60,000 fillRect calls take
-// longer than a frame where writing their pixels takes a millisecond or two.
-const FRAME_BUDGET_MS = 6
-const jobs = []
-let pumping = false
-function pump() {
-  const end = performance.now() + FRAME_BUDGET_MS
-  while (jobs.length && performance.now() < end) jobs.shift()()
-  pumping = jobs.length > 0
-  if (pumping) requestAnimationFrame(pump)
-}
-
-// A CSS colour as the 32-bit pixel a Uint32Array over ImageData holds (little-endian ABGR).
-const pixels = new Map()
-let probe = null
-function pixelOf(css) {
-  if (pixels.has(css)) return pixels.get(css)
-  probe = probe || document.createElement('canvas').getContext('2d', { willReadFrequently: true })
-  probe.clearRect(0, 0, 1, 1)
-  probe.fillStyle = css
-  probe.fillRect(0, 0, 1, 1)
-  const [r, g, b, a] = probe.getImageData(0, 0, 1, 1).data
-  const value = a === 0 ? 0 : ((a << 24) | (b << 16) | (g << 8) | r) >>> 0
-  pixels.set(css, value)
-  return value
-}
-
-export const QueuedPointLayer = PointLayer.extend({
-  createTile(coords, done) {
-    const size = this.getTileSize()
-    const tile = document.createElement('canvas')
-    tile.width = size.x
-    tile.height = size.y
-    const key = this._tileCoordsToKey(coords)
-    jobs.push(() => {
-      if (!this._map || this._tiles[key]?.el !== tile) return // pruned while it waited
-      this._paint(tile, coords)
-      done(null, tile)
-    })
-    if (!pumping) {
-      pumping = true
-      requestAnimationFrame(pump)
-    }
-    return tile
-  },
-
-  _paint(tile, coords) {
-    const w = tile.width
-    const h = tile.height
-    const scale = w * 2 ** coords.z
-    const side = Math.max(1, Math.round(2 * this.options.radius))
-    const reach = side / scale
-    const left = coords.x * w
-    const top = coords.y * h
-    const x0 = left / scale - reach
-    const x1 = (left + w) / scale + reach
-    const y0 = top / scale - reach
-    const y1 = (top + h) / scale + reach
-    const { colors, defaultColor } = this.options
-    const state = this._data.state || []
-    let img = null
-    let px = null
-    for (let k = this._lowerBound(x0); k < this._order.length && this._sortedX[k] <= x1; k++) {
-      const i = this._order[k]
-      const y = this._ys[i]
-      if (y < y0 || y > y1) continue
-      const color = pixelOf(colors[state[i]] || defaultColor)
-      if (!color) continue
-      if (!img) {
-        img = tile.getContext('2d').createImageData(w, h)
-        px = new Uint32Array(img.data.buffer)
-      }
-      const cx = Math.round(this._xs[i] * scale - left - side / 2)
-      const cy = Math.round(y * scale - top - side / 2)
-      for (let row = Math.max(0, cy); row < Math.min(h, cy + side); row++) {
-        for (let col = Math.max(0, cx); col < Math.min(w, cx + side); col++) px[row * w + col] = color
-      }
-    }
-    if (img) tile.getContext('2d').putImageData(img, 0, 0)
-  },
-})
 
 // Append points (a case reported a moment ago) to a columnar set, replacing any with the same id.
 export function upsert(data, id, lat, lng, state, kind) {
