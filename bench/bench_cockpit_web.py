@@ -32,7 +32,6 @@ from cityops.settings import Settings
 from cityops.sim.city import seed_city
 from cityops.sim.device_provision import provision
 from cityops.sim.history import load_cases
-from cityops.store.base import Base
 from cityops.store.engine import transaction
 
 DB = VAR / "cockpit_web.db"
@@ -57,8 +56,6 @@ def prepare(cases: int, devices: int) -> str:
     for f in (DB, meta, DB.with_name(DB.name + "-wal"), DB.with_name(DB.name + "-shm")):
         f.unlink(missing_ok=True)
     ctx = build_context(Settings(database_url=url, demo_password=PASSWORD, secret_key=SECRET))
-    for index in (i for t in Base.metadata.sorted_tables for i in t.indexes):
-        index.create(ctx.engine, checkfirst=True)  # indexes newer than the migration
     seed_city(ctx=ctx, password=PASSWORD)
     with transaction(ctx.sessions) as session:
         made = provision(session=session, count=devices, clock=SystemClock()).created_things

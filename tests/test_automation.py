@@ -146,7 +146,13 @@ def test_the_door_starts_the_fan_before_the_reading_is_stored(
 
     ctx.bus.subscribe(service.SUBJECT_COMMAND, on_command)
     ctx.bus.subscribe(service.SUBJECT_BATCH, lambda e: batches.append(e.data))
+    alarms: list[dict[str, object]] = []
+    ctx.bus.subscribe("alarms.raised", lambda e: alarms.append(e.data))
     assert _take_in(ctx, ds, 31.0).stored == 1
+    # The alarm event names its place, so the stream shows it to that area's staff.
+    with ctx.sessions() as s:
+        place = s.execute(select(Alarm.jurisdiction_code)).scalars().one()
+    assert place and [a.get("jurisdiction_code") for a in alarms] == [place], alarms
     assert stored_when_commanded == [0]  # the command went out first, the reading after
     assert batches[0]["evaluated"] is True  # so the feed passes the batch by
     assert auto.feed.drain()

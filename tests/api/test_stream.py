@@ -92,3 +92,20 @@ def test_case_events_stream_to_those_in_scope(api: Api, server: str) -> None:
 def test_stream_needs_a_token(server: str) -> None:
     r = httpx.get(f"{server}/api/v1/stream", timeout=10)
     assert r.status_code == 401 and r.json()["error"]["code"] == "not_authenticated"
+
+
+def test_alarm_events_reach_the_staff_of_their_area_only() -> None:
+    from cityops.api.stream import may_see
+    from cityops.auth.models import Role
+    from cityops.auth.scope import Principal
+    from cityops.bus.memory import Event
+
+    raised = Event("alarms.raised", {"alarm_id": 1, "jurisdiction_code": "500107001006016"})
+    dispatcher = Principal(1, "d", Role.district_dispatcher, "500107", None)
+    street = Principal(2, "s", Role.street_staff, "500107001", None)
+    elsewhere = Principal(3, "o", Role.district_dispatcher, "500157", None)
+    resident = Principal(4, "r", Role.resident, None, None)
+    assert may_see(dispatcher, raised) and may_see(street, raised)
+    assert not may_see(elsewhere, raised) and not may_see(resident, raised)
+    nowhere = Event("alarms.raised", {"alarm_id": 2, "jurisdiction_code": None})
+    assert not may_see(dispatcher, nowhere)

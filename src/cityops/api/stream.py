@@ -41,7 +41,7 @@ def _principal(
 
 
 def may_see(user: Principal, event: Event) -> bool:
-    """The stream shows the same cases the list would."""
+    """The stream shows the same cases the list would, and the alarms of the caller's area."""
     data = event.data
     if user.is_city_wide:
         return True
@@ -49,7 +49,7 @@ def may_see(user: Principal, event: Event) -> bool:
         return False
     if user.role == Role.field_worker:
         return data.get("worker_id") == user.staff_id and user.staff_id is not None
-    code = str(data.get("street_code") or "")
+    code = str(data.get("street_code") or data.get("jurisdiction_code") or "")
     return user.covers(code)
 
 

@@ -208,7 +208,9 @@ def alarm_recorded(
         "severity": row.severity,
         "flapping": row.flapping,
     }
-    queue_event(session.info, f"alarms.{event}", {**body, "at": at.isoformat()})
+    # The place rides on the event only, so the stream can show it to that place's staff.
+    where = {"jurisdiction_code": row.jurisdiction_code}
+    queue_event(session.info, f"alarms.{event}", {**body, **where, "at": at.isoformat()})
     return ledger.Fact(actor, f"alarm.{event}", f"alarm:{row.id}", body)
 
 
