@@ -58,3 +58,11 @@ def test_an_expired_session_returns_to_login_with_a_message(pages: Pages) -> Non
     page.reload()
     page.wait_for_selector("[data-test=login-form]")
     assert "登录已过期" in page.inner_text("[data-test=login-error]")
+
+
+def test_a_page_the_role_may_not_open_says_so_and_lands_home(pages: Pages) -> None:
+    page = pages.open("resident", "/cockpit", mobile=True)
+    banner = page.wait_for_selector(".banner.warn")
+    assert "没有权限" in banner.inner_text() and "/cockpit" in banner.inner_text()
+    page.wait_for_url("**/resident/**")
+    assert page.locator("[data-test=cockpit]").count() == 0
