@@ -14,7 +14,7 @@ from cityops.bus.base import Bus
 from cityops.bus.memory import Event
 from cityops.clock import Clock
 from cityops.settings import Settings
-from cityops.store.engine import transaction
+from cityops.store.engine import READ_ONLY_OPTION, transaction
 
 
 @dataclass
@@ -29,9 +29,16 @@ class AppContext:
 
 
 @contextmanager
-def unit_of_work(ctx: AppContext) -> Iterator[Session]:
-    """One transaction; the bus events it queued are published only after it commits."""
+def unit_of_work(ctx: AppContext, *, reads_first: bool = False) -> Iterator[Session]:
+    """One transaction; the bus events it queued are published only after it commits.
+
+    ``reads_first`` begins it as a reader: on SQLite a plain BEGIN that neither takes nor waits
+    for the one writer, so a slow read (a city-wide list) never holds up other requests. A
+    write inside it still commits (SQLite upgrades the lock when it comes).
+    """
     with transaction(ctx.sessions) as session:
+        if reads_first:
+            session.connection(execution_options={READ_ONLY_OPTION: True})
         yield session
         events: list[Event] = session.info.pop("events", [])
     for event in events:

@@ -30,8 +30,10 @@ def get_ctx(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
-def get_session(ctx: Ctx) -> Iterator[Session]:
-    with unit_of_work(ctx) as session:
+def get_session(ctx: Ctx, request: Request) -> Iterator[Session]:
+    # GET and HEAD only read: they begin as readers, so on SQLite they never queue behind
+    # (or hold up) a writer; everything else takes the write lock at BEGIN, as before.
+    with unit_of_work(ctx, reads_first=request.method in ("GET", "HEAD")) as session:
         yield session
 
 

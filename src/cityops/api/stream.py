@@ -19,6 +19,7 @@ from cityops.auth.scope import Principal
 from cityops.auth.security import read_token
 from cityops.bus.memory import Event
 from cityops.errors import Unauthorized
+from cityops.store.engine import reading
 
 router = APIRouter(tags=["stream"])
 HEARTBEAT_SECONDS = 15.0
@@ -33,7 +34,7 @@ def _principal(
     if not token:
         raise Unauthorized("log in first", code="not_authenticated")
     claims = read_token(secret=ctx.settings.secret_key, token=token, now=ctx.clock.now())
-    with ctx.sessions() as session:
+    with reading(ctx.sessions) as session:  # a long-lived stream must not queue for the writer
         user = session.get(User, int(claims["sub"]))
         if user is None or not user.active:
             raise Unauthorized("account not found or disabled", code="invalid_token")

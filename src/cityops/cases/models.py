@@ -184,6 +184,9 @@ class Case(Base):
         # The community cockpit's boards and report lists (数字社区驾驶舱).
         Index("ix_case_community_status", "community_code", "status", "reported_at"),
         Index("ix_case_status_reported", "status", "reported_at"),
+        # A city-wide board or feed with no filter, newest first: without it SQLite sorted all
+        # 4M cases (seconds). Time-ordered keys append at the right edge, so it costs intake little.
+        Index("ix_case_reported", "reported_at", "id"),
         Index("ix_case_category_status", "category_code", "status", "reported_at"),
         # Duplicate check: exact probes of the cells around a point, within a category.
         Index("ix_case_category_cell", "category_code", "geo_cell", "reported_at"),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 03:56:26.617423
+Create Date: 2026-11-26 04:29:48.059968
 """
 
 from __future__ import annotations
@@ -735,6 +735,7 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_case_grid", ["grid_code"], unique=False)
         batch_op.create_index("ix_case_next_check", ["next_check_at"], unique=False)
+        batch_op.create_index("ix_case_reported", ["reported_at", "id"], unique=False)
         batch_op.create_index("ix_case_reporter", ["reporter_user_id"], unique=False)
         batch_op.create_index("ix_case_status_reported", ["status", "reported_at"], unique=False)
         batch_op.create_index(
@@ -954,6 +955,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_case_street_status_reported")
         batch_op.drop_index("ix_case_status_reported")
         batch_op.drop_index("ix_case_reporter")
+        batch_op.drop_index("ix_case_reported")
         batch_op.drop_index("ix_case_next_check")
         batch_op.drop_index("ix_case_grid")
         batch_op.drop_index("ix_case_district_reported")
