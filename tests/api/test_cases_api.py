@@ -258,3 +258,29 @@ def test_a_batch_takes_each_report_on_its_own(api: Api) -> None:
         "/api/v1/cases/batch", headers=api.headers("dispatcher"), json={"reports": []}
     )
     assert r.status_code == 422
+
+
+def test_search_finds_a_case_by_number_id_or_words_within_the_other_filters(api: Api) -> None:
+    def made(category: str, description: str, **over: Any) -> Any:
+        r = report(api, category=category, description=description, **over)
+        assert r.status_code == 201, r.text
+        return r.json()["case"]
+
+    lamp = made("01037", "路灯不亮，100%黑了", address="民主村3栋门口")
+    rubbish = made("06010", "垃圾桶满了没人清")
+    other = made("06012", "井盖旁边有积水", location={"lat": Y0 + 0.004, "lng": X0 + 0.004})
+
+    def found(**params: Any) -> list[int]:
+        r = api.client.get("/api/v1/cases", headers=api.headers("dispatcher"), params=params)
+        assert r.status_code == 200, r.text
+        return sorted(c["id"] for c in r.json()["items"])
+
+    assert found(q="垃圾桶") == [rubbish["id"]]  # words in the description
+    assert found(q="民主村3栋") == [lamp["id"]]  # in the address
+    assert found(q="100%") == [lamp["id"]]  # % is a character here, not a wildcard
+    assert found(q=lamp["case_no"]) == [lamp["id"]]  # 案卷号
+    assert found(q=f"#{other['id']}") == [other["id"]]
+    assert found(q="垃圾桶", category="06012") == []  # with the other filters
+    assert found(q="没有这样的事") == []
+    r = api.client.get("/api/v1/cases", headers=api.headers("dispatcher"), params={"q": "x" * 101})
+    assert r.status_code == 422

@@ -254,3 +254,23 @@ def test_kpi_export_downloads_the_table_the_page_shows(
     rows = list(sheet.iter_rows(values_only=True))
     assert "综合指标值" in rows[0]
     assert sorted(str(r[1]) for r in rows[1:]) == sorted(shown)
+
+
+def test_search_asks_the_api_for_words_and_case_numbers(pages: Pages, desk: Desk) -> None:
+    wanted = desk.report("06010", "inspector", "桥洞下堆放建筑垃圾", who="inspector")
+    unwanted = desk.report("06010", "inspector", "路口垃圾桶满溢", who="inspector")
+    page: Any = pages.open("dispatcher", "/cases")
+    row(page, unwanted["id"]).wait_for()
+
+    page.fill("[data-test=search]", "建筑垃圾")
+    with page.expect_response(lambda r: "/api/v1/cases?" in r.url and "q=" in r.url):
+        page.press("[data-test=search]", "Enter")
+    row(page, unwanted["id"]).wait_for(state="detached")
+    row(page, wanted["id"]).wait_for()
+
+    page.fill("[data-test=search]", unwanted["case_no"])  # 案卷号
+    page.press("[data-test=search]", "Enter")
+    row(page, wanted["id"]).wait_for(state="detached")
+    row(page, unwanted["id"]).wait_for()
+    assert page.locator("[data-test=case-row]").count() == 1
+    pages.shoot(page, "board-search")

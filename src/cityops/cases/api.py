@@ -191,6 +191,7 @@ def list_cases(
     ] = None,
     department_id: int | None = None,
     overdue: bool = False,
+    q: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     sort: queries.CaseSort = queries.CaseSort.newest,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
@@ -213,6 +214,7 @@ def list_cases(
         worker_id=_worker(worker_id, user),
         department_id=department_id,
         overdue_at=rules.clock.now() if overdue else None,
+        text=q,
     )
     result = queries.list_cases(
         session=session,

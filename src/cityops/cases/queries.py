@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -44,6 +45,7 @@ class CaseFilter:
     worker_id: int | None = None
     department_id: int | None = None
     overdue_at: datetime | None = None  # only cases past their deadline at this moment
+    text: str | None = None  # 案卷号, case id, or words in the title, description or address
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
@@ -109,7 +111,33 @@ def _filtered(stmt: Sel, f: CaseFilter) -> Sel:
         stmt = stmt.where(Case.department_id == f.department_id)
     if f.overdue_at is not None:
         stmt = stmt.where(*overdue_at(f.overdue_at))
+    if f.text:
+        stmt = stmt.where(text_match(f.text))
     return stmt
+
+
+_CASE_NO = re.compile(r"^(\d{6})-\d{4}-0*(\d{1,9})$")
+
+
+def text_match(text: str) -> ColumnElement[bool]:
+    """What a search box means: a case number (案卷号 ``500107-2026-00000042``) or id (``#42``)
+    finds that case; anything else is words in the title, the description or the address.
+
+    Words are matched by substring within the other filters, newest first, so a search inside
+    a street and a month stays quick; a city-wide search for a rare word reads many rows.
+    """
+    text = text.strip()
+    number = _CASE_NO.match(text)
+    if number:
+        return and_(Case.district_code == number[1], Case.id == int(number[2]))
+    bare = text.removeprefix("#")
+    if bare.isdigit() and len(bare) <= 9:
+        return or_(Case.id == int(bare), Case.title.contains(text, autoescape=True))
+    return or_(
+        Case.title.contains(text, autoescape=True),
+        Case.description.contains(text, autoescape=True),
+        Case.address.contains(text, autoescape=True),
+    )
 
 
 _DEADLINE = "deadline"

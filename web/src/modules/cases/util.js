@@ -62,6 +62,7 @@ export function apiQuery(f) {
     reported_from: f.from ? dayStart(f.from) : undefined,
     reported_to: f.to ? dayStart(nextDay(f.to)) : undefined,
     overdue: f.overdue ? 'true' : undefined,
+    q: f.q?.trim() || undefined,
     limit: PAGE_SIZE,
   }
 }
@@ -78,15 +79,15 @@ export function isOverdue(c, nowMs) {
   )
 }
 
+// The API's search (text_match in cases/queries.py), for a case arriving live on a searched board.
 export function matchesText(c, q) {
-  const text = q.trim().toLowerCase()
+  const text = (q || '').trim().toLowerCase()
   if (!text) return true
   const id = text.replace(/^#/, '')
   return (
     String(c.id) === id ||
-    c.case_no.toLowerCase().includes(id) ||
-    c.title.toLowerCase().includes(text) ||
-    (c.category_name || '').toLowerCase().includes(text)
+    c.case_no.toLowerCase() === text ||
+    [c.title, c.description, c.address].some((s) => (s || '').toLowerCase().includes(text))
   )
 }
 
