@@ -78,7 +78,7 @@ class Site:
     password: str = PASSWORD
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     if not (DIST / "index.html").is_file():
         pytest.fail("the web app is not built: run `make web` (make test does)")
@@ -111,7 +111,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in the main thread while it
+# is open, and the rest of the suite calls asyncio.run(); it closes after the browser tests.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: run `make browser` (make test does)")
