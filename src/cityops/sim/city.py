@@ -1,7 +1,8 @@
 """Seed synthetic Chongqing into an empty database: map, organisation, components, demo accounts.
 
 The demo district is 九龙坡区 (500107); its first street hosts the street-level demo accounts.
-民主村社区 (谢家湾街道) gets its community cockpit's digital twin.
+民主村社区 (谢家湾街道) gets its community cockpit's digital twin; the rivers get their sections and
+河长 (``scenarios.river.seeding``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cityops.auth.security import hash_password
 from cityops.geo.models import Jurisdiction, Level
 from cityops.ledger import service as ledger
 from cityops.scenarios.community import service as community
+from cityops.scenarios.river import seeding as river
 from cityops.sim import geography, org, org_load
 from cityops.store.engine import transaction
 
@@ -94,6 +96,7 @@ def seed(*, session: Session, password: str, seed: int = 7, per_grid: int = 2) -
     minzhu = geography.minzhu_code(records)
     if minzhu is not None:
         community.ensure_twin(session=session, community_code=minzhu, seed=seed)
+    river.ensure_network(session=session, seed=seed)  # 河长 come from the staff loaded above
     session.flush()
     session.execute(text("ANALYZE"))  # fresh statistics, or PostgreSQL picks poor plans
     ledger.append(

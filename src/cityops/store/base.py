@@ -54,6 +54,7 @@ def import_all_models() -> None:
     from cityops.registry import models as _registry
     from cityops.rules import models as _rules
     from cityops.scenarios.community import models as _community
+    from cityops.scenarios.river import models as _river
     from cityops.sensing import models as _sensing
 
-    del _auth, _cases, _community, _geo, _ledger, _registry, _rules, _sensing
+    del _auth, _cases, _community, _geo, _ledger, _registry, _river, _rules, _sensing

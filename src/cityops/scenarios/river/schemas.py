@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityops.scenarios.river.standards import WaterBody
@@ -86,3 +89,55 @@ class AssessRead(BaseModel):
     main_pollutants: list[PollutantRead]
     attainment: AttainmentRead | None
     black_odorous: BlackOdorousRead | None
+
+
+class DepartmentRef(BaseModel):
+    id: int
+    code: str
+    name: str
+    type: str
+
+
+class ChiefRead(BaseModel):
+    """One level's 河长; ``vacant`` when nobody holds the post (name and role are then null)."""
+
+    level: str
+    staff_id: int | None
+    name: str | None
+    role: str | None
+    department: str | None
+    since: date
+    vacant: bool
+
+
+class RiverRead(BaseModel):
+    code: str
+    name: str
+    kind: str
+    parent_code: str | None
+    length_km: float
+    basin_area_km2: float | None
+    sections: int = Field(description="sections inside the caller's jurisdiction")
+    flagged_sections: int = Field(description="of those, sections with a vacant chief post")
+
+
+class RiverList(BaseModel):
+    items: list[RiverRead]
+    total: int
+
+
+class SectionRead(BaseModel):
+    code: str
+    name: str
+    river_code: str
+    river_name: str
+    district_code: str
+    street_code: str
+    target_class: str
+    water_body: WaterBody
+    length_km: float
+    department: DepartmentRef | None
+    chiefs: list[ChiefRead]
+    vacant_levels: list[str]
+    flagged: bool = Field(description="a chief post is vacant or no department is responsible")
+    geometry: dict[str, Any]
