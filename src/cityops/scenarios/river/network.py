@@ -37,7 +37,8 @@ class RiverKind(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class RiverSpec:
     """A river drawn through waypoints (lng, lat), upstream first; ``targets`` the classes its
-    sections may be given (水功能区 target, one drawn per section)."""
+    sections may be given (水功能区 target, one drawn per section); ``main`` rivers have a
+    city-level chief (市级河长)."""
 
     code: str
     name: str
@@ -47,6 +48,7 @@ class RiverSpec:
     basin_km2: float | None = None
     kind: RiverKind = RiverKind.river
     water_body: WaterBody = WaterBody.river
+    main: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,7 @@ class RiverRecord:
     length_km: float
     basin_km2: float | None
     line: LineString
+    main: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,19 +107,19 @@ CHONGQING_RIVERS: tuple[RiverSpec, ...] = (
         ((105.84, 29.02), (105.97, 29.06), (106.15, 29.20), (106.26, 29.29), (106.36, 29.36),
          (106.48, 29.45), (106.53, 29.52), (106.56, 29.55), (106.59, 29.566), (106.63, 29.60),
          (106.80, 29.62), (106.93, 29.70), (107.05, 29.80), (107.22, 29.76), (107.39, 29.71)),
-        ("II", "III"), basin_km2=1_800_000,
+        ("II", "III"), basin_km2=1_800_000, main=True,
     ),
     RiverSpec(
         "JLJ", "嘉陵江",
         ((106.28, 29.99), (106.35, 29.90), (106.43, 29.83), (106.46, 29.66), (106.45, 29.58),
          (106.49, 29.565), (106.53, 29.57), (106.59, 29.566)),
-        ("II", "III"), parent_code="CJ", basin_km2=160_000,
+        ("II", "III"), parent_code="CJ", basin_km2=160_000, main=True,
     ),
     RiverSpec(
         "WJ", "乌江",
         ((108.16, 29.29), (107.95, 29.30), (107.76, 29.33), (107.62, 29.43), (107.50, 29.58),
          (107.39, 29.71)),
-        ("II", "III"), parent_code="CJ", basin_km2=87_900,
+        ("II", "III"), parent_code="CJ", basin_km2=87_900, main=True,
     ),
     RiverSpec(
         "LJH", "临江河",
@@ -238,7 +241,7 @@ def build_network(
         lines[spec.code] = line
         river = RiverRecord(
             spec.code, spec.name, spec.kind, spec.parent_code,
-            round(length_km(line), 1), spec.basin_km2, line,
+            round(length_km(line), 1), spec.basin_km2, line, spec.main,
         )  # fmt: skip
         records.append(river)
         sections += _sections(river, spec.targets, spec.water_body, streets, tree, seed)

@@ -3,10 +3,10 @@
 Who gets a post (least surprise, deterministic): among active staff whose jurisdiction is exactly
 the level's area (the city 500000, the section's district, its street), a 领导 (leader) first, then
 staff of the department that answers for water there (the district's 水务, the street's 街道办),
-then 街镇工作人员, then the lowest id. Main rivers (no parent) also need a city-level chief;
-tributaries need district and street chiefs. Where nobody fits, the assignment is stored with no
-staff: a vacancy the API flags, not an error. The responsible department is the district's 水务
-if it has one, else the street office (属地).
+then 街镇工作人员, then the lowest id. Main rivers (长江, 嘉陵江, 乌江) also need a city-level
+chief; every section needs district and street chiefs. Where nobody fits, the assignment is
+stored with no staff: a vacancy the API flags, not an error. The responsible department is the
+district's 水务 if it has one, else the street office (属地).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class _Picker:
 
 
 def _levels(river: net.RiverRecord) -> Sequence[ChiefLevel]:
-    main = (ChiefLevel.city,) if river.parent_code is None else ()
+    main = (ChiefLevel.city,) if river.main else ()
     return (*main, ChiefLevel.district, ChiefLevel.street)
 
 
