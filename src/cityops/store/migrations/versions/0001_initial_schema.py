@@ -1,8 +1,8 @@
-"""initial schema: map, registry, accounts, cases, ledger, sensing, rules, photos, community
+"""initial schema: map, registry, accounts, cases, ledger, sensing, rules, photos, community, river
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 04:29:48.059968
+Create Date: 2026-11-26 05:10:33.430085
 """
 
 from __future__ import annotations
@@ -239,6 +239,27 @@ def upgrade() -> None:
         postgresql_partition_by="RANGE (phenomenon_time)",
     )
     op.create_table(
+        "river_river",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("river", "lake", "reservoir", name="riverkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("parent_code", sa.String(length=32), nullable=True),
+        sa.Column("length_km", sa.Float(), nullable=False),
+        sa.Column("basin_area_km2", sa.Float(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_river_river")),
+        sa.UniqueConstraint("code", name=op.f("uq_river_river_code")),
+    )
+    with op.batch_alter_table("river_river", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_river_river_parent_code"), ["parent_code"], unique=False
+        )
+
+    op.create_table(
         "rule_firing",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
@@ -465,6 +486,46 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_component_grid_code"), ["grid_code"], unique=False)
 
     op.create_table(
+        "river_section",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=40), nullable=False),
+        sa.Column("river_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("geometry", sa.Text(), nullable=False),
+        sa.Column("length_km", sa.Float(), nullable=False),
+        sa.Column("district_code", sa.String(length=20), nullable=False),
+        sa.Column("street_code", sa.String(length=20), nullable=False),
+        sa.Column("target_class", sa.String(length=4), nullable=False),
+        sa.Column(
+            "water_body",
+            sa.Enum("river", "lake", name="waterbody", native_enum=False, length=8),
+            nullable=False,
+        ),
+        sa.Column("department_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["department_id"],
+            ["department.id"],
+            name=op.f("fk_river_section_department_id_department"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["river_id"], ["river_river.id"], name=op.f("fk_river_section_river_id_river_river")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_river_section")),
+        sa.UniqueConstraint("code", name=op.f("uq_river_section_code")),
+    )
+    with op.batch_alter_table("river_section", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_river_section_department_id"), ["department_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_river_section_district_code"), ["district_code"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_river_section_river_id"), ["river_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_river_section_street_code"), ["street_code"], unique=False
+        )
+
+    op.create_table(
         "staff",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(length=32), nullable=False),
@@ -544,6 +605,47 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_app_user")),
         sa.UniqueConstraint("username", name=op.f("uq_app_user_username")),
     )
+    op.create_table(
+        "river_chief_assignment",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("section_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "level",
+            sa.Enum(
+                "city",
+                "district",
+                "street",
+                "village",
+                name="chieflevel",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("staff_id", sa.Integer(), nullable=True),
+        sa.Column("since", sa.Date(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["section_id"],
+            ["river_section.id"],
+            name=op.f("fk_river_chief_assignment_section_id_river_section"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_river_chief_assignment_staff_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_river_chief_assignment")),
+        sa.UniqueConstraint(
+            "section_id", "level", name=op.f("uq_river_chief_assignment_section_id")
+        ),
+    )
+    with op.batch_alter_table("river_chief_assignment", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_river_chief_assignment_section_id"), ["section_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_river_chief_assignment_staff_id"), ["staff_id"], unique=False
+        )
+
     op.create_table(
         "sta_thing",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -973,6 +1075,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sta_thing_component_id"))
 
     op.drop_table("sta_thing")
+    with op.batch_alter_table("river_chief_assignment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_river_chief_assignment_staff_id"))
+        batch_op.drop_index(batch_op.f("ix_river_chief_assignment_section_id"))
+
+    op.drop_table("river_chief_assignment")
     op.drop_table("app_user")
     with op.batch_alter_table("staff", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_jurisdiction_code"))
@@ -980,6 +1087,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_department_id"))
 
     op.drop_table("staff")
+    with op.batch_alter_table("river_section", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_river_section_street_code"))
+        batch_op.drop_index(batch_op.f("ix_river_section_river_id"))
+        batch_op.drop_index(batch_op.f("ix_river_section_district_code"))
+        batch_op.drop_index(batch_op.f("ix_river_section_department_id"))
+
+    op.drop_table("river_section")
     with op.batch_alter_table("component", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_component_grid_code"))
         batch_op.drop_index(batch_op.f("ix_component_category_code"))
@@ -1018,6 +1132,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_rule_firing_at"))
 
     op.drop_table("rule_firing")
+    with op.batch_alter_table("river_river", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_river_river_parent_code"))
+
+    op.drop_table("river_river")
     op.drop_table("observation")
     op.drop_table("obs_agg_1m")
     op.drop_table("obs_agg_1h")
