@@ -19,18 +19,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bench.bench_queries import best_of
+from bench.bench_queries import best_of, measure_backends
 from bench.common import (
     FOCUS_DISTRICTS,
     SEED,
     UNTIL,
-    backends,
-    bench_cases,
     console,
-    machine,
     prepared,
-    print_machine,
-    save,
 )
 from cityops.auth.models import Role
 from cityops.auth.scope import Principal
@@ -114,30 +109,10 @@ def run_backend(name: str, url: str, cases: int) -> dict[str, Any]:
 
 
 def main() -> dict[str, Any]:
-    info = machine()
-    print_machine(info)
-    cases = bench_cases()
-    out: dict[str, Any] = {"cases_loaded": cases, "targets_ms_p95": TARGET_MS}
-    measured = backends()
-    for name, url in measured:
-        out[name] = run_backend(name, url, cases)
-    verdicts = []
-    for name, _ in measured:
-        for key, value in out[name].items():
-            if not isinstance(value, dict) or "p95_ms" not in value:
-                continue
-            target = TARGET_MS["summary" if key.startswith("summary") else "points"]
-            ok = value["p95_ms"] < target
-            verdicts.append(
-                f"{name}.{key}: p50 {value['p50_ms']:.1f} ms, p95 {value['p95_ms']:.1f} ms "
-                f"{'OK' if ok else 'MISSED'} (< {target:.0f})"
-            )
-    for line in verdicts:
-        console.print(("[green]" if " OK " in line else "[red]") + line)
-    out["verdicts"] = verdicts
-    path = save("bench_cockpit", out)
-    console.print(f"wrote {path}")
-    return out
+    def kind(key: str) -> str:
+        return "summary" if key.startswith("summary") else "points"
+
+    return measure_backends("bench_cockpit", run_backend, TARGET_MS, kind)
 
 
 if __name__ == "__main__":
