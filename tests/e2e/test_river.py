@@ -99,3 +99,17 @@ def test_black_odorous_readings_get_a_grade(pages: Pages) -> None:
     page.fill("input[name=bo_nh3n]", "16")
     page.click("[data-test=assess-submit]")
     assert "重度黑臭" in page.wait_for_selector("[data-test=black-odorous]").inner_text()
+
+
+def test_the_page_reads_in_english(pages: Pages) -> None:
+    page = pages.open("admin", "/river")
+    page.wait_for_selector("[data-test=river-list] [data-river]")
+    page.select_option("[data-test=locale]", "en")
+    page.wait_for_selector("text=Water quality assessment")
+    page.click("[data-test=river-name]:text-is('长江')")
+    page.wait_for_selector("[data-river].on [data-test^=section-]").click()
+    page.wait_for_selector("[data-test=section-panel] [data-test=section-chiefs] li")
+    text = page.inner_text("[data-test=river-page]")
+    assert "City chief" in text and "Vacant" in text
+    assert "river." not in text  # no message key left untranslated
+    pages.shoot(page, "english")
