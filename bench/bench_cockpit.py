@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bench.bench_queries import best_of, measure_backends
+from bench.bench_queries import best_of, focus_streets, measure_backends
 from bench.common import (
     FOCUS_DISTRICTS,
     SEED,
@@ -31,7 +30,6 @@ from cityops.auth.models import Role
 from cityops.auth.scope import Principal
 from cityops.cases.categories import load_catalogue
 from cityops.cockpit import points, service
-from cityops.geo.models import Jurisdiction, Level
 
 RUNS = 30
 TZ = ZoneInfo("Asia/Shanghai")
@@ -71,15 +69,7 @@ def run_backend(name: str, url: str, cases: int) -> dict[str, Any]:
     engine = prepared(name, url, cases)
     rng = random.Random(SEED)
     with Session(engine) as session:
-        streets = list(
-            session.execute(
-                select(Jurisdiction.code).where(
-                    Jurisdiction.level == Level.street,
-                    Jurisdiction.valid_to.is_(None),
-                    Jurisdiction.district_code.in_(FOCUS_DISTRICTS),
-                )
-            ).scalars()
-        )
+        streets = focus_streets(session)
         sizes = {}
         for layer in (points.Layer.cases, points.Layer.components):
             body = points.points(

@@ -130,19 +130,24 @@ def _measure(engine: Engine, calls: list[Callable[[Session], Any]]) -> tuple[Sta
     return stats, {"slowest_ms": round(slowest[0] * 1000, 2), "plans": recorder.plans(slowest[1])}
 
 
+def focus_streets(session: Session) -> list[str]:
+    """The current streets of the benchmark's focus districts."""
+    return list(
+        session.execute(
+            select(Jurisdiction.code).where(
+                Jurisdiction.level == Level.street,
+                Jurisdiction.valid_to.is_(None),
+                Jurisdiction.district_code.in_(FOCUS_DISTRICTS),
+            )
+        ).scalars()
+    )
+
+
 def run_backend(name: str, url: str, cases: int) -> dict[str, Any]:
     engine = prepared(name, url, cases)
     rng = random.Random(SEED)
     with Session(engine) as session:
-        streets = list(
-            session.execute(
-                select(Jurisdiction.code).where(
-                    Jurisdiction.level == Level.street,
-                    Jurisdiction.valid_to.is_(None),
-                    Jurisdiction.district_code.in_(FOCUS_DISTRICTS),
-                )
-            ).scalars()
-        )
+        streets = focus_streets(session)
         total = session.execute(select(Case.id).order_by(Case.id.desc()).limit(1)).scalar()
     console.print(f"[bold]{name}[/]: {total or 0:,} cases; {len(streets)} streets in the focus")
     now = datetime(UNTIL.year, UNTIL.month, UNTIL.day, tzinfo=TZ)
