@@ -18,7 +18,7 @@ from cityops.api.context import AppContext
 from cityops.automation import Automation, start_automation
 from cityops.sim.device_incidents import IncidentParams
 from cityops.sim.device_run import DeviceSimulation, start_device_simulation
-from cityops.sim.devices import SimConfig
+from cityops.sim.devices import DeviceSimulator, SimConfig
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ DEMO_PLAN_OVERRIDES: dict[str, dict[str, object]] = {
 
 @dataclass
 class DemoSensing:
-    devices: DeviceSimulation
+    devices: DeviceSimulation[DeviceSimulator]
     automation: Automation
 
     def stop(self) -> None:

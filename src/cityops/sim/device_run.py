@@ -18,15 +18,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from cityops.api.context import AppContext, unit_of_work
 from cityops.bus.memory import Event
 from cityops.clock import Clock
 from cityops.sensing import service
 from cityops.sim.device_provision import provision
-from cityops.sim.device_sinks import InProcessSink, MqttSink, Respond, Sink
-from cityops.sim.devices import DeviceSimulator, SimConfig
+from cityops.sim.device_sinks import CommandHandler, InProcessSink, MqttSink, Respond, Sink
+from cityops.sim.devices import DeviceSimulator, Readings, SimConfig
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,25 @@ class RunStats:
     errors: list[str] = field(default_factory=list)
 
 
-class DeviceRunner:
+class Playable(Protocol):
+    """What a runner plays: the device simulator, or another (``sim.river_feed``)."""
+
+    def current_time(self) -> datetime: ...
+
+    def advance(self, until: datetime) -> Readings: ...
+
+    def set_actuator(self, device_key: str, on: bool) -> bool: ...
+
+
+S = TypeVar("S", bound=Playable)
+
+
+class DeviceRunner(Generic[S]):
     """Steps the simulator to the clock's (scaled) time and hands readings to the sink."""
 
     def __init__(
         self,
-        sim: DeviceSimulator,
+        sim: S,
         sink: Sink,
         clock: Clock,
         *,
@@ -76,9 +89,9 @@ class DeviceRunner:
         self.max_lead = max_lead
         self.origin_clock = clock.now()
         self.origin_sim = sim.current_time()
-        self.thing_keys = thing_keys or {
-            d.thing_id: d.key for d in sim.devices if d.thing_id is not None
-        }
+        if thing_keys is None and isinstance(sim, DeviceSimulator):
+            thing_keys = {d.thing_id: d.key for d in sim.devices if d.thing_id is not None}
+        self.thing_keys = thing_keys or {}
         self.commands: deque[Command] = deque()
         self.stats = RunStats()
 
@@ -125,10 +138,10 @@ class DeviceRunner:
 
 
 @dataclass
-class DeviceSimulation:
+class DeviceSimulation(Generic[S]):
     """A running simulation: stop it with ``stop()``."""
 
-    runner: DeviceRunner
+    runner: DeviceRunner[S]
     thread: threading.Thread
     stop_event: threading.Event
     unsubscribe: Callable[[], None] | None = None
@@ -141,7 +154,36 @@ class DeviceSimulation:
         self.runner.sink.close()
 
 
-def _bus_commands(ctx: AppContext, runner: DeviceRunner) -> Callable[[], None]:
+def play(
+    runner: DeviceRunner[S],
+    *,
+    interval: float = 1.0,
+    name: str = "device-sim",
+    unsubscribe: Callable[[], None] | None = None,
+) -> DeviceSimulation[S]:
+    """Step ``runner`` every ``interval`` seconds in a daemon thread until ``.stop()``."""
+    stop = threading.Event()
+    thread = threading.Thread(target=runner.run, args=(stop, interval), daemon=True, name=name)
+    thread.start()
+    return DeviceSimulation(runner, thread, stop, unsubscribe)
+
+
+def context_sink(
+    ctx: AppContext, mqtt_url: str | None = None, on_command: CommandHandler | None = None
+) -> Sink:
+    """Readings into this process's door (``InProcessSink``), or to ``mqtt_url``."""
+    if mqtt_url:
+        return MqttSink(mqtt_url, on_command=on_command)
+    return InProcessSink(
+        sessions=ctx.sessions,
+        clock=ctx.clock,
+        bus=ctx.bus,
+        settings=ctx.settings,
+        extras=ctx.extras,
+    )
+
+
+def _bus_commands(ctx: AppContext, runner: DeviceRunner[Any]) -> Callable[[], None]:
     """Take actuator commands from the bus; ack each through the sensing service."""
 
     def on_command(event: Event) -> None:
@@ -184,7 +226,7 @@ def start_device_simulation(
     backfill: timedelta = timedelta(0),
     interval: float = 1.0,
     district: str | None = None,
-) -> DeviceSimulation:
+) -> DeviceSimulation[DeviceSimulator]:
     """Provision ``count`` devices (idempotent) and play them in a daemon thread.
 
     Readings go to the ingest service in this process, or to ``mqtt_url`` (then an MQTT intake
@@ -197,7 +239,7 @@ def start_device_simulation(
             session=session, count=count, clock=ctx.clock, seed=seed, district=district
         ).devices
     sim = DeviceSimulator(fleet, start=ctx.clock.now() - backfill, seed=seed, config=config)
-    holder: list[DeviceRunner] = []
+    holder: list[DeviceRunner[DeviceSimulator]] = []
 
     def mqtt_command(thing_id: int, command: dict[str, Any], respond: Respond) -> None:
         def reply(ok: bool, detail: str) -> None:
@@ -215,24 +257,9 @@ def start_device_simulation(
             )
         )
 
-    sink: Sink
-    if mqtt_url:
-        sink = MqttSink(mqtt_url, on_command=mqtt_command)
-    else:
-        sink = InProcessSink(
-            sessions=ctx.sessions,
-            clock=ctx.clock,
-            bus=ctx.bus,
-            settings=ctx.settings,
-            extras=ctx.extras,
-        )
+    sink = context_sink(ctx, mqtt_url, mqtt_command)
     lead = timedelta(seconds=min(ctx.settings.sensing_max_future_seconds, 3600) * 0.8)
     runner = DeviceRunner(sim, sink, ctx.clock, speed=speed, max_lead=lead)
     holder.append(runner)
     unsubscribe = None if mqtt_url else _bus_commands(ctx, runner)
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=runner.run, args=(stop, interval), daemon=True, name="device-sim"
-    )
-    thread.start()
-    return DeviceSimulation(runner, thread, stop, unsubscribe)
+    return play(runner, interval=interval, unsubscribe=unsubscribe)
