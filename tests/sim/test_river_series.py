@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -43,6 +43,17 @@ def test_the_same_seed_gives_the_same_series_however_the_stations_are_chunked() 
     # a station's character does not depend on its company
     alone = generate(group[7:8], start=START, hours=96, seed=4)
     assert np.array_equal(alone.values[0], one.values[7], equal_nan=True)
+
+
+def test_windows_of_a_long_run_agree_where_they_overlap() -> None:
+    group = stations(6)
+    whole = generate(group, start=START, hours=24 * 80, seed=4, config=CLEAN)
+    later = START + timedelta(hours=24 * 45 + 7)
+    part = generate(group, start=later, hours=24 * 30, seed=4, config=CLEAN)
+    first = 24 * 45 + 7
+    assert np.array_equal(part.values, whole.values[:, :, first : first + 24 * 30])
+    assert np.array_equal(part.rain_flag, whole.rain_flag[:, first : first + 24 * 30])
+    assert part.prop("rainfall").max() > 1  # storms included
 
 
 def test_every_reported_value_is_inside_its_physical_range() -> None:

@@ -4,10 +4,11 @@
   ``Readings`` the device sinks take (``datastream id, epoch s, result``), ordered by time; a
   station without a datastream for a property, and missing values (NaN), send nothing.
 - ``RiverSimulator``: plays stations hour by hour from blocks of ``block_hours`` generated on
-  demand (block *b* uses the run's seed with ``block=b``: fresh noise, rain and faults, the same
-  station baselines). ``trigger(discharge)`` adds a discharge while it runs; the current block
-  is generated again with it, so hours already sent do not change. It is ``Playable``, so the
-  device simulator's ``DeviceRunner`` plays it against a clock into the same sinks.
+  demand; the generator is a function of absolute time, so blocks join without seams (only
+  faults are drawn per block). ``trigger(discharge)`` adds a discharge while it runs; the
+  current block is generated again with it, so hours already sent do not change. It is
+  ``Playable``, so the device simulator's ``DeviceRunner`` plays it against a clock into the
+  same sinks.
 - ``linjiang_discharge``: the demo's scripted discharge on 临江河 (永川区), just below its
   uppermost station (which stays clean, for comparison), so every other station sees it in
   turn, weaker and later, before the river returns to its target class.
@@ -95,7 +96,6 @@ class RiverSimulator:
                 seed=self.seed,
                 config=self.config,
                 discharges=self.discharges,
-                block=block,
                 flowline=self.flowline,
             )
             self._block = (block, run)

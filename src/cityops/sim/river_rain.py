@@ -1,23 +1,22 @@
 """Rain over river basins and the runoff it drives (pure, seeded numpy).
 
-Each basin gets storms at a seeded rate (more in the wet season): a bell of mm/h intensities over
-a few hours. A station's gauge sees its basin's rain times a fixed gauge factor. Runoff is that
-rain through a unit hydrograph: nothing for ``lag`` hours (longer further downstream), a rise,
-then an exponential fall over ``decay_hours``; the result, in units of ``reference_mm_h``, is
-the runoff index the generator scales flow, turbidity, TP and COD with. Storms that began
-before the window are drawn too (a warm-up), so the window starts with their tail.
+Each basin gets storms at a seeded rate (more in the wet season): a bell of mm/h intensities
+over a few hours. Storms are drawn per 30-day period of absolute time, so a window of any start
+and length sees the same storms (and the tail of those that began before it). A station's
+gauge reads its basin's rain times a fixed gauge factor. Runoff is that rain through a unit
+hydrograph: a rise over ``lag`` hours (longer further downstream), then an exponential fall
+over ``decay_hours``; the result, in units of ``reference_mm_h``, is the runoff index the
+generator scales flow, turbidity, TP and COD with.
 
 The rain flag marks hours when runoff may explain a change (detectors suppress alarms then):
 at least ``flag_mm`` at the gauge within the last ``flag_hours``, or a runoff index above
-``flag_runoff``. Every number here is a local default, none is from the reference.
-"""
+``flag_runoff``. Every number here is a local default, none is from the reference."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,6 +26,7 @@ from cityops.sim.river_spec import StationSpec, key_of
 F32 = NDArray[np.float32]
 F64 = NDArray[np.float64]
 _YEAR_H = 365.25 * 24
+PERIOD_H = 720  # storms are drawn per 30 days of absolute time
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,50 +66,50 @@ def _kernel(lag: float, decay: float, length: int) -> F64:
     return k / float(k.sum())
 
 
-def basin_rain(
-    basin: str, start: datetime, hours: int, warm: int, seed: int, block: int, p: RainParams
-) -> F64:
-    """Hourly basin rain (mm/h) for ``warm`` hours before ``start`` and ``hours`` after."""
-    rng = np.random.default_rng((seed, block, key_of("rain:" + basin)))
-    total = warm + hours
-    out = np.zeros(total)
+def basin_rain(basin: str, first_hour: int, hours: int, seed: int, p: RainParams) -> F64:
+    """Hourly basin rain (mm/h) for ``p.warm_hours`` before epoch hour ``first_hour`` and
+    ``hours`` from it. Storms are drawn per 30-day period of absolute time, so any window
+    sees the same storms at the same hours."""
+    warm = p.warm_hours
+    out = np.zeros(warm + hours)
     top = p.storm_rate * (1 + p.wet_season)
-    n = int(rng.poisson(top * total / 24))
-    begin = rng.uniform(-warm, hours, n)
-    length = rng.uniform(*p.storm_hours, n)
-    peak = np.minimum(rng.lognormal(math.log(p.peak_median), p.peak_sigma, n), p.peak_max)
-    keep = rng.random(n)
-    t0 = start.timestamp() / 3600.0
-    for b, d, q, u in zip(begin, length, peak, keep, strict=True):
-        day = ((t0 + b) % _YEAR_H) / 24.0
-        rate = p.storm_rate * (
-            1 + p.wet_season * math.cos(2 * math.pi * (day - p.peak_day) / 365.25)
-        )
-        if u * top > rate:  # thinning: fewer storms out of the wet season
-            continue
-        lo, hi = math.ceil(b), min(math.floor(b + d), hours - 1)
-        if hi < lo:
-            continue
-        h = np.arange(lo, hi + 1)
-        out[h + warm] += q * np.sin(math.pi * (h - b) / d)
+    key = key_of("rain:" + basin)
+    for period in range((first_hour - warm) // PERIOD_H, (first_hour + hours - 1) // PERIOD_H + 1):
+        rng = np.random.default_rng((seed, key, period))
+        n = int(rng.poisson(top * PERIOD_H / 24))
+        begin = period * PERIOD_H + rng.uniform(0, PERIOD_H, n)  # epoch hours
+        length = rng.uniform(*p.storm_hours, n)
+        peak = np.minimum(rng.lognormal(math.log(p.peak_median), p.peak_sigma, n), p.peak_max)
+        keep = rng.random(n)
+        for b, d, q, u in zip(begin, length, peak, keep, strict=True):
+            day = (b % _YEAR_H) / 24.0
+            season = math.cos(2 * math.pi * (day - p.peak_day) / 365.25)
+            if u * top > p.storm_rate * (1 + p.wet_season * season):
+                continue  # thinning: fewer storms out of the wet season
+            lo = max(math.ceil(b), first_hour - warm)
+            hi = min(math.floor(b + d), first_hour + hours - 1)
+            if hi < lo:
+                continue
+            h = np.arange(lo, hi + 1)
+            out[h - first_hour + warm] += q * np.sin(math.pi * (h - b) / d)
     return out
 
 
 def rain_field(
     stations: Sequence[StationSpec],
     gauge: F64,
-    start: datetime,
+    first_hour: int,
     hours: int,
     seed: int,
-    block: int,
     p: RainParams,
 ) -> RainField:
-    """Gauge rain, runoff index and rain flag for ``stations`` (``gauge``: their factors)."""
+    """Gauge rain, runoff index and rain flag for ``stations`` (``gauge``: their factors) over
+    ``hours`` from epoch hour ``first_hour``."""
     warm = p.warm_hours
     basins: dict[str, F64] = {}
     for s in stations:
         if s.basin_key not in basins:
-            basins[s.basin_key] = basin_rain(s.basin_key, start, hours, warm, seed, block, p)
+            basins[s.basin_key] = basin_rain(s.basin_key, first_hour, hours, seed, p)
     rain = np.stack([basins[s.basin_key] for s in stations]) * gauge[:, None]
     kernels = np.stack(
         [_kernel(p.lag_hours + p.lag_per_km * s.km, p.decay_hours, warm) for s in stations]

@@ -19,11 +19,12 @@ For each station and hour, the 15 observed properties of issue 6 (``river_spec.P
   then values are kept in the physical ranges of ``river_spec.RANGES`` (gb3838.yaml's min/max
   where it has them), then flat lines, spikes, dropouts and lost readings (NaN).
 
-Every random draw comes from a generator keyed by (seed, station code) or (seed, block,
-station code, stage), so a station's series does not depend on which other stations are
-generated with it (``generate_chunks`` gives the same numbers as one ``generate``), a
-station's character (its baselines) is the same in every block, and switching faults off
-leaves the other numbers as they were. Arrays are float32, stations × properties × hours.
+Every random draw comes from a generator keyed by the seed, the station code (or basin) and,
+for noise, wander and storms, a page of absolute time. So a station's series does not depend on
+which other stations are generated with it (``generate_chunks`` gives the same numbers as one
+``generate``), and two windows agree wherever they overlap (a live feed can generate block
+after block without seams); only faults are drawn per window. Switching faults off leaves the
+other numbers as they were. Arrays are float32, stations × properties × hours.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ RUNOFF_GAIN = {
 CONDUCTIVITY_DILUTION = 0.4  # at most this share lower in a flood
 ORP_PER_DO = 20.0  # mV per mg/L of DO above or below the station's mean
 SECCHI = (300.0, 0.7)  # transparency cm = a / (turbidity + 1) ** b, local default
+DAY_PAGE = 64  # wander anchors (one a day) drawn at a time
+NOISE_PAGE = 1024  # hours of reading noise drawn at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,15 +217,32 @@ def _sigma(mean: F32, scale: float) -> tuple[F32, F32]:
     return white, total
 
 
-def _wander(out: F32, stations: Sequence[StationSpec], seed: int, block: int) -> None:
-    """Smooth day-to-day standard-normal wander in every row of ``out``."""
+def _paged(seed: int, code: str, stage: int, first: int, count: int, page: int) -> F32:
+    """Standard normals for ``count`` steps from absolute step ``first``, drawn ``page`` steps
+    at a time, so any window of a station's stream holds the same numbers."""
+    pages = range(first // page, (first + count - 1) // page + 1)
+    key = key_of(code)
+    full = np.concatenate(
+        [
+            np.random.default_rng((seed, key, stage, k)).standard_normal((P, page), np.float32)
+            for k in pages
+        ],
+        axis=1,
+    )
+    off = first - pages[0] * page
+    return full[:, off : off + count]
+
+
+def _wander(out: F32, stations: Sequence[StationSpec], seed: int, first_hour: int) -> None:
+    """Smooth day-to-day standard-normal wander in every row of ``out``: one anchor a day
+    (absolute days), cosine-interpolated between them."""
     hours = out.shape[2]
-    x = np.arange(hours) / 24.0
-    idx = x.astype(np.int64)
-    s = ((1 - np.cos(math.pi * (x - idx))) / 2).astype(np.float32)
+    epoch_h = first_hour + np.arange(hours)
+    day = epoch_h // 24
+    idx = day - day[0]
+    s = ((1 - np.cos(math.pi * (epoch_h % 24) / 24.0)) / 2).astype(np.float32)
     for i, st in enumerate(stations):
-        rng = np.random.default_rng((seed, block, key_of(st.code), 1))
-        anchors = rng.standard_normal((P, int(idx[-1]) + 2), dtype=np.float32)
+        anchors = _paged(seed, st.code, 1, int(day[0]), int(idx[-1]) + 2, DAY_PAGE)
         out[i] = anchors[:, idx] * (1 - s) + anchors[:, idx + 1] * s
 
 
@@ -269,24 +289,25 @@ def generate(
     seed: int,
     config: SeriesConfig | None = None,
     discharges: Sequence[Discharge] = (),
-    block: int = 0,
     flowline: FlowLine | None = None,
 ) -> RiverSeries:
     """``hours`` hourly readings from ``start`` (floored to the hour) for ``stations``.
 
-    ``block`` numbers successive windows of a long run (fresh noise, rain and faults; same
-    station baselines). ``flowline``: the flows along the rivers when ``stations`` is a chunk
-    of a larger set (discharge dilution needs the flow at the outfall)."""
+    Everything but the faults is a function of absolute time: two windows that overlap hold
+    the same numbers where they do (faults are drawn per window). ``flowline``: the flows
+    along the rivers when ``stations`` is a chunk of a larger set (a discharge is diluted
+    from the flow at its outfall)."""
     cfg = config or SeriesConfig()
     if hours < 1:
         raise ValueError("hours must be ≥ 1")
     window = Window(on_the_hour(start), hours)
     stations = tuple(stations)
-    epoch_h = window.start.timestamp() / 3600.0 + np.arange(hours, dtype=np.float64)
+    first_hour = int(window.start.timestamp()) // 3600
+    epoch_h = first_hour + np.arange(hours, dtype=np.float64)
     st = _static(stations, seed, cfg.rain.gauge_spread)
-    rain = rain_field(stations, st.gauge, window.start, hours, seed, block, cfg.rain)
+    rain = rain_field(stations, st.gauge, first_hour, hours, seed, cfg.rain)
     out = np.empty((len(stations), P, hours), np.float32)
-    _wander(out, stations, seed, block)
+    _wander(out, stations, seed, first_hour)
     _physics(out, st, rain, epoch_h, cfg.seasonal)
     white, sigma = _sigma(st.mean, cfg.noise_scale)
     labels = apply_discharges(
@@ -308,11 +329,11 @@ def generate(
     rows: list[tuple[int, int, int, int, int]] = []
     lo, hi = LOW[:, None], HIGH[:, None]
     for i, s in enumerate(stations):
-        rng = np.random.default_rng((seed, block, key_of(s.code), 2))
-        out[i] += rng.standard_normal((P, hours), dtype=np.float32) * white[i][:, None]
-        faults = np.random.default_rng((seed, block, key_of(s.code), 3))
-        add_drift(out, i, st.mean[i], epoch_h, faults, cfg.faults, rows)
+        out[i] += _paged(seed, s.code, 2, first_hour, hours, NOISE_PAGE) * white[i][:, None]
+        drift = np.random.default_rng((seed, key_of(s.code), 4))  # a station's, for good
+        add_drift(out, i, st.mean[i], epoch_h, drift, cfg.faults, rows)
         np.clip(out[i], lo, hi, out=out[i])
+        faults = np.random.default_rng((seed, key_of(s.code), 3, first_hour))
         add_faults(out, i, sigma[i], LOW, HIGH, faults, cfg.faults, rows)
     return RiverSeries(stations, window, out, rain.flag, sigma, tuple(labels), Faults.build(rows))
 
