@@ -108,13 +108,14 @@ def test_random_discharges_and_the_labelled_run_for_the_benchmark() -> None:
     again = random_discharges(group, START, 24 * 60, seed=5, per_station_month=1.0)
     assert found == again and 5 <= len(found) <= 20
     assert {d.river_code for d in found} <= {"LJH", "HXH"}
-    run = labelled_run(group, start=START, days=30, seed=5, per_station_month=0.5, config=CLEAN)
+    run = labelled_run(group, start=START, days=30, seed=5, per_station_month=0.5)
     assert set(run.series) == {s.code for s in group}
     assert run.times.shape == (24 * 30,) and run.series["LJH-S1"]["nh3n"].shape == (24 * 30,)
     assert run.rain["LJH-S1"].shape == (24 * 30,) and run.rain["LJH-S1"].dtype == bool
     assert run.labels and {x.incident for x in run.labels} <= {d.key for d in run.discharges}
     end = START + timedelta(days=30)
     assert all(START <= x.start <= x.end < end for x in run.labels)
+    assert len(run.faults) > 0 and run.stations[int(run.faults.station[0])] in run.series
 
 
 def test_a_bad_discharge_is_refused() -> None:

@@ -366,13 +366,16 @@ def generate_chunks(
 @dataclass(frozen=True, slots=True)
 class Labelled:
     """Data for a detection benchmark: hour times (epoch s); per station, its series by property
-    (NaN: missing) and its rain flag; the ground-truth labels and the discharges behind them."""
+    (NaN: missing) and its rain flag; the ground-truth labels and the discharges behind them;
+    the sensor faults (``faults.station`` indexes ``stations``), to tell fault alarms apart."""
 
     times: NDArray[np.int64]
     series: dict[str, dict[str, F32]]
     labels: tuple[IncidentLabel, ...]
     rain: dict[str, NDArray[np.bool_]]
     discharges: tuple[Discharge, ...]
+    stations: tuple[str, ...]
+    faults: Faults
 
 
 def labelled_run(
@@ -396,4 +399,6 @@ def labelled_run(
         run.labels,
         {s.code: run.rain_flag[i] for i, s in enumerate(run.stations)},
         tuple(found),
+        tuple(s.code for s in run.stations),
+        run.faults,
     )
