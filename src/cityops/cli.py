@@ -257,19 +257,23 @@ def serve(
     from cityops.automation import start_automation
     from cityops.cases.scheduler import EscalationScheduler
     from cityops.runtime import build_context
+    from cityops.scenarios.river.duty_service import DutyReminders
     from cityops.sensing.mqtt_runtime import start_mqtt
 
     ctx = build_context(_settings(database_url))
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     sched = EscalationScheduler(ctx)
+    duty = DutyReminders(ctx)  # 巡河 overdue reminders
     automation = start_automation(ctx) if scheduler else None  # rules on the sensing network
     if scheduler:
         sched.start()
+        duty.start()
     try:
         uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
     finally:
         if scheduler:
             sched.stop()
+            duty.stop()
         mqtt.stop()
         if automation is not None:
             automation.stop()
@@ -294,6 +298,7 @@ def worker(
     the observation consumer. SIGTERM or Ctrl-C finishes the current batch, then exits."""
     from cityops.cases.scheduler import EscalationScheduler, run_once
     from cityops.runtime import build_context
+    from cityops.scenarios.river.duty_service import DutyReminders
 
     settings = _settings(database_url)
     try:
@@ -305,8 +310,10 @@ def worker(
         ctx.bus.close()
         return
     sched = EscalationScheduler(ctx, interval=interval)
+    duty = DutyReminders(ctx)  # 巡河 overdue reminders
     if scheduler:
         sched.start()
+        duty.start()
         console.print(f"escalation pass every {interval:g}s")
     try:
         if settings.bus_url.startswith(("nats://", "tls://")):
@@ -317,6 +324,7 @@ def worker(
     finally:
         if scheduler:
             sched.stop()
+            duty.stop()
         ctx.bus.close()
     console.print("worker stopped")
 

@@ -6,11 +6,15 @@ month's third 旬 runs 21st to 30th).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from cityops.bus.memory import Event
+from cityops.ledger import service as ledger
+from cityops.scenarios.river import duty_service
 from cityops.scenarios.river.duty import (
     Duty,
     Every,
@@ -20,7 +24,9 @@ from cityops.scenarios.river.duty import (
     parse_rules,
     period,
 )
-from cityops.scenarios.river.models import ChiefLevel
+from cityops.scenarios.river.models import ChiefLevel, DutyReminder
+from tests.api.conftest import Api, api  # noqa: F401
+from tests.scenarios.river.patrolkit import call, patrol_once, rivers  # noqa: F401
 
 TODAY = date(2026, 11, 25)
 W, DK, M, Q = Every.week, Every.dekad, Every.month, Every.quarter
@@ -126,3 +132,79 @@ def test_an_unreadable_rules_file_is_reported_and_no_duty_applies(tmp_path: Path
     assert rules.rules == {} and len(rules.errors) == 1
     assert load_rules(tmp_path / "missing.yaml").errors
     assert parse_rules({"nothing": 1}).errors
+
+
+# Over HTTP and the reminder run, both backends. The rivers were appointed Monday 2 Nov; street
+# chiefs patrol 每旬, so their first 旬 is 11–20 Nov, missed by all: overdue since the 20th, 5
+# days by the 25th. District chiefs patrol monthly from December: not yet due.
+
+
+def staff(api: Api, key: str) -> int:  # noqa: F811
+    return api.city.workers[key]
+
+
+def test_overdue_chiefs_are_listed_with_their_sections_in_scope(rivers: Api) -> None:  # noqa: F811
+    patrol_once(rivers, "chief", "TM-001")  # TM-001 today; TT-001 still waits
+    r = call(rivers, "GET", "/duty?overdue=true", "admin")
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert page["as_of"] == "2026-11-25" and page["rule_errors"] == []
+    assert {x["level"]: x["every"] for x in page["rules"]}["street"] == "dekad"
+    items = {i["staff_id"]: i for i in page["items"]}
+    west, east = staff(rivers, "500107001-street_office"), staff(rivers, "500107002-street_office")
+    assert set(items) == {west, east, staff(rivers, "500157001-street_office")}
+    mine = items[west]
+    assert (mine["level"], mine["status"], mine["overdue_days"]) == ("street", "overdue", 5)
+    assert mine["last_patrol_at"] is not None
+    sections = {s["code"]: s for s in mine["sections"]}
+    assert sections["TM-001"]["status"] == "done" and sections["TM-001"]["due_date"] == "2026-12-10"
+    assert sections["TT-001"] == {
+        "code": "TT-001", "name": sections["TT-001"]["name"], "river_name": "测试河",
+        "status": "overdue", "last_patrol_at": None, "due_date": "2026-11-20",
+        "overdue_days": 5, "missed_periods": 1,
+    }  # fmt: skip
+    everyone = {
+        (i["staff_id"], i["status"]) for i in call(rivers, "GET", "/duty", "admin").json()["items"]
+    }
+    assert (staff(rivers, "500107-shuiwu"), "not_yet") in everyone
+    street = call(rivers, "GET", "/duty?overdue=true", "street").json()["items"]
+    assert [i["staff_id"] for i in street] == [west]
+    assert call(rivers, "GET", "/duty", "resident").status_code == 403
+
+
+def test_a_bad_duty_rule_is_reported_and_its_level_has_no_duty(rivers: Api, tmp_path: Path) -> None:  # noqa: F811
+    path = tmp_path / "duty.yaml"
+    path.write_text(
+        "duties:\n  - {level: street, every: fortnight}\n  - {level: district, every: week}\n",
+        encoding="utf-8",
+    )
+    rivers.ctx.settings = rivers.ctx.settings.model_copy(update={"river_duty_rules_path": path})
+    page = call(rivers, "GET", "/duty", "admin").json()
+    assert len(page["rule_errors"]) == 1 and "fortnight" in page["rule_errors"][0]
+    assert {i["level"] for i in page["items"]} == {"district"}
+
+
+def test_each_overdue_chief_is_reminded_once_per_missed_period(rivers: Api) -> None:  # noqa: F811
+    events: list[Event] = []
+    rivers.ctx.bus.subscribe("river.*", events.append)
+    patrol_once(rivers, "chief", "TM-001")
+    assert duty_service.run_once(rivers.ctx) == 3
+    assert {e.subject for e in events if "duty" in e.subject} == {"river.duty_overdue"}
+    reminded = [e.data for e in events if e.subject == "river.duty_overdue"]
+    west = staff(rivers, "500107001-street_office")
+    (mine,) = [d for d in reminded if d["staff_id"] == west]
+    assert mine["sections"] == ["TT-001"] and mine["period_start"] == "2026-11-11"
+    assert duty_service.run_once(rivers.ctx) == 0  # the same period: nothing new
+    assert len([e for e in events if e.subject == "river.duty_overdue"]) == 3
+    # Ten days on (Sat 5 Dec), the 旬 of 21–30 Nov has passed: TT-001 was missed again, and
+    # so were TM-002 and TM-003; TM-001 was patrolled on the 25th.
+    rivers.clock.advance(timedelta(days=10))
+    assert duty_service.run_once(rivers.ctx) == 3
+    assert duty_service.run_once(rivers.ctx) == 0
+    with rivers.ctx.sessions() as s:
+        rows = s.execute(
+            select(DutyReminder.staff_id, DutyReminder.period_start).order_by(DutyReminder.id)
+        ).all()
+        assert len(rows) == 6 and {p for _, p in rows} == {date(2026, 11, 11), date(2026, 11, 21)}
+        entries = ledger.history(session=s, subject=f"staff:{west}")
+        assert [e.action for e in entries] == ["river.duty_reminder"] * 2

@@ -6,7 +6,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cityops.cases.models import Case, CaseStatus
 from cityops.scenarios.river.patrol_kpi import CoverFact, IssueFact, PatrolFact, kpi
+from tests.api.conftest import Api, api  # noqa: F401
+from tests.citykit import X0, Y0
+from tests.scenarios.river.patrolkit import (
+    call,
+    patrol_once,
+    rivers,  # noqa: F401
+    start,
+)
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -56,3 +65,50 @@ def test_verified_and_evaluated_cases_count_as_handled_and_evaluated_as_closed()
     k = kpi(section_km={1: 1.0}, patrols=[PatrolFact(1, 0.0)], covers=[], issues=issues)
     assert (k.issues_found, k.issues_handled, k.issues_closed) == (3, 2, 1)
     assert k.coverage == 0.0 and k.mean_handle_hours == pytest.approx(4.0)
+
+
+def test_kpis_per_chief_and_per_river_over_http(rivers: Api) -> None:  # noqa: F811
+    walked = patrol_once(rivers, "chief", "TM-001", "a")
+    p = start(rivers, "chief", "b", section_code="TT-001")  # no track: an issue only
+    body = {"description": "排污口冒黑水", "lat": Y0 + 0.012, "lng": X0 + 0.0047}
+    issue = call(rivers, "POST", f"/patrols/{p['id']}/issues", json=body).json()
+    assert call(rivers, "POST", f"/patrols/{p['id']}/finish").status_code == 200
+    with rivers.ctx.sessions.begin() as s:  # handled 5 h after the report, then closed
+        case = s.get(Case, issue["case_id"])
+        assert case is not None
+        case.status, case.handled_at = CaseStatus.closed, case.reported_at + timedelta(hours=5)
+    km = {
+        c: call(rivers, "GET", f"/sections/{c}", "admin").json()["length_km"]
+        for c in ("TM-001", "TT-001")
+    }
+
+    r = call(rivers, "GET", "/kpis?by=chief&from=2026-11-01&to=2026-11-30", "admin")
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert (page["start"], page["end"], page["by"]) == ("2026-11-01", "2026-11-30", "chief")
+    rows = {int(i["key"]): i for i in page["items"]}
+    mine = rows[rivers.city.workers["500107001-street_office"]]
+    assert mine["levels"] == ["street"] and mine["sections"] == 2 and mine["patrols"] == 2
+    assert mine["mileage_km"] == pytest.approx(walked["mileage_m"] / 1000, abs=0.001)
+    # TM-001 walked end to end, TT-001 not at all: its share of the two sections' length.
+    assert mine["section_km"] == pytest.approx(km["TM-001"] + km["TT-001"], abs=0.001)
+    assert mine["covered_km"] == pytest.approx(km["TM-001"], abs=0.002)
+    assert mine["coverage"] == pytest.approx(km["TM-001"] / mine["section_km"], abs=0.002)
+    assert (mine["issues_found"], mine["issues_handled"], mine["issues_closed"]) == (1, 1, 1)
+    assert mine["completion_rate"] == 1.0 and mine["mean_handle_hours"] == 5.0
+    district = rows[rivers.city.workers["500107-shuiwu"]]
+    assert (district["patrols"], district["coverage"], district["issues_found"]) == (0, 0.0, 0)
+    assert district["completion_rate"] is None and district["mean_handle_hours"] is None
+
+    rivers_ = {i["key"]: i for i in call(rivers, "GET", "/kpis?by=river", "admin").json()["items"]}
+    assert rivers_["TM"]["patrols"] == 1 and rivers_["TM"]["sections"] == 3
+    assert rivers_["TT"]["patrols"] == 1 and rivers_["TT"]["issues_found"] == 1
+    assert rivers_["TT"]["coverage"] == 0.0
+    # Street 500107002 sees TM-002 only, and none of the west street's patrols.
+    east = call(rivers, "GET", "/kpis?by=river", "street2").json()["items"]
+    assert [(i["key"], i["sections"], i["patrols"]) for i in east] == [("TM", 1, 0)]
+    october = call(rivers, "GET", "/kpis?from=2026-10-01&to=2026-10-31", "admin").json()
+    assert all(i["patrols"] == 0 for i in october["items"])
+    r = call(rivers, "GET", "/kpis?from=2026-11-30&to=2026-11-01", "admin")
+    assert r.status_code == 422 and r.json()["error"]["code"] == "bad_period"
+    assert call(rivers, "GET", "/kpis?by=street", "admin").status_code == 422

@@ -163,7 +163,10 @@ def test_coverage_is_the_part_of_the_section_within_the_buffer_of_the_track() ->
 
 
 def test_the_nearest_section_to_a_point() -> None:
-    sections = {1: [(LNG, LAT), (LNG, LAT + 0.01)], 2: [(LNG + 0.01, LAT), (LNG + 0.01, LAT + 0.01)]}
+    sections = {
+        1: [(LNG, LAT), (LNG, LAT + 0.01)],
+        2: [(LNG + 0.01, LAT), (LNG + 0.01, LAT + 0.01)],
+    }
     assert nearest(sections, (LNG + 0.004, LAT + 0.005)) == 1
     assert nearest(sections, (LNG + 0.006, LAT + 0.005)) == 2
     assert nearest({}, (LNG, LAT)) is None

@@ -78,7 +78,7 @@ def _parse_rule(raw: object) -> DutyRule:
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
         raise ValueError("name must be text")
-    return DutyRule(ChiefLevel(level), Every(every), name or f"{level} {every}")
+    return DutyRule(ChiefLevel(str(level)), Every(str(every)), name or f"{level} {every}")
 
 
 def parse_rules(doc: Any) -> DutyRules:

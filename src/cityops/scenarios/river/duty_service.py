@@ -1,7 +1,9 @@
 """巡河 duty over the registry: who is due or overdue, and the overdue reminders.
 
-A patrol counts for a section when it is finished, was made by the chief and was started on the
-section or passed along it (a coverage row). Dates are local (the city's time zone).
+A patrol counts for a section when it is finished, was made by the chief, and was started on
+that section, or was started along the whole river and passed the section (covered any part
+of it). A section patrol that strays into the next section does not count there. Dates are
+local (the city's time zone).
 
 Reminders: ``remind_overdue`` notifies each overdue chief once per missed period and level: a
 ``river_duty_reminder`` row (unique per chief, level and period, so a second run, or a second
@@ -71,9 +73,7 @@ def sections_in_scope(user: Principal | None) -> ColumnElement[bool]:
     return Section.street_code.startswith(user.scope_code, autoescape=True)
 
 
-def last_patrols(
-    session: Session, staff_ids: set[int], until: datetime | None = None
-) -> dict[tuple[int, int], datetime]:
+def last_patrols(session: Session, staff_ids: set[int]) -> dict[tuple[int, int], datetime]:
     """(staff, section) → the start of that staff member's latest finished patrol of it."""
     if not staff_ids:
         return {}
@@ -81,7 +81,9 @@ def last_patrols(
         select(Patrol.id.label("pid"), Patrol.section_id.label("sid")).where(
             Patrol.section_id.is_not(None)
         ),
-        select(PatrolCoverage.patrol_id, PatrolCoverage.section_id).where(PatrolCoverage.share > 0),
+        select(PatrolCoverage.patrol_id, PatrolCoverage.section_id)
+        .join(Patrol, PatrolCoverage.patrol_id == Patrol.id)
+        .where(Patrol.section_id.is_(None), PatrolCoverage.share > 0),
     ).subquery()
     stmt = (
         select(Patrol.staff_id, counted.c.sid, func.max(Patrol.started_at))
@@ -89,9 +91,7 @@ def last_patrols(
         .where(Patrol.status == PatrolStatus.finished, Patrol.staff_id.in_(staff_ids))
         .group_by(Patrol.staff_id, counted.c.sid)
     )
-    if until is not None:
-        stmt = stmt.where(Patrol.started_at < until)
-    return {(int(s), int(sec)): at for s, sec, at in session.execute(stmt).tuples()}
+    return {(int(s), int(sec)): at for s, sec, at in session.execute(stmt)}
 
 
 @dataclass(frozen=True, slots=True)

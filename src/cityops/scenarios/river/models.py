@@ -87,7 +87,7 @@ class ChiefAssignment(Base):
     __table_args__ = (UniqueConstraint("section_id", "level"),)
 
 
-# --- Patrols (巡河), duty reminders: scenarios/river/patrol_*.py, duty*.py -------------------------
+# --- Patrols (巡河), duty reminders: scenarios/river/patrol_*.py, duty*.py ---------------------
 
 
 class PatrolStatus(enum.StrEnum):

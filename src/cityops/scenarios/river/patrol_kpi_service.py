@@ -11,7 +11,6 @@ import enum
 import json
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
@@ -59,11 +58,11 @@ def _window(
 
 
 def _facts(
-    session: Session, patrols: Select[Any]
+    session: Session, patrols: Select[int, int, float]
 ) -> tuple[dict[int, list[pk.PatrolFact]], list[pk.CoverFact], list[pk.IssueFact]]:
     """The patrols (grouped by the select's second column), their coverage and their issues."""
     grouped: dict[int, list[pk.PatrolFact]] = defaultdict(list)
-    for pid, key, mileage in session.execute(patrols).tuples():
+    for pid, key, mileage in session.execute(patrols):
         grouped[int(key)].append(pk.PatrolFact(int(pid), float(mileage)))
     ids = patrols.with_only_columns(Patrol.id).scalar_subquery()
     covers = [
@@ -75,12 +74,10 @@ def _facts(
     issues = [
         pk.IssueFact(pid, cid, status.value, reported, handled)
         for pid, cid, status, reported, handled in session.execute(
-            select(
-                PatrolIssue.patrol_id, Case.id, Case.status, Case.reported_at, Case.handled_at
-            )
+            select(PatrolIssue.patrol_id, Case.id, Case.status, Case.reported_at, Case.handled_at)
             .join(Case, PatrolIssue.case_id == Case.id)
             .where(PatrolIssue.patrol_id.in_(ids))
-        ).tuples()
+        )
     ]
     return grouped, covers, issues
 
@@ -105,32 +102,38 @@ def _in_period(lo: datetime, hi: datetime) -> list[ColumnElement[bool]]:
 def _by_chief(session: Session, user: Principal, lo: datetime, hi: datetime) -> list[KpiRowRead]:
     rows = session.execute(
         select(
-            ChiefAssignment.staff_id, ChiefAssignment.level, Staff.name, Section.id,
+            ChiefAssignment.staff_id,
+            ChiefAssignment.level,
+            Staff.name,
+            Section.id,
             Section.length_km,
         )
         .join(Staff, ChiefAssignment.staff_id == Staff.id)
         .join(Section, ChiefAssignment.section_id == Section.id)
-        .where(sectionssections_in_scope(user))
+        .where(sections_in_scope(user))
         .order_by(ChiefAssignment.staff_id)
     ).all()
     names: dict[int, str] = {}
     levels: dict[int, set[str]] = defaultdict(set)
     sections: dict[int, dict[int, float]] = defaultdict(dict)
     for staff_id, level, name, sid, km in rows:
+        if staff_id is None:  # a vacant post (the inner join on staff leaves none; for mypy)
+            continue
         names[staff_id] = name
         levels[staff_id].add(level.value)
         sections[staff_id][sid] = km
     patrols = select(Patrol.id, Patrol.staff_id, Patrol.mileage_m).where(
         *_in_period(lo, hi), Patrol.staff_id.in_(list(names))
     )
-    grouped, covers, issues = _facts(session, patrols)
+    grouped, cov, iss = _facts(session, patrols)
     order = ("city", "district", "street", "village")
     return [
         _row(
-            str(sid), names[sid], sorted(levels[sid], key=order.index),
-            pk.kpi(section_km=sections[sid], patrols=grouped.get(sid, []), covers=covers,
-                   issues=issues),
-        )  # fmt: skip
+            str(sid),
+            names[sid],
+            sorted(levels[sid], key=order.index),
+            pk.kpi(section_km=sections[sid], patrols=grouped.get(sid, []), covers=cov, issues=iss),
+        )
         for sid in names
     ]
 
@@ -150,13 +153,14 @@ def _by_river(session: Session, user: Principal, lo: datetime, hi: datetime) -> 
     patrols = select(Patrol.id, Patrol.river_id, Patrol.mileage_m).where(
         *_in_period(lo, hi), Patrol.river_id.in_(list(rivers)), visible(user)
     )
-    grouped, covers, issues = _facts(session, patrols)
+    grouped, cov, iss = _facts(session, patrols)
     return [
         _row(
-            code, name, [],
-            pk.kpi(section_km=sections[rid], patrols=grouped.get(rid, []), covers=covers,
-                   issues=issues),
-        )  # fmt: skip
+            code,
+            name,
+            [],
+            pk.kpi(section_km=sections[rid], patrols=grouped.get(rid, []), covers=cov, issues=iss),
+        )
         for rid, (code, name) in rivers.items()
     ]
 

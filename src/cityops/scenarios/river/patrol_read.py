@@ -55,7 +55,7 @@ def reads(session: Session, patrols: Sequence[Patrol]) -> list[PatrolRead]:
     staff = dict(
         session.execute(
             select(Staff.id, Staff.name).where(Staff.id.in_({p.staff_id for p in patrols}))
-        ).tuples()
+        ).all()
     )
     rivers = {
         r.id: r
@@ -73,7 +73,7 @@ def reads(session: Session, patrols: Sequence[Patrol]) -> list[PatrolRead]:
             select(PatrolIssue.patrol_id, func.count())
             .where(PatrolIssue.patrol_id.in_(ids))
             .group_by(PatrolIssue.patrol_id)
-        ).tuples()
+        ).all()
     )
     out = []
     for p in patrols:

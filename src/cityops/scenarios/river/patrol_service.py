@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -184,7 +184,7 @@ def _fixes(session: Session, patrol: Patrol) -> list[Any]:
     return list(
         session.execute(
             select(
-                PatrolPoint.seq, PatrolPoint.t, PatrolPoint.lat, PatrolPoint.lng,
+                PatrolPoint.seq, PatrolPoint.t.label("at"), PatrolPoint.lat, PatrolPoint.lng,
                 PatrolPoint.accuracy_m, PatrolPoint.flag, PatrolPoint.stretch,
             ).where(PatrolPoint.patrol_id == patrol.id)
         ).all()
@@ -199,11 +199,16 @@ def _retrack(
     cfg: PatrolSettings,
 ) -> trk.Track:
     """Clean the whole track with the fresh fixes, store them and every changed verdict."""
-    old = [trk.Fix(r.seq, r.t, r.lat, r.lng, r.accuracy_m) for r in rows]
+    old = [trk.Fix(r.seq, r.at, r.lat, r.lng, r.accuracy_m) for r in rows]
     track = trk.clean([*old, *fresh], cfg.track)
     stretch = track.stretch_of()
     changed = [
-        {"patrol_id": patrol.id, "seq": r.seq, "flag": track.flags[r.seq], "stretch": stretch.get(r.seq)}
+        {
+            "patrol_id": patrol.id,
+            "seq": r.seq,
+            "flag": track.flags[r.seq],
+            "stretch": stretch.get(r.seq),
+        }
         for r in rows
         if (r.flag, r.stretch) != (track.flags[r.seq], stretch.get(r.seq))
     ]
@@ -244,7 +249,7 @@ def add_points(
         _not_future(as_utc(p.t), now, cfg, "a fix's time")
     coords = trk.to_wgs84(body.crs, [p.lat for p in body.points], [p.lng for p in body.points])
     rows = _fixes(session, patrol)
-    seen = {(r.t, r.lat, r.lng) for r in rows}
+    seen = {(r.at, r.lat, r.lng) for r in rows}
     fresh: list[trk.Fix] = []
     for p, (lng, lat) in zip(body.points, coords, strict=True):
         key = (as_utc(p.t), lat, lng)
@@ -288,10 +293,11 @@ def report_issue(
     """
     patrol = _own(session, user, patrol_id, lock=False)
     _active(patrol)
+    crs: Literal["WGS84", "GCJ-02"] = "GCJ-02" if body.crs == "gcj02" else "WGS84"
     data = CaseCreate(
         category=body.category, channel=Channel.patrol, title=body.title, address=body.address,
-        location=Point(lat=body.lat, lng=body.lng, crs="GCJ-02" if body.crs == "gcj02" else "WGS84"),
-        description=body.description, photos=body.photos,
+        location=Point(lat=body.lat, lng=body.lng, crs=crs), description=body.description,
+        photos=body.photos,
     )  # fmt: skip
     result = intake.report(session=session, rules=rules, data=data, actor=user, at=now)
     case = result.case
@@ -300,7 +306,9 @@ def report_issue(
         lines = river_lines(session, patrol.river_id)
         section_id = trk.nearest({k: v[1] for k, v in lines.items()}, (case.lng, case.lat))
     link = session.execute(
-        select(PatrolIssue).where(PatrolIssue.patrol_id == patrol.id, PatrolIssue.case_id == case.id)
+        select(PatrolIssue).where(
+            PatrolIssue.patrol_id == patrol.id, PatrolIssue.case_id == case.id
+        )
     ).scalar_one_or_none()
     if link is None:
         link = PatrolIssue(
@@ -355,7 +363,9 @@ def finish(
     ]
     total = sum(s.length_km for s in targets)
     patrol.coverage = (
-        round(sum(trk.covered_share(covered.get(s.id, ())) * s.length_km for s in targets) / total, 4)
+        round(
+            sum(trk.covered_share(covered.get(s.id, ())) * s.length_km for s in targets) / total, 4
+        )
         if total > 0
         else None
     )

@@ -172,9 +172,7 @@ def clean(fixes: Iterable[Fix], rules: TrackRules) -> Track:
         elif f.seq in late:
             flags[f.seq] = PointFlag.out_of_order
     mileage = sum(
-        haversine_m(a.lng, a.lat, b.lng, b.lat)
-        for s in stretches
-        for a, b in itertools.pairwise(s)
+        haversine_m(a.lng, a.lat, b.lng, b.lat) for s in stretches for a, b in itertools.pairwise(s)
     )
     kept = [f for s in stretches for f in s]
     duration = (kept[-1].t - kept[0].t).total_seconds() if kept else 0.0
