@@ -90,20 +90,24 @@ def import_jurisdictions(path: Path, database_url: DbOption = None) -> None:
 def check_config(
     categories: Annotated[Path | None, typer.Option(help="category catalogue YAML")] = None,
     plans: Annotated[Path | None, typer.Option(help="dispatch plans (预案) YAML")] = None,
+    river_duty: Annotated[Path | None, typer.Option(help="巡河 patrol duty rules YAML")] = None,
 ) -> None:
-    """Validate an edited category catalogue and dispatch plans; exit 1 if any entry is refused."""
+    """Validate an edited category catalogue, dispatch plans and patrol duty rules; exit 1 if
+    any entry is refused."""
     from cityops.cases.categories import load_catalogue
     from cityops.cases.plans import load_plans
+    from cityops.scenarios.river.duty import load_rules
 
     try:
         catalogue = load_catalogue(categories)
         dispatch_plans = load_plans(catalogue, plans)
     except CityOpsError as exc:
         _fail(exc.message)
-    problems = [*catalogue.errors, *dispatch_plans.errors]
+    duty = load_rules(river_duty)
+    problems = [*catalogue.errors, *dispatch_plans.errors, *duty.errors]
     console.print(
         f"catalogue v{catalogue.version}: {len(catalogue.all())} categories; "
-        f"plans: {len(dispatch_plans.plans)} active"
+        f"plans: {len(dispatch_plans.plans)} active; river duty: {len(duty.rules)} levels"
     )
     for problem in problems:
         console.print(f"[yellow]refused:[/yellow] {problem}")

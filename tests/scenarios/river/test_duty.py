@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from cityops.bus.memory import Event
+from cityops.cli import app
 from cityops.ledger import service as ledger
 from cityops.scenarios.river import duty_service
 from cityops.scenarios.river.duty import (
@@ -208,3 +210,12 @@ def test_each_overdue_chief_is_reminded_once_per_missed_period(rivers: Api) -> N
         assert len(rows) == 6 and {p for _, p in rows} == {date(2026, 11, 11), date(2026, 11, 21)}
         entries = ledger.history(session=s, subject=f"staff:{west}")
         assert [e.action for e in entries] == ["river.duty_reminder"] * 2
+
+
+def test_check_config_refuses_a_bad_duty_rule(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["check-config"])
+    assert r.exit_code == 0 and "river duty: 4 levels" in r.output
+    bad = tmp_path / "duty.yaml"
+    bad.write_text("duties:\n  - {level: street, every: fortnight}\n", encoding="utf-8")
+    r = CliRunner().invoke(app, ["check-config", "--river-duty", str(bad)])
+    assert r.exit_code == 1 and "refused" in r.output and "fortnight" in r.output

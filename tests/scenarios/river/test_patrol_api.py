@@ -145,6 +145,8 @@ def test_an_issue_found_on_a_patrol_becomes_a_patrol_case(rivers: Api) -> None: 
     gcj = {**body, "crs": "gcj02", "photos": ["photo:" + "0" * 64 + ".jpg"]}
     r = call(rivers, "POST", f"/patrols/{p['id']}/issues", "dchief", json=gcj)
     assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_photo"
+    r = call(rivers, "POST", f"/patrols/{p['id']}/issues", "dchief", json={**body, "photos": [""]})
+    assert r.status_code == 422
     with rivers.ctx.sessions() as s:
         assert len(s.execute(select(Case.id)).all()) == 1
 
@@ -230,3 +232,22 @@ def test_closing_a_patrol_case_shows_in_the_patrol(rivers: Api) -> None:  # noqa
         case.status = CaseStatus.closed
     d = call(rivers, "GET", f"/patrols/{p['id']}").json()
     assert d["issues"][0]["status"] == "closed" and d["issues"][0]["section_code"] == "TM-001"
+
+
+def test_a_later_batch_can_clear_an_earlier_verdict(rivers: Api) -> None:  # noqa: F811
+    p = start(rivers)
+    fixes = walk(line_of(rivers, "TM-001"))
+    # The chief drives 5.5 km north in 10 s (a car, or a GPS outage): alone, that fix is a
+    # teleport; once two more fixes walk on from there, it is where the track went on.
+    moved = [{**f, "lat": f["lat"] + 0.05} for f in fixes[5:8]]
+    assert points(rivers, p["id"], fixes[:5]).json()["flagged"] == 0
+    r = points(rivers, p["id"], moved[:1]).json()
+    assert r["flags"] == {"teleport": 1} and r["flagged_count"] == 1
+    r = points(rivers, p["id"], moved[1:]).json()
+    assert r["flagged"] == 0 and r["flagged_count"] == 0  # the first moved fix was cleared
+    d = call(rivers, "GET", f"/patrols/{p['id']}").json()
+    assert [len(s) for s in d["track"]["geometry"]["coordinates"]] == [5, 3]
+    assert d["flagged_points"]["features"] == []
+    # The jump is not mileage: four steps before it, two after (≈ 48 m each).
+    assert d["mileage_m"] == pytest.approx(6 * line_of(rivers, "TM-001").length * 96_779 / 20,
+                                           rel=0.02)  # fmt: skip

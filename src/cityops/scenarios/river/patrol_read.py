@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import Session
 
+from cityops.auth.models import Role
 from cityops.auth.scope import Principal
 from cityops.cases.models import Case
 from cityops.errors import NotFound
@@ -42,7 +43,7 @@ def visible(user: Principal) -> ColumnElement[bool]:
     if user.is_city_wide:
         return true()
     own = Patrol.staff_id == user.staff_id if user.staff_id is not None else false()
-    if not user.scope_code or user.role.value == "resident":
+    if not user.scope_code or user.role == Role.resident:
         return own
     return own | Patrol.jurisdiction_code.startswith(user.scope_code, autoescape=True)
 

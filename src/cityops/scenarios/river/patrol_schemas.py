@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from cityops.scenarios.river.patrol_track import Crs
 
 MAX_POINTS = 5000
+# A photo reference as POST /photos returns it (or a URL of a photo kept elsewhere).
+PhotoRef = Annotated[str, Field(min_length=1, max_length=500)]
 
 
 class PatrolCreate(BaseModel):
@@ -74,7 +76,7 @@ class IssueCreate(BaseModel):
     lat: float = Field(ge=-90, le=90)
     lng: float = Field(ge=-180, le=180)
     crs: Crs = "wgs84"
-    photos: list[str] = Field(default_factory=list, max_length=20)
+    photos: list[PhotoRef] = Field(default_factory=list, max_length=20)
     title: str | None = Field(default=None, max_length=120)
     address: str | None = Field(default=None, max_length=200)
 
