@@ -144,8 +144,10 @@ def start(
             )
         return found, False
     busy = session.execute(
-        select(Patrol.id).where(Patrol.staff_id == staff_id, Patrol.status == PatrolStatus.active)
-    ).scalar_one_or_none()
+        select(Patrol.id)
+        .where(Patrol.staff_id == staff_id, Patrol.status == PatrolStatus.active)
+        .limit(1)
+    ).scalar()
     if busy is not None:
         raise Conflict(
             f"patrol {busy} is still going: finish it first", code="patrol_active", patrol_id=busy
