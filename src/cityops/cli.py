@@ -90,20 +90,24 @@ def import_jurisdictions(path: Path, database_url: DbOption = None) -> None:
 def check_config(
     categories: Annotated[Path | None, typer.Option(help="category catalogue YAML")] = None,
     plans: Annotated[Path | None, typer.Option(help="dispatch plans (预案) YAML")] = None,
+    river_duty: Annotated[Path | None, typer.Option(help="巡河 patrol duty rules YAML")] = None,
 ) -> None:
-    """Validate an edited category catalogue and dispatch plans; exit 1 if any entry is refused."""
+    """Validate an edited category catalogue, dispatch plans and patrol duty rules; exit 1 if
+    any entry is refused."""
     from cityops.cases.categories import load_catalogue
     from cityops.cases.plans import load_plans
+    from cityops.scenarios.river.duty import load_rules
 
     try:
         catalogue = load_catalogue(categories)
         dispatch_plans = load_plans(catalogue, plans)
     except CityOpsError as exc:
         _fail(exc.message)
-    problems = [*catalogue.errors, *dispatch_plans.errors]
+    duty = load_rules(river_duty)
+    problems = [*catalogue.errors, *dispatch_plans.errors, *duty.errors]
     console.print(
         f"catalogue v{catalogue.version}: {len(catalogue.all())} categories; "
-        f"plans: {len(dispatch_plans.plans)} active"
+        f"plans: {len(dispatch_plans.plans)} active; river duty: {len(duty.rules)} levels"
     )
     for problem in problems:
         console.print(f"[yellow]refused:[/yellow] {problem}")
@@ -257,19 +261,23 @@ def serve(
     from cityops.automation import start_automation
     from cityops.cases.scheduler import EscalationScheduler
     from cityops.runtime import build_context
+    from cityops.scenarios.river.duty_service import DutyReminders
     from cityops.sensing.mqtt_runtime import start_mqtt
 
     ctx = build_context(_settings(database_url))
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     sched = EscalationScheduler(ctx)
+    duty = DutyReminders(ctx)  # 巡河 overdue reminders
     automation = start_automation(ctx) if scheduler else None  # rules on the sensing network
     if scheduler:
         sched.start()
+        duty.start()
     try:
         uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
     finally:
         if scheduler:
             sched.stop()
+            duty.stop()
         mqtt.stop()
         if automation is not None:
             automation.stop()
@@ -294,6 +302,7 @@ def worker(
     the observation consumer. SIGTERM or Ctrl-C finishes the current batch, then exits."""
     from cityops.cases.scheduler import EscalationScheduler, run_once
     from cityops.runtime import build_context
+    from cityops.scenarios.river.duty_service import DutyReminders
 
     settings = _settings(database_url)
     try:
@@ -305,8 +314,10 @@ def worker(
         ctx.bus.close()
         return
     sched = EscalationScheduler(ctx, interval=interval)
+    duty = DutyReminders(ctx)  # 巡河 overdue reminders
     if scheduler:
         sched.start()
+        duty.start()
         console.print(f"escalation pass every {interval:g}s")
     try:
         if settings.bus_url.startswith(("nats://", "tls://")):
@@ -317,6 +328,7 @@ def worker(
     finally:
         if scheduler:
             sched.stop()
+            duty.stop()
         ctx.bus.close()
     console.print("worker stopped")
 

@@ -24,6 +24,7 @@ from cityops.cases.lifecycle import ACTION_NAMES_ZH
 from cityops.cases.runtime import get_rules
 from cityops.demo_sensing import start_sensing
 from cityops.runtime import build_context
+from cityops.scenarios.river.duty_service import DutyReminders
 from cityops.sensing.mqtt_runtime import start_mqtt
 from cityops.settings import Settings
 from cityops.sim.city import city_is_empty, seed_city
@@ -140,6 +141,8 @@ def run_demo(
     stop = threading.Event()
     worker = threading.Thread(target=_simulate, args=(ctx, rate, stop), daemon=True, name="sim")
     worker.start()
+    duty = DutyReminders(ctx)  # 巡河 overdue reminders, as `cityops serve` runs them
+    duty.start()
     sensing = start_sensing(ctx, devices, console) if devices > 0 else None
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     started = time.monotonic()
@@ -159,6 +162,7 @@ def run_demo(
         stop.set()
         server.should_exit = True
         worker.join(timeout=10)
+        duty.stop()
         if sensing is not None:
             sensing.stop()
         mqtt.stop()

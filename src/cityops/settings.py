@@ -93,6 +93,23 @@ class Settings(BaseSettings):
     # Case photos (photos/): content-addressed files under photo_dir; larger uploads get 413.
     photo_dir: Path = Path("var/photos")
     photo_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
+    # 巡河 patrol tracks (scenarios/river/patrol_track.py). All local defaults, not from the
+    # reference: a fix implying more than max_speed (15 m/s, above walking and patrol-boat
+    # speeds) from the track, beyond jitter metres of GPS noise, is a teleport; a fix reporting
+    # accuracy worse than max_accuracy metres is inaccurate; confirm_points plausible fixes in a
+    # row away from the track are a relocation (a new stretch), not a spike; a section counts as
+    # covered within buffer metres of the track; a fix stamped more than clock_skew seconds
+    # in the future is refused.
+    river_patrol_max_speed_mps: float = Field(default=15.0, gt=0)
+    river_patrol_max_accuracy_m: float = Field(default=50.0, gt=0)
+    river_patrol_jitter_m: float = Field(default=10.0, ge=0)
+    river_patrol_confirm_points: int = Field(default=3, ge=1)
+    river_patrol_buffer_m: float = Field(default=100.0, gt=0)
+    river_patrol_clock_skew_s: float = Field(default=300.0, ge=0)
+    # 巡河 duty rules (a YAML file; unset = scenarios/river/data/patrol_duty.yaml) and how often
+    # the overdue reminders run (local default: hourly; duties are counted in days).
+    river_duty_rules_path: Path | None = None
+    river_duty_check_minutes: float = Field(default=60.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from cityops.api.deps import CurrentUser, SessionDep
 from cityops.auth.models import Role
-from cityops.scenarios.river import registry, service
+from cityops.scenarios.river import patrol_api, registry, service
 from cityops.scenarios.river.schemas import AssessIn, AssessRead, RiverList, SectionRead
 
 router = APIRouter(prefix="/river", tags=["river"])
@@ -48,3 +48,7 @@ def section(code: str, session: SessionDep, user: CurrentUser) -> SectionRead:
     """A section (河段): its chiefs by level, the responsible department, its target class."""
     user.require_role(*_STAFF)
     return registry.section_detail(session=session, user=user, code=code)
+
+
+# Patrols (巡河), patrol duty and patrol KPIs: /river/patrols, /river/duty, /river/kpis.
+router.include_router(patrol_api.router)

@@ -9,14 +9,25 @@ API flags rather than hides.
 from __future__ import annotations
 
 import enum
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Date, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.scenarios.river.network import RiverKind
+from cityops.scenarios.river.patrol_track import PointFlag
 from cityops.scenarios.river.standards import WaterBody
-from cityops.store.base import Base
+from cityops.store.base import Base, UtcDateTime
 
 
 class ChiefLevel(enum.StrEnum):
@@ -74,3 +85,108 @@ class ChiefAssignment(Base):
     since: Mapped[date] = mapped_column(Date)
 
     __table_args__ = (UniqueConstraint("section_id", "level"),)
+
+
+# --- Patrols (巡河), duty reminders: scenarios/river/patrol_*.py, duty*.py ---------------------
+
+
+class PatrolStatus(enum.StrEnum):
+    active = "active"  # 巡河中
+    finished = "finished"  # 已结束
+
+
+class Patrol(Base):
+    """One patrol (巡河) by a staff member along a section or a river, with its track's figures.
+
+    ``client_id`` (the phone's id for the patrol) makes starting idempotent per staff member.
+    ``jurisdiction_code`` is where the patrol shows up: the section's street, or for a river
+    patrol the scope of the account that started it (None: city-wide).
+    """
+
+    __tablename__ = "river_patrol"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    river_id: Mapped[int] = mapped_column(ForeignKey("river_river.id"))
+    section_id: Mapped[int | None] = mapped_column(ForeignKey("river_section.id"), index=True)
+    jurisdiction_code: Mapped[str | None] = mapped_column(String(20), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[PatrolStatus] = mapped_column(Enum(PatrolStatus, native_enum=False, length=12))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    mileage_m: Mapped[float] = mapped_column(Float, default=0.0)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    coverage: Mapped[float | None] = mapped_column(Float)  # share 0..1, set on finishing
+    point_count: Mapped[int] = mapped_column(Integer, default=0)
+    flagged_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        UniqueConstraint("staff_id", "client_id"),
+        Index("ix_river_patrol_staff_started", "staff_id", "started_at"),
+        Index("ix_river_patrol_river_started", "river_id", "started_at"),
+        Index("ix_river_patrol_started", "started_at"),
+    )
+
+
+class PatrolPoint(Base):
+    """One GPS fix as stored (WGS84), in arrival order ``seq``, with its flag (null: trusted)."""
+
+    __tablename__ = "river_patrol_point"
+
+    patrol_id: Mapped[int] = mapped_column(
+        ForeignKey("river_patrol.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    t: Mapped[datetime] = mapped_column(UtcDateTime())
+    lat: Mapped[float] = mapped_column(Float)
+    lng: Mapped[float] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    flag: Mapped[PointFlag | None] = mapped_column(Enum(PointFlag, native_enum=False, length=16))
+    stretch: Mapped[int | None] = mapped_column(Integer)  # 0, 1, … along the track; null: left out
+
+    __table_args__ = (UniqueConstraint("patrol_id", "t", "lat", "lng"),)
+
+
+class PatrolIssue(Base):
+    """A problem found on a patrol: the case it became, and the section it lies on."""
+
+    __tablename__ = "river_patrol_issue"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patrol_id: Mapped[int] = mapped_column(ForeignKey("river_patrol.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    section_id: Mapped[int | None] = mapped_column(ForeignKey("river_section.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("patrol_id", "case_id"),)
+
+
+class PatrolCoverage(Base):
+    """The stretches of a section a finished patrol passed: intervals of its length (0..1)."""
+
+    __tablename__ = "river_patrol_coverage"
+
+    patrol_id: Mapped[int] = mapped_column(
+        ForeignKey("river_patrol.id", ondelete="CASCADE"), primary_key=True
+    )
+    section_id: Mapped[int] = mapped_column(
+        ForeignKey("river_section.id"), primary_key=True, index=True
+    )
+    intervals: Mapped[str] = mapped_column(Text)  # JSON [[from, to], ...], fractions
+    share: Mapped[float] = mapped_column(Float)
+
+
+class DutyReminder(Base):
+    """A reminder sent to a chief whose patrols at one level are overdue: one per missed period."""
+
+    __tablename__ = "river_duty_reminder"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    level: Mapped[ChiefLevel] = mapped_column(Enum(ChiefLevel, native_enum=False, length=16))
+    period_start: Mapped[date] = mapped_column(Date)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sections: Mapped[str] = mapped_column(Text)  # JSON list of section codes overdue
+
+    __table_args__ = (UniqueConstraint("staff_id", "level", "period_start"),)
