@@ -1,0 +1,67 @@
+"""Hand-made station samples and a way to feed them to the shipped river plans (no database)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cityops.rules.evaluate import Compiled, Outcome, initial, on_reading
+from cityops.rules.plans import load_plans
+
+T0 = 1_790_000_000.0
+HOUR = 3600.0
+FACTS = {"section": "TT-001", "target": "III", "water_body": "river"}
+# Class II by GB 3838 (DO ≥ 6, CODMn ≤ 4, NH3-N ≤ 0.5, TP ≤ 0.1; the rest class I); not
+# black-odorous (every indicator better than its light bound); no rain.
+CLEAN: dict[str, float] = {
+    "ph": 7.5, "do": 7.0, "codmn": 3.0, "cod": 14.0, "bod5": 2.5, "nh3n": 0.3, "tp": 0.08,
+    "conductivity": 400.0, "turbidity": 10.0, "transparency": 60.0, "orp": 150.0,
+    "rainfall": 0.0,
+}  # fmt: skip
+# NH3-N alone sets the class: ≤ 0.5 II, ≤ 1.0 III, ≤ 1.5 IV, ≤ 2.0 V, above 劣V.
+NH3N_FOR = {"II": 0.3, "III": 0.8, "IV": 1.3, "V": 1.8, "劣V": 2.5}
+
+
+def sample(**changes: float) -> dict[str, float]:
+    return {**CLEAN, **changes}
+
+
+def of_class(label: str, **changes: float) -> dict[str, float]:
+    return sample(nh3n=NH3N_FOR[label], **changes)
+
+
+def plan(plan_id: str, **overrides: object) -> Compiled:
+    ps = load_plans(overrides={plan_id: overrides} if overrides else None)
+    (found,) = [p for p in ps.plans if p.id == plan_id]
+    return Compiled(found)
+
+
+def feed(
+    cp: Compiled,
+    samples: Sequence[Mapping[str, float]],
+    *,
+    step: float = HOUR,
+    facts: Mapping[str, Any] = FACTS,
+    state: dict[str, Any] | None = None,
+    start: float = T0,
+) -> list[Outcome]:
+    """Each sample's values (the inputs the plan reads, by name) at one time; per sample, one
+    outcome: the state after it, its timers, and its firing's trace if any."""
+    names = sorted({*cp.by_input, *cp.det_by_input})
+    st = state if state is not None else initial(cp, "thing:1")
+    outs: list[Outcome] = []
+    for i, values in enumerate(samples):
+        t = start + i * step
+        merged = Outcome(st)
+        for name in names:
+            out = on_reading(cp, st, name, t, values[name], t, facts)
+            st = out.state
+            merged.timers += out.timers
+            merged.trace = out.trace or merged.trace
+        merged.state = st
+        outs.append(merged)
+    return outs
+
+
+def events(outs: Sequence[Outcome]) -> list[str | None]:
+    return [o.trace["event"] if o.trace else None for o in outs]
