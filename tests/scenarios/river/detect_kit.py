@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from cityops.rules.evaluate import Compiled, Outcome, initial, on_reading
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cityops.clock import Clock, FakeClock
+from cityops.rules.evaluate import Compiled, Outcome, Reading, initial, on_reading
 from cityops.rules.plans import load_plans
+from cityops.scenarios.river import seeding
+from cityops.scenarios.river.models import Section
+from cityops.sensing import entities
+from cityops.sensing.models import Datastream, Location, ObservedProperty, Sensor, Thing
+from tests import citykit
+from tests.scenarios.river.test_river_api import MAIN, TRIB
 
 T0 = 1_790_000_000.0
 HOUR = 3600.0
@@ -65,3 +77,93 @@ def feed(
 
 def events(outs: Sequence[Outcome]) -> list[str | None]:
     return [o.trace["event"] if o.trace else None for o in outs]
+
+
+# ------------------------------------------------------------------------ stations in a database
+UNITS = {"ph": "1", "conductivity": "uS/cm", "turbidity": "NTU", "transparency": "cm", "orp": "mV",
+         "rainfall": "mm/h"}  # fmt: skip
+PROPERTIES = tuple(CLEAN)
+
+
+def add_station(
+    session: Session,
+    clock: Clock,
+    *,
+    code: str,
+    section: str | None,
+    lat: float,
+    lng: float,
+    properties: Sequence[str] = PROPERTIES,
+) -> dict[str, int]:
+    """A station Thing at (lat, lng) with one datastream per observed property (the shared
+    names), as H1's stations will make them; returns property → datastream id."""
+    sensor = entities.create(session=session, model=Sensor, values={"name": f"{code} sensors"})
+    props = {
+        p.name: p.id
+        for p in session.execute(select(ObservedProperty)).scalars()
+        if p.name in properties
+    }
+    for name in properties:
+        if name not in props:
+            props[name] = entities.create(
+                session=session, model=ObservedProperty, values={"name": name}
+            ).id
+    where = {"river_station": code, **({"section": section} if section else {})}
+    thing = entities.create(
+        session=session, model=Thing, values={"name": f"水质站 {code}", "properties": where}
+    )
+    loc = entities.create(
+        session=session,
+        model=Location,
+        values={"name": code, "location": {"type": "Point", "coordinates": [lng, lat]}},
+    )
+    entities.set_thing_locations(
+        session=session, thing_id=thing.id, location_ids=[loc.id], clock=clock
+    )
+    out: dict[str, int] = {}
+    for name in properties:
+        unit = UNITS.get(name, "mg/L")
+        out[name] = entities.create(
+            session=session,
+            model=Datastream,
+            values={
+                "name": f"{code} {name}",
+                "unit_of_measurement": {"name": unit, "symbol": unit, "definition": ""},
+                "thing_id": thing.id,
+                "sensor_id": sensor.id,
+                "observed_property_id": props[name],
+            },
+        ).id
+    return out
+
+
+def readings(
+    streams: Mapping[str, int], values: Mapping[str, float], at: datetime
+) -> list[Reading]:
+    """One sample of a station as engine readings."""
+    return [Reading(ds, at, values[name]) for name, ds in streams.items()]
+
+
+@dataclass
+class RiverCity:
+    """SmallCity with the two test rivers (测试江 TM, its tributary 测试河 TT) and case rules."""
+
+    sessions: sessionmaker[Session]
+    clock: FakeClock
+    city: citykit.SmallCity
+    rules: Any
+
+    def section(self, code: str) -> Section:
+        with self.sessions() as s:
+            found = s.execute(select(Section).where(Section.code == code)).scalar_one()
+            s.expunge(found)
+            return found
+
+
+def river_city(sessions: sessionmaker[Session], clock: FakeClock) -> RiverCity:
+    with sessions.begin() as s:
+        city = citykit.build(s)
+        seeding.ensure_network(session=s, seed=7, rivers=[MAIN, TRIB], tributaries=())
+    with sessions() as s:
+        rules = citykit.rules_for(s, clock)
+    return RiverCity(sessions, clock, city, rules)

@@ -67,15 +67,9 @@ def _earlier_on(d: DetectorState, t: float) -> bool:
     return bool(d.get("p", False)) if d.get("t") == t else bool(d.get("on", False))
 
 
-class _SectionDetector(Detector):
-    """Detectors of a station's water against its section: GB 3838 item inputs, section facts."""
-
-    def check_inputs(self, inputs: Sequence[str]) -> None:
-        unknown = [i for i in inputs if i not in STANDARD.items]
-        if unknown:
-            raise ValueError(f"{self.name}: {unknown} are no GB 3838 items")
-        if not any(STANDARD.items[i].counted for i in inputs):
-            raise ValueError(f"{self.name}: no input counts for the class (TN is reported only)")
+class _OnSection(Detector):
+    """Detectors of a station on a section: the section's code, target class and water body
+    are their facts (one lookup per station, shared by every river detector)."""
 
     def facts(self, session: Session, info: SourceInfo) -> Facts:
         thing = info.thing_id
@@ -84,6 +78,17 @@ class _SectionDetector(Detector):
             raise Unbound(f"thing {thing} is on no river section")
         s = site.section
         return {"section": s.code, "target": s.target_class, "water_body": s.water_body.value}
+
+
+class _SectionDetector(_OnSection):
+    """Detectors of the GB 3838 class: their inputs are GB 3838 items."""
+
+    def check_inputs(self, inputs: Sequence[str]) -> None:
+        unknown = [i for i in inputs if i not in STANDARD.items]
+        if unknown:
+            raise ValueError(f"{self.name}: {unknown} are no GB 3838 items")
+        if not any(STANDARD.items[i].counted for i in inputs):
+            raise ValueError(f"{self.name}: no input counts for the class (TN is reported only)")
 
     @staticmethod
     def water_class(values: Mapping[str, float], facts: Facts) -> WaterClass | None:
@@ -127,7 +132,7 @@ class TargetBreach(_SectionDetector):
         return {"t": t, "since": since, "on": t - since >= params.days * DAY, "class": cls.label}
 
 
-class BlackOdorousOnset(Detector):
+class BlackOdorousOnset(_OnSection):
     name = "black_odorous_onset"
     Params = OnsetParams
 
