@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     # Case photos (photos/): content-addressed files under photo_dir; larger uploads get 413.
     photo_dir: Path = Path("var/photos")
     photo_max_bytes: int = Field(default=8 * 1024 * 1024, ge=1)
+    # 智慧河长 other-source detections (drone, boat, satellite, AI video): the nearest section
+    # within this many metres takes one; at or above the confidence it becomes an event (a case)
+    # at once, below it waits for a dispatcher. Local defaults, not from a standard.
+    river_detection_max_distance_m: float = Field(default=500.0, gt=0, le=50_000)
+    river_detection_min_confidence: float = Field(default=0.8, ge=0, le=1)
 
     @field_validator("database_url")
     @classmethod

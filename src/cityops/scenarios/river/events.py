@@ -21,23 +21,28 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.auth.scope import machine
+from cityops.auth.scope import Principal, machine
 from cityops.bus.memory import queue_event
 from cityops.cases import intake
 from cityops.cases import service as cases
-from cityops.cases.lifecycle import Action
+from cityops.cases.lifecycle import OPEN_STATES, Action
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.cases.rules import CaseRules
 from cityops.cases.schemas import CaseCreate, Point, TransitionCreate
+from cityops.errors import ValidationFailed
 from cityops.ledger import service as ledger
+from cityops.registry.models import Department, Staff
 from cityops.rules.caseport import CaseOpened
 from cityops.scenarios.river.models import (
     ChiefAssignment,
     ChiefLevel,
     EventSource,
+    River,
     RiverEvent,
     Section,
 )
+from cityops.scenarios.river.registry import _visible as visible
+from cityops.scenarios.river.schemas import DepartmentRef, EventChief, EventPage, EventRead
 from cityops.sensing.models import Thing
 
 RIVER_CATEGORY = "06025"  # 水域不洁 (shuiwu, district level)
@@ -293,3 +298,67 @@ def on_rule_case(opened: CaseOpened) -> None:
         actor=f"rule:{opened.plan}",
         at=opened.at,
     )
+
+
+def list_events(
+    *,
+    session: Session,
+    user: Principal,
+    river: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    limit: int = 200,
+) -> EventPage:
+    """Events on the sections the caller sees, newest first, with their case's status, section,
+    chief and department. ``status``: a case status, or ``open`` for any not yet closed."""
+    stmt = (
+        select(RiverEvent, Case.status, Case.title, Section, River, Staff.name, Department)
+        .join(Case, Case.id == RiverEvent.case_id)
+        .join(Section, Section.id == RiverEvent.section_id)
+        .join(River, River.id == Section.river_id)
+        .outerjoin(Staff, Staff.id == RiverEvent.chief_staff_id)
+        .outerjoin(Department, Department.id == RiverEvent.department_id)
+        .where(visible(user))
+    )
+    if river:
+        stmt = stmt.where(River.code == river)
+    if status == "open":
+        stmt = stmt.where(Case.status.in_(sorted(OPEN_STATES)))
+    elif status:
+        try:
+            stmt = stmt.where(Case.status == CaseStatus(status))
+        except ValueError:
+            known = ", ".join(["open", *(s.value for s in CaseStatus)])
+            raise ValidationFailed(
+                f"unknown status {status!r}; one of {known}", code="unknown_status"
+            ) from None
+    if since is not None:
+        stmt = stmt.where(RiverEvent.detected_at >= since)
+    rows = session.execute(
+        stmt.order_by(RiverEvent.detected_at.desc(), RiverEvent.id.desc()).limit(limit)
+    ).all()
+    items = [_read(*row) for row in rows]
+    return EventPage(items=items, total=len(items))
+
+
+def _read(
+    e: RiverEvent,
+    status: CaseStatus,
+    title: str,
+    s: Section,
+    r: River,
+    chief: str | None,
+    d: Department | None,
+) -> EventRead:
+    who = None
+    if e.chief_staff_id is not None:
+        who = EventChief(staff_id=e.chief_staff_id, name=chief, level=e.chief_level or "")
+    dept = DepartmentRef(id=d.id, code=d.code, name=d.name, type=d.type.value) if d else None
+    return EventRead(
+        id=e.id, case_id=e.case_id, case_status=status.value, case_title=title,
+        river_code=r.code, river_name=r.name, section=s.code, section_name=s.name,
+        station_id=e.station_id, source=e.source.value, detector=e.detector,
+        detected_at=e.detected_at, lat=e.lat, lng=e.lng, confidence=e.confidence,
+        image_ref=e.image_ref, chief=who, no_chief=e.no_chief, department=dept,
+        evidence=e.evidence,
+    )  # fmt: skip
