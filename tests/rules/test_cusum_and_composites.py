@@ -137,6 +137,14 @@ def test_unless_keeps_a_plan_from_firing_but_never_clears_it() -> None:
     assert events(fired) == ["fire", None, "clear"]
 
 
+def test_a_threshold_with_a_sustain_on_the_same_input_is_stepped_in_full() -> None:
+    cp = compile_(
+        "trigger: {type: above, value: 10}", sustain={"type": "above", "value": 5, "clear": 3}
+    )
+    assert cp.band is None  # the plain-threshold fast path would skip the sustain leaf
+    assert events(feed(cp, [11, 6, 4, 2])) == ["fire", None, None, "clear"]
+
+
 def test_sustain_keeps_a_fired_plan_on_until_it_no_longer_holds() -> None:
     cp = _multi(
         "trigger: {type: above, input: a, value: 10}",

@@ -114,7 +114,8 @@ class Compiled:
         # The fast path of a plain threshold: the band (fire at, clear at) of its one leaf.
         self.band: tuple[str, float, float] | None = None
         top = plan.trigger
-        if not self.needs_t and isinstance(top, Above | Below) and top.for_ is None:
+        alone = len(self.leaves) == 1  # no unless / sustain beside it
+        if not self.needs_t and alone and isinstance(top, Above | Below) and top.for_ is None:
             clear = top.value if top.clear is None else top.clear
             self.band = (top.type, top.value, clear)
 
