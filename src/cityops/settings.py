@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     # the overdue reminders run (local default: hourly; duties are counted in days).
     river_duty_rules_path: Path | None = None
     river_duty_check_minutes: float = Field(default=60.0, gt=0)
+    # 智慧河长 other-source detections (drone, boat, satellite, AI video): the nearest section
+    # within this many metres takes one; at or above the confidence it becomes an event (a case)
+    # at once, below it waits for a dispatcher. Local defaults, not from a standard.
+    river_detection_max_distance_m: float = Field(default=500.0, gt=0, le=50_000)
+    river_detection_min_confidence: float = Field(default=0.8, ge=0, le=1)
 
     @field_validator("database_url")
     @classmethod

@@ -24,6 +24,8 @@ STEP_NAMES_ZH: dict[str, str] = {
     "warn_near_overdue": "临期预警",
     "rules.case_evidence": "监测证据",
     "rules.case_reopened": "复发重开",
+    "river.event_opened": "河湖事件登记",
+    "river.event_evidence": "河湖事件证据",
     **{a.value: name for a, name in ACTION_NAMES_ZH.items()},
 }
 # What a resident sees of a step's facts: statuses, times, outcomes and stated reasons.

@@ -4,10 +4,16 @@
 a case not yet handled waits (the engine asks again later). ``recurrence``: a handled case fails
 its check and goes back for rework (返工); a closed one cannot be reopened by the lifecycle, so the
 problem is filed again as a new case that names the old one, and the ledger links the two.
+
+Scenarios may listen for the cases that plans open (``on_case_opened``, keyed by a plan id
+prefix): the river records a pollution event and sends the case to the section's department and
+chief. A listener runs in the same transaction; if it refuses, the case is not opened either.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +31,30 @@ from cityops.ledger import service as ledger
 from cityops.rules.ports import CaseRef, SourceInfo
 
 DONE = frozenset({CaseStatus.closed, CaseStatus.evaluated, CaseStatus.void})
+
+
+@dataclass(frozen=True, slots=True)
+class CaseOpened:
+    """A case a plan opened (or, ``duplicate``, the open case the report joined)."""
+
+    session: Session
+    rules: CaseRules
+    at: datetime
+    plan: str
+    source: SourceInfo
+    case_id: int
+    duplicate: bool
+    evidence: list[dict[str, Any]]
+
+
+CaseListener = Callable[[CaseOpened], None]
+_LISTENERS: list[tuple[str, CaseListener]] = []
+
+
+def on_case_opened(prefix: str, listener: CaseListener) -> None:
+    """Call ``listener`` for every case opened by a plan whose id starts with ``prefix``."""
+    if (prefix, listener) not in _LISTENERS:
+        _LISTENERS.append((prefix, listener))
 
 
 def summary(evidence: list[Any], limit: int = 1500) -> str:
@@ -81,6 +111,10 @@ class IntakeCasePort:
             subject=f"case:{cid}",
             payload={"plan": plan, "readings": evidence, "previous_case": previous},
         )
+        opened = CaseOpened(session, self.rules, at, plan, source, cid, result.duplicate, evidence)
+        for prefix, listener in _LISTENERS:
+            if plan.startswith(prefix):
+                listener(opened)
         return CaseRef(cid, result.case.status in DONE)
 
     def add_evidence(

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,22 +28,25 @@ from cityops.clock import Clock
 from cityops.rules import evaluate as ev
 from cityops.rules import service
 from cityops.rules.actions import Executor
+from cityops.rules.detectors import Unbound
 from cityops.rules.evaluate import Compiled, Outcome, Reading, State, Timer
 from cityops.rules.plans import Disabled, Plan, PlanSet, Selector, Source
 from cityops.rules.ports import Actuator, CasePort, Directory, Notifier, SourceInfo
-from cityops.store.engine import transaction
+from cityops.store.engine import reading, transaction
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class Instance:
-    """A plan bound to one source: its key, its inputs (name → datastream) and what it is."""
+    """A plan bound to one source: its key, its inputs (name → datastream), what it is, and what
+    its detectors know about it."""
 
     cp: Compiled
     key: str
     inputs: dict[str, int]
     info: SourceInfo
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -106,12 +111,46 @@ class RulesEngine:
         self.problems = []
         instances: dict[tuple[str, str], Instance] = {}
         index: dict[int, list[tuple[Instance, str]]] = {}
-        for pid, cp in self.compiled.items():
-            for inst in self._bind(cp):
-                instances[(pid, inst.key)] = inst
-                for name, ds in inst.inputs.items():
-                    index.setdefault(ds, []).append((inst, name))
+        detecting = any(cp.detectors for cp in self.compiled.values())
+        with reading(self.sessions) if detecting else nullcontext() as session:
+            known: dict[tuple[Any, str], Mapping[str, Any] | Unbound] = {}
+            for pid, cp in self.compiled.items():
+                for inst in self._bind(cp):
+                    if cp.detectors:
+                        assert session is not None
+                        found = self._facts(session, inst, known)
+                        if found is None:
+                            continue
+                        inst = Instance(cp, inst.key, inst.inputs, inst.info, found)
+                    instances[(pid, inst.key)] = inst
+                    for name, ds in inst.inputs.items():
+                        index.setdefault(ds, []).append((inst, name))
         return instances, index
+
+    def _facts(
+        self,
+        session: Session,
+        inst: Instance,
+        known: dict[tuple[Any, str], Mapping[str, Any] | Unbound],
+    ) -> Mapping[str, Any] | None:
+        """What the plan's detectors know about the source (None: not bound, reported)."""
+        facts: dict[str, Any] = {}
+        subject = f"thing:{inst.info.thing_id}" if inst.info.thing_id is not None else inst.key
+        for bound in inst.cp.detectors.values():
+            det = bound.detector
+            key = (type(det).facts, subject)  # detectors sharing the lookup share the answer
+            if key not in known:
+                try:
+                    known[key] = det.facts(session, inst.info)
+                except Unbound as exc:
+                    known[key] = exc
+            got = known[key]
+            if isinstance(got, Unbound):
+                reason = f"{inst.key}: {det.name}: {got}; not bound"
+                self.problems.append(Disabled(inst.cp.plan.id, reason))
+                return None
+            facts.update(got)
+        return facts
 
     def rebind(self) -> tuple[int, int]:
         """Bind the plans again to the sources the directory knows now; (added, removed).
@@ -230,7 +269,7 @@ class RulesEngine:
             for inst, name in binds:
                 k = (inst.cp.plan.id, inst.key)
                 st = pending.get(k) or states.get(k) or ev.initial(inst.cp, inst.key)
-                out = ev.on_reading(inst.cp, st, name, t, r.value, nowts)
+                out = ev.on_reading(inst.cp, st, name, t, r.value, nowts, inst.facts)
                 evaluated += 1
                 if out.changed:
                     pending[k] = out.state

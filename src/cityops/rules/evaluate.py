@@ -12,14 +12,28 @@ Times are epoch seconds (floats) so the state serialises cheaply.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cityops.rules import triggers
+from cityops.rules import detectors, triggers
 from cityops.rules.cron import Cron
-from cityops.rules.plans import Above, AllOf, AnyOf, Below, OpenCase, Plan, Recheck, leaves_of
+from cityops.rules.plans import (
+    Above,
+    AllOf,
+    AnyOf,
+    AtLeast,
+    Below,
+    Detector,
+    Not,
+    OpenCase,
+    Plan,
+    Recheck,
+    leaf_inputs,
+    leaves_of,
+)
 
 State = dict[str, Any]
 
@@ -65,37 +79,55 @@ class Compiled:
     """A plan prepared for evaluation: leaves by index and by input, rechecks numbered."""
 
     __slots__ = (
-        "band", "by_input", "cron", "evidence", "leaves", "needs_t", "plan", "rechecks", "tree",
-        "tz",
+        "band", "by_input", "cron", "det_by_input", "detectors", "evidence", "leaves", "needs_t",
+        "plan", "rechecks", "sustain", "tree", "tz", "unless",
     )  # fmt: skip
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.leaves = leaves_of(plan.trigger) if plan.trigger else []
+        parts = (plan.trigger, plan.unless, plan.sustain)
+        self.leaves = [leaf for part in parts if part is not None for leaf in leaves_of(part)]
         self.by_input: dict[str, list[int]] = {}
+        self.det_by_input: dict[str, list[int]] = {}  # detector leaves, stepped with the facts
+        self.detectors: dict[int, detectors.Bound] = {}
         for i, leaf in enumerate(self.leaves):
-            self.by_input.setdefault(leaf.input, []).append(i)
+            if isinstance(leaf, Detector):
+                self.detectors[i] = detectors.bind(leaf.detector, leaf.inputs, leaf.params)
+            into = self.det_by_input if isinstance(leaf, Detector) else self.by_input
+            for name in leaf_inputs(leaf):
+                into.setdefault(name, []).append(i)
         counter = iter(range(len(self.leaves)))
         self.tree = _tree(plan.trigger, counter) if plan.trigger else None
+        self.unless = _tree(plan.unless, counter) if plan.unless else None
+        self.sustain = _tree(plan.sustain, counter) if plan.sustain else None
         self.rechecks: list[Recheck] = []
         _number(plan.actions, self.rechecks)
         self.evidence = plan.evidence if (_cases(plan) or plan.verification) else 0
         self.tz = ZoneInfo(plan.timezone)
         self.cron = Cron.parse(plan.schedule.cron) if plan.schedule and plan.schedule.cron else None
-        timed = any(x.type in ("no_data", "flat_line", "rate", "jump") for x in self.leaves)
+        timed = any(
+            x.type in ("no_data", "flat_line", "rate", "jump", "recent", "cusum", "detector")
+            for x in self.leaves
+        )
         # Keep per-input reading times only where order matters (several inputs, timed leaves).
         self.needs_t = bool(self.evidence or len(self.by_input) > 1 or timed)
         # The fast path of a plain threshold: the band (fire at, clear at) of its one leaf.
         self.band: tuple[str, float, float] | None = None
         top = plan.trigger
-        if not self.needs_t and isinstance(top, Above | Below) and top.for_ is None:
+        alone = len(self.leaves) == 1  # no unless / sustain beside it
+        if not self.needs_t and alone and isinstance(top, Above | Below) and top.for_ is None:
             clear = top.value if top.clear is None else top.clear
             self.band = (top.type, top.value, clear)
 
 
 def _tree(trig: Any, counter: Any) -> Any:
+    """A leaf's index, or (kind, children, n) for a composite."""
     if isinstance(trig, AllOf | AnyOf):
-        return (trig.type, [_tree(t, counter) for t in trig.of])
+        return (trig.type, [_tree(t, counter) for t in trig.of], 0)
+    if isinstance(trig, AtLeast):
+        return ("at_least", [_tree(t, counter) for t in trig.of], trig.n)
+    if isinstance(trig, Not):
+        return ("not", [_tree(trig.of, counter)], 0)
     return next(counter)
 
 
@@ -124,16 +156,36 @@ def _out(cp: Compiled, node: Any, leaves: list[dict[str, Any]], now: float) -> b
     if isinstance(node, int):
         leaf = cp.leaves[node]
         return triggers.OUT[leaf.type](leaf, leaves[node], now)
-    kind, kids = node
+    kind, kids, n = node
     if kind == "all":
         return all(_out(cp, k, leaves, now) for k in kids)
-    return any(_out(cp, k, leaves, now) for k in kids)
+    if kind == "any":
+        return any(_out(cp, k, leaves, now) for k in kids)
+    if kind == "not":
+        return not _out(cp, kids[0], leaves, now)
+    return sum(_out(cp, k, leaves, now) for k in kids) >= int(n)
+
+
+def _decide(cp: Compiled, on: bool, leaves: list[dict[str, Any]], now: float) -> bool:
+    """Whether the instance is on: the trigger, kept from firing by ``unless``, kept on by
+    ``sustain``."""
+    out = _out(cp, cp.tree, leaves, now)
+    if on:
+        return out or (cp.sustain is not None and _out(cp, cp.sustain, leaves, now))
+    return out and not (cp.unless is not None and _out(cp, cp.unless, leaves, now))
 
 
 def on_reading(
-    cp: Compiled, state: State | None, input_name: str, t: float, v: float, now: float
+    cp: Compiled,
+    state: State | None,
+    input_name: str,
+    t: float,
+    v: float,
+    now: float,
+    facts: Mapping[str, Any] | None = None,
 ) -> Outcome:
-    """Feed one reading of ``input_name`` (value ``v`` at ``t``) to the instance."""
+    """Feed one reading of ``input_name`` (value ``v`` at ``t``) to the instance; ``facts``: what
+    its detectors know about the source (``rules.detectors``)."""
     st = state if state is not None else initial(cp)
     band = cp.band
     if band is not None:  # a plain threshold that neither crosses nor clears changes nothing
@@ -164,6 +216,10 @@ def on_reading(
                 cancel.append(f"leaf:{i}")
             else:
                 timers.append(Timer(tm, cp.plan.id, inst, f"leaf:{i}"))
+    for i in cp.det_by_input.get(input_name, ()):
+        if new_leaves is None:
+            new_leaves = list(leaves)
+        new_leaves[i] = detectors.step(cp.detectors[i], leaves[i], input_name, t, v, facts or {})
     needs_t = cp.needs_t
     if new_leaves is None and not needs_t:
         return Outcome(st, changed=False)
@@ -174,7 +230,7 @@ def on_reading(
         new["t"] = {**st.get("t", {}), input_name: t}
     if cp.evidence:
         new["ev"] = [*st.get("ev", ())[-(cp.evidence - 1) :], [t, input_name, v]]
-    out = _out(cp, cp.tree, new["L"], t)
+    out = _decide(cp, st["on"], new["L"], t)
     cause = {"reading": {"input": input_name, "time": _iso(t), "value": v}}
     return _edge(cp, new, out, t, now, cause, timers, cancel)
 
@@ -247,7 +303,7 @@ def on_timer(cp: Compiled, state: State | None, timer: Timer, now: float) -> Out
             st = {**st, "L": [*st["L"][:i], ls, *st["L"][i + 1 :]]}
             if again is not None:
                 timers.append(Timer(again, cp.plan.id, timer.instance, kind))
-        return _edge(cp, st, _out(cp, cp.tree, st["L"], now), now, now, cause, timers, [])
+        return _edge(cp, st, _decide(cp, st["on"], st["L"], now), now, now, cause, timers, [])
     if kind.startswith("recheck:"):
         if not st["on"] or st["ep"] != timer.data.get("ep"):
             return Outcome(st, changed=False)
@@ -298,6 +354,10 @@ def evidence(state: State) -> list[dict[str, Any]]:
     return [{"time": _iso(t), "input": n, "value": v} for t, n, v in state.get("ev", ())]
 
 
+def _dump(part: Any) -> dict[str, Any] | None:
+    return part.model_dump(by_alias=True, exclude_none=True) if part is not None else None
+
+
 def _iso(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).isoformat()
 
@@ -326,9 +386,8 @@ def _trace(
         "evaluated_at": _iso(now),
         **cause,
         "conditions": leaves,
-        "trigger": cp.plan.trigger.model_dump(by_alias=True, exclude_none=True)
-        if cp.plan.trigger
-        else None,
+        "trigger": _dump(cp.plan.trigger),
+        **{k: _dump(getattr(cp.plan, k)) for k in ("unless", "sustain") if getattr(cp.plan, k)},
         "actions": [
             {"kind": c.kind, **(c.action.model_dump(exclude_none=True) if c.action else c.data)}
             for c in calls

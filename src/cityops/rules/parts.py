@@ -37,8 +37,8 @@ class _Strict(BaseModel):
 
 class _Duration(_Strict):
     @field_validator("for_", "every", "after", "per", "hold", "reopen_window", "recheck",
-                     "renotify_every", "escalate_after", "flap_window", check_fields=False,
-                     mode="before")  # fmt: skip
+                     "renotify_every", "escalate_after", "flap_window", "latch", "within",
+                     check_fields=False, mode="before")  # fmt: skip
     @classmethod
     def _duration(cls, v: object) -> object:
         return None if v is None else seconds(v)
@@ -146,6 +146,62 @@ class OutOfRange(_Strict):
     max: float
 
 
+class Recent(_Duration):
+    """Some reading ≥ ``above`` (or ≤ ``below``) within the last ``within`` (rain in 6 h)."""
+
+    type: Literal["recent"]
+    input: str = "value"
+    within: float
+    above: float | None = None
+    below: float | None = None
+
+    @model_validator(mode="after")
+    def _one_side(self) -> Recent:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("recent: give exactly one of above / below")
+        return self
+
+
+class Cusum(_Duration):
+    """Two-sided standardised CUSUM (ffstream: Bodenham & Adams 2016; defaults k 0.25, h 8, 50).
+
+    The first ``burn_in`` readings give the mean μ and standard deviation σ (at least
+    ``min_sigma``); then each reading adds z = (x − μ)/σ to S⁺ = max(0, S⁺ + z − k) and
+    S⁻ = max(0, S⁻ − z − k). A sum over ``h`` in ``direction`` is an alarm and both sums restart
+    from zero (as detecta's ``detect_cusum``). The leaf holds for ``latch`` after each alarm, or
+    without ``latch`` until the input's next reading.
+    """
+
+    type: Literal["cusum"]
+    input: str = "value"
+    k: float = Field(default=0.25, ge=0)
+    h: float = Field(default=8.0, gt=0)
+    burn_in: int = Field(default=50, ge=2, le=10_000)
+    direction: Literal["up", "down", "both"] = "both"
+    min_sigma: float = Field(default=0.0, ge=0)
+    latch: float | None = None
+
+
+class Detector(_Strict):
+    """A condition over several inputs that a scenario registers (``rules.detectors``).
+
+    ``detector`` names it, ``inputs`` are the plan's input names it reads, ``params`` its settings;
+    an unknown detector or bad params make the plan invalid (reported and disabled).
+    """
+
+    type: Literal["detector"]
+    detector: str = Field(min_length=1, max_length=64)
+    inputs: list[str] = Field(min_length=1, max_length=32)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> Detector:
+        from cityops.rules.detectors import bind
+
+        bind(self.detector, self.inputs, self.params)
+        return self
+
+
 class AllOf(_Strict):
     type: Literal["all"]
     of: list[Trigger] = Field(min_length=1)
@@ -156,10 +212,36 @@ class AnyOf(_Strict):
     of: list[Trigger] = Field(min_length=1)
 
 
-Leaf = Above | Below | Rate | NofM | NoData | FlatLine | Jump | OutOfRange
-Trigger = Annotated[Leaf | AllOf | AnyOf, Field(discriminator="type")]
+class AtLeast(_Strict):
+    """At least ``n`` of the conditions hold (two co-moving parameters of several)."""
+
+    type: Literal["at_least"]
+    n: int = Field(ge=1)
+    of: list[Trigger] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> AtLeast:
+        if self.n > len(self.of):
+            raise ValueError(f"at_least: n ({self.n}) exceeds the {len(self.of)} conditions")
+        return self
+
+
+class Not(_Strict):
+    """The condition does not hold. (To keep a plan from *firing* only, use the plan's
+    ``unless``: a ``not`` inside the trigger also makes the plan clear.)"""
+
+    type: Literal["not"]
+    of: Trigger
+
+
+Leaf = (
+    Above | Below | Rate | NofM | NoData | FlatLine | Jump | OutOfRange | Recent | Cusum | Detector
+)
+Trigger = Annotated[Leaf | AllOf | AnyOf | AtLeast | Not, Field(discriminator="type")]
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
+AtLeast.model_rebuild()
+Not.model_rebuild()
 
 
 class Schedule(_Duration):

@@ -26,19 +26,24 @@ from cityops.rules.parts import (
     Actuate,
     AllOf,
     AnyOf,
+    AtLeast,
     Below,
     ClearAlarm,
+    Cusum,
+    Detector,
     EscalateAlarm,
     FlatLine,
     Jump,
     Leaf,
     NoData,
     NofM,
+    Not,
     Notify,
     OpenCase,
     OutOfRange,
     RaiseAlarm,
     Rate,
+    Recent,
     Recheck,
     Schedule,
     Severity,
@@ -58,8 +63,11 @@ __all__ = [
     "AlarmPolicy",
     "AllOf",
     "AnyOf",
+    "AtLeast",
     "Below",
     "ClearAlarm",
+    "Cusum",
+    "Detector",
     "Disabled",
     "EscalateAlarm",
     "FlatLine",
@@ -67,6 +75,7 @@ __all__ = [
     "Leaf",
     "NoData",
     "NofM",
+    "Not",
     "Notify",
     "OpenCase",
     "OutOfRange",
@@ -74,6 +83,7 @@ __all__ = [
     "PlanSet",
     "RaiseAlarm",
     "Rate",
+    "Recent",
     "Recheck",
     "Schedule",
     "Selector",
@@ -82,6 +92,7 @@ __all__ = [
     "Trigger",
     "Verification",
     "inputs_of",
+    "leaf_inputs",
     "leaves_of",
     "load_plans",
     "parse_plan",
@@ -152,6 +163,11 @@ class Plan(_Duration):
     params: dict[str, float | int | str] = Field(default_factory=dict)
     sources: list[Source] = Field(default_factory=list)
     trigger: Trigger | None = None
+    # Fire only while ``unless`` does not hold (a rain flag): it keeps the plan from firing but
+    # never clears it. Once fired, the plan stays on while ``sustain`` holds, even if the trigger
+    # fell (a pollution event stays open until the water is back to its target class).
+    unless: Trigger | None = None
+    sustain: Trigger | None = None
     schedule: Schedule | None = None
     timezone: str = "Asia/Shanghai"
     actions: list[Action] = Field(min_length=1)
@@ -166,7 +182,9 @@ class Plan(_Duration):
             raise ValueError("a plan has exactly one of trigger / schedule")
         if self.trigger is not None and not self.sources:
             raise ValueError("a plan with a trigger needs at least one source")
-        names = set(inputs_of(self.trigger)) if self.trigger else set()
+        if self.trigger is None and (self.unless or self.sustain):
+            raise ValueError("unless / sustain qualify a trigger; a schedule plan has none")
+        names = {n for t in (self.trigger, self.unless, self.sustain) if t for n in inputs_of(t)}
         for src in self.sources:
             named = src.inputs if src.inputs is not None else src.per_thing
             if named is not None:
@@ -188,17 +206,22 @@ def _has_case(action: Any) -> bool:
     return isinstance(action, Recheck) and any(_has_case(a) for a in action.then)
 
 
+def leaf_inputs(leaf: Leaf) -> list[str]:
+    """The input names one leaf reads (a detector reads several)."""
+    return list(leaf.inputs) if isinstance(leaf, Detector) else [leaf.input]
+
+
 def inputs_of(trigger: Any) -> list[str]:
     """The input names a trigger tree reads."""
-    if isinstance(trigger, AllOf | AnyOf):
-        return [n for t in trigger.of for n in inputs_of(t)]
-    return [trigger.input]
+    return [n for leaf in leaves_of(trigger) for n in leaf_inputs(leaf)]
 
 
 def leaves_of(trigger: Any) -> list[Leaf]:
     """The trigger's leaves in a fixed order (their index is their slot in the state)."""
-    if isinstance(trigger, AllOf | AnyOf):
+    if isinstance(trigger, AllOf | AnyOf | AtLeast):
         return [leaf for t in trigger.of for leaf in leaves_of(t)]
+    if isinstance(trigger, Not):
+        return leaves_of(trigger.of)
     return [trigger]
 
 
@@ -252,9 +275,12 @@ class PlanSet:
 
 
 def plan_files(paths: list[Path] | None = None) -> list[Path]:
-    """The YAML files ``paths`` name (a folder: its ``*.yaml``); the shipped ones by default."""
+    """The YAML files ``paths`` name (a folder: its ``*.yaml``); by default the shipped ones:
+    the engine's and those of the scenario plugins (``rules.detectors.PLUGINS``)."""
+    from cityops.rules.detectors import plugin_plan_dirs
+
     files: list[Path] = []
-    for p in paths if paths is not None else [DATA_DIR]:
+    for p in paths if paths is not None else [DATA_DIR, *plugin_plan_dirs()]:
         files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
     return files
 
@@ -278,6 +304,9 @@ def load_plans(
     overrides: Mapping[str, Mapping[str, object]] | None = None,
 ) -> PlanSet:
     """Every plan in the YAML files (a file holds ``plans: [...]``); bad ones are disabled."""
+    from cityops.rules.detectors import load_plugins
+
+    load_plugins()  # the scenarios' detectors and case listeners, whichever files are read
     out = PlanSet()
     for path in plan_files(paths):
         try:

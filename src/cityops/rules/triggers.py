@@ -8,18 +8,21 @@ only when something changed, so an unchanged state can be skipped when writing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 from cityops.rules.plans import (
     Above,
     Below,
+    Cusum,
     FlatLine,
     Jump,
     NoData,
     NofM,
     OutOfRange,
     Rate,
+    Recent,
 )
 
 LeafState = dict[str, Any]
@@ -120,6 +123,47 @@ def out_flag(leaf: Any, ls: LeafState, now: float) -> bool:
     return bool(ls.get("on", False))
 
 
+def step_recent(leaf: Recent, ls: LeafState, t: float, v: float) -> tuple[LeafState, float | None]:
+    hit = v >= leaf.above if leaf.above is not None else v <= (leaf.below or 0.0)
+    if hit and t > ls.get("a", float("-inf")):
+        return {"a": t}, t + leaf.within  # the timer clears the leaf when the window has passed
+    return ls, None
+
+
+def out_recent(leaf: Recent, ls: LeafState, now: float) -> bool:
+    return "a" in ls and now - ls["a"] < leaf.within
+
+
+def step_cusum(leaf: Cusum, ls: LeafState, t: float, v: float) -> tuple[LeafState, float | None]:
+    sd = ls.get("sd")
+    if sd is None:  # burn-in: Welford's running mean and sample variance
+        n = ls.get("n", 0) + 1
+        mu = ls.get("mu", 0.0)
+        d = v - mu
+        mu += d / n
+        m2 = ls.get("m2", 0.0) + d * (v - mu)
+        sigma = max(math.sqrt(m2 / (n - 1)), leaf.min_sigma) if n > 1 else 0.0
+        if n < leaf.burn_in or sigma <= 0:  # a flat burn-in keeps learning
+            return {"n": n, "mu": mu, "m2": m2}, None
+        return {"mu": mu, "sd": sigma, "sp": 0.0, "sn": 0.0}, None
+    z = (v - ls["mu"]) / sd
+    sp = max(0.0, ls["sp"] + z - leaf.k) if leaf.direction != "down" else 0.0
+    sn = max(0.0, ls["sn"] - z - leaf.k) if leaf.direction != "up" else 0.0
+    new: LeafState = {"mu": ls["mu"], "sd": sd, "sp": sp, "sn": sn, "on": False}
+    if "a" in ls:  # the last alarm: when and which way
+        new["a"], new["dir"] = ls["a"], ls["dir"]
+    if sp <= leaf.h and sn <= leaf.h:
+        return new, None
+    new.update(sp=0.0, sn=0.0, on=True, a=t, dir="up" if sp > leaf.h else "down")  # restart
+    return new, (t + leaf.latch if leaf.latch else None)
+
+
+def out_cusum(leaf: Cusum, ls: LeafState, now: float) -> bool:
+    if leaf.latch is None:
+        return bool(ls.get("on", False))
+    return "a" in ls and now - ls["a"] < leaf.latch
+
+
 STEP: dict[str, Step] = {
     "above": step_above,
     "below": step_below,
@@ -129,6 +173,8 @@ STEP: dict[str, Step] = {
     "flat_line": step_flat,
     "jump": step_jump,
     "out_of_range": step_range,
+    "recent": step_recent,
+    "cusum": step_cusum,
 }
 OUT: dict[str, Out] = {
     "above": out_latch,
@@ -139,6 +185,9 @@ OUT: dict[str, Out] = {
     "flat_line": out_flat,
     "jump": out_flag,
     "out_of_range": out_flag,
+    "recent": out_recent,
+    "cusum": out_cusum,
+    "detector": out_flag,  # a detector decides in its step (rules.detectors.step)
 }
 
 

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from cityops.api.deps import CurrentUser, SessionDep
+from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
-from cityops.scenarios.river import patrol_api, registry, service
-from cityops.scenarios.river.schemas import AssessIn, AssessRead, RiverList, SectionRead
+from cityops.cases.runtime import get_rules
+from cityops.clock import as_utc
+from cityops.scenarios.river import detect_imports, events, patrol_api, registry, service
+from cityops.scenarios.river.models import DetectionStatus
+from cityops.scenarios.river.schemas import (
+    AssessIn,
+    AssessRead,
+    DetectionBatchIn,
+    DetectionBatchRead,
+    DetectionPage,
+    DetectionRead,
+    EventPage,
+    ReviewIn,
+    RiverList,
+    SectionRead,
+)
 
 router = APIRouter(prefix="/river", tags=["river"])
 
@@ -52,3 +67,76 @@ def section(code: str, session: SessionDep, user: CurrentUser) -> SectionRead:
 
 # Patrols (巡河), patrol duty and patrol KPIs: /river/patrols, /river/duty, /river/kpis.
 router.include_router(patrol_api.router)
+# ------------------------------------------------------- pollution events and other sources (H2)
+_DISPATCHERS = (Role.city_admin, Role.district_dispatcher)
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.get("/events", response_model=EventPage)
+def list_events(
+    session: SessionDep,
+    user: CurrentUser,
+    river: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    limit: Limit = 200,
+) -> EventPage:
+    """Pollution events (河湖事件) in your jurisdiction, newest first: case status, section,
+    accountable chief, department. ``status``: a case status or ``open``."""
+    user.require_role(*_STAFF)
+    return events.list_events(
+        session=session, user=user, river=river, status=status,
+        since=as_utc(since) if since else None, limit=limit,
+    )  # fmt: skip
+
+
+@router.post("/detections", response_model=DetectionBatchRead)
+def import_detections(
+    body: DetectionBatchIn, ctx: Ctx, session: SessionDep, user: CurrentUser
+) -> DetectionBatchRead:
+    """Drone / unmanned-boat / satellite / AI-video detections (≤ 1,000): each accepted as an
+    event with its case, kept for review (low confidence), or answered with its error."""
+    user.require_role(*_DISPATCHERS)
+    return detect_imports.import_detections(
+        session=session, rules=get_rules(ctx, session), user=user, items=body.items,
+        at=ctx.clock.now(),
+    )  # fmt: skip
+
+
+@router.get("/detections", response_model=DetectionPage)
+def list_detections(
+    session: SessionDep,
+    user: CurrentUser,
+    status: DetectionStatus | None = None,
+    limit: Limit = 200,
+) -> DetectionPage:
+    """Imported detections in your jurisdiction; ``status=needs_review`` is the review queue."""
+    user.require_role(*_DISPATCHERS)
+    return detect_imports.list_detections(session=session, user=user, status=status, limit=limit)
+
+
+@router.post("/detections/{detection_id}/accept", response_model=DetectionRead)
+def accept_detection(
+    detection_id: int, ctx: Ctx, session: SessionDep, user: CurrentUser
+) -> DetectionRead:
+    """A dispatcher accepts a detection under review: it becomes an event with its case."""
+    return _review(ctx, session, user, detection_id, accept=True, reason=None)
+
+
+@router.post("/detections/{detection_id}/reject", response_model=DetectionRead)
+def reject_detection(
+    detection_id: int, body: ReviewIn, ctx: Ctx, session: SessionDep, user: CurrentUser
+) -> DetectionRead:
+    """A dispatcher rejects a detection under review (not a pollution event), with a reason."""
+    return _review(ctx, session, user, detection_id, accept=False, reason=body.reason)
+
+
+def _review(
+    ctx: Ctx, session: SessionDep, user: CurrentUser, detection_id: int, *, accept: bool,
+    reason: str | None,
+) -> DetectionRead:  # fmt: skip
+    user.require_role(*_DISPATCHERS)
+    return detect_imports.review(
+        session=session, rules=get_rules(ctx, session), user=user, detection_id=detection_id,
+        accept=accept, reason=reason, at=ctx.clock.now(),
+    )  # fmt: skip

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    Boolean,
     Date,
     Enum,
     Float,
@@ -190,3 +193,79 @@ class DutyReminder(Base):
     sections: Mapped[str] = mapped_column(Text)  # JSON list of section codes overdue
 
     __table_args__ = (UniqueConstraint("staff_id", "level", "period_start"),)
+
+
+# --------------------------------------------------------------------- pollution events (H2)
+class EventSource(enum.StrEnum):
+    """Where a pollution event was seen: an automatic station (a rules plan) or an import."""
+
+    station = "station"  # 水质自动监测站
+    drone = "drone"  # 无人机
+    boat = "boat"  # 无人船
+    satellite = "satellite"  # 卫星遥感
+    video = "video"  # AI 视频
+
+
+class RiverEvent(Base):
+    """A pollution event (河湖事件) on a section, carried by one case (水域不洁 06025).
+
+    ``chief_staff_id`` is the accountable chief when the event opened (the lowest-level chief
+    with a staff); ``no_chief`` flags a section whose posts were all vacant. Later detections
+    that joined the same case are appended to ``evidence["detections"]``.
+    """
+
+    __tablename__ = "river_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), unique=True)
+    section_id: Mapped[int] = mapped_column(ForeignKey("river_section.id"), index=True)
+    station_id: Mapped[int | None] = mapped_column(Integer, index=True)  # river_station.id
+    source: Mapped[EventSource] = mapped_column(Enum(EventSource, native_enum=False, length=16))
+    detector: Mapped[str] = mapped_column(String(64))  # a plan id, or the import's kind
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lng: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    image_ref: Mapped[str | None] = mapped_column(String(500))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    chief_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    chief_level: Mapped[str | None] = mapped_column(String(16))
+    no_chief: Mapped[bool] = mapped_column(Boolean, default=False)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DetectionStatus(enum.StrEnum):
+    accepted = "accepted"  # became an event (a case)
+    needs_review = "needs_review"  # below the confidence threshold: a dispatcher decides
+    rejected = "rejected"  # a dispatcher said it is not a pollution event
+
+
+class RiverDetection(Base):
+    """One imported detection (drone, boat, satellite, AI video), kept once per (source, id)."""
+
+    __tablename__ = "river_detection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[EventSource] = mapped_column(Enum(EventSource, native_enum=False, length=16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(40))
+    lat: Mapped[float] = mapped_column(Float)  # WGS84 (converted from GCJ-02 if sent so)
+    lng: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    image_ref: Mapped[str | None] = mapped_column(String(500))
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    section_id: Mapped[int] = mapped_column(ForeignKey("river_section.id"), index=True)
+    distance_m: Mapped[float] = mapped_column(Float)
+    status: Mapped[DetectionStatus] = mapped_column(
+        Enum(DetectionStatus, native_enum=False, length=16)
+    )
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("river_event.id"))
+    reviewed_by: Mapped[str | None] = mapped_column(String(80))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_river_detection_status_received", "status", "received_at"),
+    )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from cityops.scenarios.river.standards import WaterBody
 
@@ -141,3 +141,125 @@ class SectionRead(BaseModel):
     vacant_levels: list[str]
     flagged: bool = Field(description="a chief post is vacant or no department is responsible")
     geometry: dict[str, Any]
+
+
+# --------------------------------------------------------------- pollution events, imports (H2)
+class DetectionIn(BaseModel):
+    """One detection from another source; validated item by item (a bad one is its own error)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["drone", "boat", "satellite", "video"]
+    external_id: str = Field(min_length=1, max_length=128, description="the source's own id")
+    kind: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{1,39}$",
+        description="floating_debris, oil_sheen, discharge_outfall, black_water, algae, …",
+    )
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)
+    crs: Literal["wgs84", "gcj02"] = "wgs84"
+    confidence: float = Field(ge=0, le=1)
+    image_ref: str | None = Field(default=None, min_length=1, max_length=500)
+    detected_at: AwareDatetime
+
+
+class DetectionBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]] = Field(
+        min_length=1, max_length=1000, description="DetectionIn objects"
+    )
+
+
+class ItemError(BaseModel):
+    code: str
+    message: str
+
+
+class DetectionResult(BaseModel):
+    """One item's outcome: accepted (an event and its case), needs_review, or an error."""
+
+    index: int
+    status: Literal["accepted", "needs_review", "rejected", "error"]
+    detection_id: int | None = None
+    case_id: int | None = None
+    event_id: int | None = None
+    section: str | None = None
+    distance_m: float | None = None
+    duplicate: bool = Field(default=False, description="sent before: the stored outcome")
+    error: ItemError | None = None
+
+
+class DetectionBatchRead(BaseModel):
+    items: list[DetectionResult]
+    accepted: int
+    needs_review: int
+    errors: int
+
+
+class DetectionRead(BaseModel):
+    id: int
+    source: str
+    external_id: str
+    kind: str
+    lat: float
+    lng: float
+    confidence: float
+    image_ref: str | None
+    detected_at: datetime
+    received_at: datetime
+    status: str
+    section: str
+    section_name: str
+    distance_m: float
+    event_id: int | None
+    case_id: int | None
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+
+
+class DetectionPage(BaseModel):
+    items: list[DetectionRead]
+    total: int
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class EventChief(BaseModel):
+    staff_id: int
+    name: str | None
+    level: str
+
+
+class EventRead(BaseModel):
+    """A pollution event with its case's status, section, chief and department."""
+
+    id: int
+    case_id: int
+    case_status: str
+    case_title: str
+    river_code: str
+    river_name: str
+    section: str
+    section_name: str
+    station_id: int | None
+    source: str
+    detector: str
+    detected_at: datetime
+    lat: float
+    lng: float
+    confidence: float | None
+    image_ref: str | None
+    chief: EventChief | None
+    no_chief: bool
+    department: DepartmentRef | None
+    evidence: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    items: list[EventRead]
+    total: int

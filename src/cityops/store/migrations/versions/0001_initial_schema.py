@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 05:10:33.430085
+Create Date: 2026-11-26 06:47:23.836511
 """
 
 from __future__ import annotations
@@ -647,6 +647,34 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "river_duty_reminder",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "level",
+            sa.Enum(
+                "city",
+                "district",
+                "street",
+                "village",
+                name="chieflevel",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("sent_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("sections", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_river_duty_reminder_staff_id_staff")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_river_duty_reminder")),
+        sa.UniqueConstraint(
+            "staff_id", "level", "period_start", name=op.f("uq_river_duty_reminder_staff_id")
+        ),
+    )
+    op.create_table(
         "sta_thing",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -846,6 +874,59 @@ def upgrade() -> None:
         batch_op.create_index("ix_case_worker_status", ["worker_id", "status"], unique=False)
 
     op.create_table(
+        "river_patrol",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("river_id", sa.Integer(), nullable=False),
+        sa.Column("section_id", sa.Integer(), nullable=True),
+        sa.Column("jurisdiction_code", sa.String(length=20), nullable=True),
+        sa.Column("client_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum("active", "finished", name="patrolstatus", native_enum=False, length=12),
+            nullable=False,
+        ),
+        sa.Column("started_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", cityops.store.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("mileage_m", sa.Float(), nullable=False),
+        sa.Column("duration_s", sa.Float(), nullable=False),
+        sa.Column("coverage", sa.Float(), nullable=True),
+        sa.Column("point_count", sa.Integer(), nullable=False),
+        sa.Column("flagged_count", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["river_id"], ["river_river.id"], name=op.f("fk_river_patrol_river_id_river_river")
+        ),
+        sa.ForeignKeyConstraint(
+            ["section_id"],
+            ["river_section.id"],
+            name=op.f("fk_river_patrol_section_id_river_section"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["staff_id"], ["staff.id"], name=op.f("fk_river_patrol_staff_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["app_user.id"], name=op.f("fk_river_patrol_user_id_app_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_river_patrol")),
+        sa.UniqueConstraint("staff_id", "client_id", name=op.f("uq_river_patrol_staff_id")),
+    )
+    with op.batch_alter_table("river_patrol", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_river_patrol_jurisdiction_code"), ["jurisdiction_code"], unique=False
+        )
+        batch_op.create_index(
+            "ix_river_patrol_river_started", ["river_id", "started_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_river_patrol_section_id"), ["section_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_river_patrol_staff_started", ["staff_id", "started_at"], unique=False
+        )
+        batch_op.create_index("ix_river_patrol_started", ["started_at"], unique=False)
+
+    op.create_table(
         "sensing_actuator_command",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("thing_id", sa.Integer(), nullable=False),
@@ -990,6 +1071,154 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_case_report_case_id"), ["case_id"], unique=False)
 
     op.create_table(
+        "river_event",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("section_id", sa.Integer(), nullable=False),
+        sa.Column("station_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "source",
+            sa.Enum(
+                "station",
+                "drone",
+                "boat",
+                "satellite",
+                "video",
+                name="eventsource",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("detector", sa.String(length=64), nullable=False),
+        sa.Column("detected_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lng", sa.Float(), nullable=False),
+        sa.Column("confidence", sa.Float(), nullable=True),
+        sa.Column("image_ref", sa.String(length=500), nullable=True),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("chief_staff_id", sa.Integer(), nullable=True),
+        sa.Column("chief_level", sa.String(length=16), nullable=True),
+        sa.Column("no_chief", sa.Boolean(), nullable=False),
+        sa.Column("department_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["case.id"], name=op.f("fk_river_event_case_id_case")),
+        sa.ForeignKeyConstraint(
+            ["chief_staff_id"], ["staff.id"], name=op.f("fk_river_event_chief_staff_id_staff")
+        ),
+        sa.ForeignKeyConstraint(
+            ["department_id"],
+            ["department.id"],
+            name=op.f("fk_river_event_department_id_department"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["section_id"],
+            ["river_section.id"],
+            name=op.f("fk_river_event_section_id_river_section"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_river_event")),
+        sa.UniqueConstraint("case_id", name=op.f("uq_river_event_case_id")),
+    )
+    with op.batch_alter_table("river_event", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_river_event_chief_staff_id"), ["chief_staff_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_river_event_department_id"), ["department_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_river_event_detected_at"), ["detected_at"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_river_event_section_id"), ["section_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_river_event_station_id"), ["station_id"], unique=False)
+
+    op.create_table(
+        "river_patrol_coverage",
+        sa.Column("patrol_id", sa.Integer(), nullable=False),
+        sa.Column("section_id", sa.Integer(), nullable=False),
+        sa.Column("intervals", sa.Text(), nullable=False),
+        sa.Column("share", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["patrol_id"],
+            ["river_patrol.id"],
+            name=op.f("fk_river_patrol_coverage_patrol_id_river_patrol"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["section_id"],
+            ["river_section.id"],
+            name=op.f("fk_river_patrol_coverage_section_id_river_section"),
+        ),
+        sa.PrimaryKeyConstraint("patrol_id", "section_id", name=op.f("pk_river_patrol_coverage")),
+    )
+    with op.batch_alter_table("river_patrol_coverage", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_river_patrol_coverage_section_id"), ["section_id"], unique=False
+        )
+
+    op.create_table(
+        "river_patrol_issue",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("patrol_id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("section_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["case.id"], name=op.f("fk_river_patrol_issue_case_id_case")
+        ),
+        sa.ForeignKeyConstraint(
+            ["patrol_id"],
+            ["river_patrol.id"],
+            name=op.f("fk_river_patrol_issue_patrol_id_river_patrol"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["section_id"],
+            ["river_section.id"],
+            name=op.f("fk_river_patrol_issue_section_id_river_section"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_river_patrol_issue")),
+        sa.UniqueConstraint("patrol_id", "case_id", name=op.f("uq_river_patrol_issue_patrol_id")),
+    )
+    with op.batch_alter_table("river_patrol_issue", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_river_patrol_issue_case_id"), ["case_id"], unique=False
+        )
+
+    op.create_table(
+        "river_patrol_point",
+        sa.Column("patrol_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("t", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lng", sa.Float(), nullable=False),
+        sa.Column("accuracy_m", sa.Float(), nullable=True),
+        sa.Column(
+            "flag",
+            sa.Enum(
+                "inaccurate",
+                "duplicate",
+                "teleport",
+                "out_of_order",
+                name="pointflag",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=True,
+        ),
+        sa.Column("stretch", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["patrol_id"],
+            ["river_patrol.id"],
+            name=op.f("fk_river_patrol_point_patrol_id_river_patrol"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("patrol_id", "seq", name=op.f("pk_river_patrol_point")),
+        sa.UniqueConstraint(
+            "patrol_id", "t", "lat", "lng", name=op.f("uq_river_patrol_point_patrol_id")
+        ),
+    )
+    op.create_table(
         "sta_historical_location_location",
         sa.Column("historical_location_id", sa.Integer(), nullable=False),
         sa.Column("location_id", sa.Integer(), nullable=False),
@@ -1020,15 +1249,98 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "river_detection",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "source",
+            sa.Enum(
+                "station",
+                "drone",
+                "boat",
+                "satellite",
+                "video",
+                name="eventsource",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("external_id", sa.String(length=128), nullable=False),
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lng", sa.Float(), nullable=False),
+        sa.Column("confidence", sa.Float(), nullable=False),
+        sa.Column("image_ref", sa.String(length=500), nullable=True),
+        sa.Column("detected_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("received_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("section_id", sa.Integer(), nullable=False),
+        sa.Column("distance_m", sa.Float(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "accepted",
+                "needs_review",
+                "rejected",
+                name="detectionstatus",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("event_id", sa.Integer(), nullable=True),
+        sa.Column("reviewed_by", sa.String(length=80), nullable=True),
+        sa.Column("reviewed_at", cityops.store.base.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["river_event.id"], name=op.f("fk_river_detection_event_id_river_event")
+        ),
+        sa.ForeignKeyConstraint(
+            ["section_id"],
+            ["river_section.id"],
+            name=op.f("fk_river_detection_section_id_river_section"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_river_detection")),
+        sa.UniqueConstraint("source", "external_id", name=op.f("uq_river_detection_source")),
+    )
+    with op.batch_alter_table("river_detection", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_river_detection_section_id"), ["section_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_river_detection_status_received", ["status", "received_at"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("river_detection", schema=None) as batch_op:
+        batch_op.drop_index("ix_river_detection_status_received")
+        batch_op.drop_index(batch_op.f("ix_river_detection_section_id"))
+
+    op.drop_table("river_detection")
     with op.batch_alter_table("sta_historical_location_location", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sta_historical_location_location_location_id"))
 
     op.drop_table("sta_historical_location_location")
+    op.drop_table("river_patrol_point")
+    with op.batch_alter_table("river_patrol_issue", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_river_patrol_issue_case_id"))
+
+    op.drop_table("river_patrol_issue")
+    with op.batch_alter_table("river_patrol_coverage", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_river_patrol_coverage_section_id"))
+
+    op.drop_table("river_patrol_coverage")
+    with op.batch_alter_table("river_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_river_event_station_id"))
+        batch_op.drop_index(batch_op.f("ix_river_event_section_id"))
+        batch_op.drop_index(batch_op.f("ix_river_event_detected_at"))
+        batch_op.drop_index(batch_op.f("ix_river_event_department_id"))
+        batch_op.drop_index(batch_op.f("ix_river_event_chief_staff_id"))
+
+    op.drop_table("river_event")
     with op.batch_alter_table("case_report", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_case_report_case_id"))
 
@@ -1052,6 +1364,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sensing_actuator_command_thing_id"))
 
     op.drop_table("sensing_actuator_command")
+    with op.batch_alter_table("river_patrol", schema=None) as batch_op:
+        batch_op.drop_index("ix_river_patrol_started")
+        batch_op.drop_index("ix_river_patrol_staff_started")
+        batch_op.drop_index(batch_op.f("ix_river_patrol_section_id"))
+        batch_op.drop_index("ix_river_patrol_river_started")
+        batch_op.drop_index(batch_op.f("ix_river_patrol_jurisdiction_code"))
+
+    op.drop_table("river_patrol")
     with op.batch_alter_table("case", schema=None) as batch_op:
         batch_op.drop_index("ix_case_worker_status")
         batch_op.drop_index("ix_case_street_status_reported")
@@ -1075,6 +1395,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sta_thing_component_id"))
 
     op.drop_table("sta_thing")
+    op.drop_table("river_duty_reminder")
     with op.batch_alter_table("river_chief_assignment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_river_chief_assignment_staff_id"))
         batch_op.drop_index(batch_op.f("ix_river_chief_assignment_section_id"))
