@@ -12,7 +12,7 @@ from cityops.scenarios.river.standards import STANDARD, WaterBody
 
 NAN = np.nan
 ALL = tuple(STANDARD.items)
-I, II, III, IV, V, WORSE = 1, 2, 3, 4, 5, 6
+I, II, III, IV, V, WORSE = 1, 2, 3, 4, 5, 6  # noqa: E741 - the standard's names
 
 
 def _probe(key: str, water_body: WaterBody, rng: np.random.Generator) -> list[float]:
@@ -90,9 +90,7 @@ def test_main_pollutants_are_the_scalar_rules_on_random_rows() -> None:
             want = ev.main_pollutants(
                 values=values, water_body=wb, target_class=ev.WaterClass(target)
             )
-            assert [(p.item, p.water_class) for p in got] == [
-                (p.item, p.water_class) for p in want
-            ]
+            assert [(p.item, p.water_class) for p in got] == [(p.item, p.water_class) for p in want]
             assert [p.multiple for p in got] == pytest.approx([p.multiple for p in want])
 
 
