@@ -185,7 +185,8 @@ def test_a_detector_waits_for_every_input_then_decides_on_each_sample_with_the_f
         "trigger: {type: detector, detector: test_sum_over, inputs: [a, b], params: {over: 10}}"
     )
     outs = run(cp, [("a", 20), ("b", 1), ("a", 5), ("b", 0)])
-    assert events(outs) == [None, "fire", "clear", None]  # nothing until b has a value
+    # Nothing until b has a value; the new a alone is half a sample: decided when b reports.
+    assert events(outs) == [None, "fire", None, "clear"]
     assert outs[1].trace is not None
     assert outs[1].trace["conditions"][0]["state"]["x"] == {"a": 20, "b": 1}
     shifted = run(cp, [("a", 20), ("b", 1)], facts={"offset": 50})
@@ -194,10 +195,41 @@ def test_a_detector_waits_for_every_input_then_decides_on_each_sample_with_the_f
         assert json.loads(json.dumps(out.state)) == out.state
 
 
+def test_a_detector_never_judges_a_mix_of_two_samples_and_a_lost_reading_only_delays() -> None:
+    cp = _multi(
+        "trigger: {type: detector, detector: test_sum_over, inputs: [a, b], params: {over: 10}}"
+    )
+    state = initial(cp, "k")
+    seen: list[str | None] = []
+    for hour, values in enumerate([{"a": 1, "b": 1}, {"a": 20, "b": -15}, {"b": 15}, {"a": 0}]):
+        for name, v in values.items():  # one sample: its readings share the hour
+            out = on_reading(cp, state, name, T0 + 3600 * hour, v, T0 + 3600 * hour)
+            state = out.state
+            seen.append(out.trace["event"] if out.trace else None)
+    # Hour 1's a = 20 with hour 0's b = 1 would be 21: never judged, the sample is 20 − 15.
+    # Hour 2 lost a: its b = 15 with the last a (35) is judged when hour 3 begins, and fires.
+    assert seen == [None, None, None, None, None, "fire"]
+
+
+def test_a_moving_baseline_follows_a_slow_drift_but_still_sees_a_step() -> None:
+    leaf = "type: cusum, k: 1, h: 8, burn_in: 5, direction: up"
+    fixed = compile_(f"trigger: {{{leaf}}}")
+    moving = compile_(f"trigger: {{{leaf}, baseline: moving, half_life: 5m, clip: 2}}")
+    drift = [10 + 0.05 * i + (0.5 if i % 2 else -0.5) for i in range(200)]  # readings 1 min apart
+    assert "fire" in events(feed(fixed, drift))  # the burn-in's mean is left behind
+    assert "fire" not in events(feed(moving, drift))
+    assert "fire" in events(feed(moving, [*drift, *[drift[-1] + 3] * 4]))[-4:]
+    for out in feed(moving, drift[:8]):
+        assert json.loads(json.dumps(out.state)) == out.state
+
+
 @pytest.mark.parametrize(
     ("leaf", "reason"),
     [
         ("{type: detector, detector: no_such, inputs: [a]}", "unknown detector 'no_such'"),
+        ("{type: cusum, input: a, baseline: moving}", "a moving baseline needs half_life"),
+        ("{type: cusum, input: a, half_life: 1h}", "a moving baseline needs half_life"),
+        ("{type: cusum, input: a, clip: 2}", "clip applies to a moving baseline"),
         ("{type: detector, detector: test_sum_over, inputs: [a]}", "needs two inputs"),
         (
             "{type: detector, detector: test_sum_over, inputs: [a, b], params: {over: x}}",

@@ -25,7 +25,7 @@ from cityops.rules.plans import Actuate, EscalateAlarm, Notify, OpenCase, RaiseA
 from cityops.rules.ports import Actuator, CasePort, CaseRef, Notifier
 
 if TYPE_CHECKING:
-    from cityops.rules.engine import Instance
+    from cityops.rules.binding import Instance
 
 log = logging.getLogger(__name__)
 TimerKey = tuple[str, str, str]

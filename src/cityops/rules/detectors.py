@@ -5,8 +5,8 @@ params: {…}}``. The scenario's ``Detector`` validates the inputs and params wh
 unknown detector or a bad parameter disables that plan, with the reason), may look up *facts*
 about each source when the engine binds it (a station's section and target class: I/O at the
 edge, once per binding), and then decides on each *sample* by a pure ``update`` over a JSON-able
-state. A sample is the newest value of every input; the detector is asked once all inputs have
-a value, again on each reading after that (readings with the same time are one sample).
+state. A sample is the newest value of every input; the detector is asked once every input has
+reported since it was last asked (or, if a reading was lost, when the next sample begins).
 
 Scenario plugins are listed in ``PLUGINS``: importing one registers its detectors (and case
 listeners, ``rules.caseport``); its ``PLANS_DIR``, if any, joins the shipped plans.
@@ -119,9 +119,18 @@ def bind(name: str, inputs: Sequence[str], params: Mapping[str, Any]) -> Bound:
 def step(
     bound: Bound, ls: dict[str, Any], name: str, t: float, v: float, facts: Facts
 ) -> dict[str, Any]:
-    """A reading of input ``name``: fold it into the sample and ask the detector once complete."""
-    x = {**ls.get("x", {}), name: v}
-    if len(x) < len(bound.inputs):
-        return {**ls, "x": x}
-    d = bound.detector.update(bound.params, ls.get("d", {}), t, x, facts)
-    return {"x": x, "d": d, "on": bool(d.get("on", False))}
+    """A reading of input ``name``: fold it into the sample; ask the detector once the sample is
+    complete (every input has reported since it was last asked), or, when a reading of a later
+    time starts the next sample first (a reading was lost), about the incomplete one with the
+    missing inputs at their last values. So it never judges a mix of two samples' readings."""
+    x, d, on = ls.get("x", {}), ls.get("d", {}), ls.get("on", False)
+    got: list[str] = ls.get("f", [])  # inputs that reported since the detector was last asked
+    if got and t > ls["s"] and len(x) == len(bound.inputs):
+        d = bound.detector.update(bound.params, d, ls["s"], x, facts)
+        on, got = bool(d.get("on", False)), []
+    x = {**x, name: v}
+    got = got if name in got else [*got, name]
+    if len(got) < len(bound.inputs):
+        return {"x": x, "f": got, "s": t, "d": d, "on": on}
+    d = bound.detector.update(bound.params, d, t, x, facts)
+    return {"x": x, "f": [], "s": t, "d": d, "on": bool(d.get("on", False))}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,25 +27,14 @@ from cityops.clock import Clock
 from cityops.rules import evaluate as ev
 from cityops.rules import service
 from cityops.rules.actions import Executor
-from cityops.rules.detectors import Unbound
+from cityops.rules.binding import Index, Instance, bind_all
+from cityops.rules.detectors import Detector, Facts
 from cityops.rules.evaluate import Compiled, Outcome, Reading, State, Timer
-from cityops.rules.plans import Disabled, Plan, PlanSet, Selector, Source
+from cityops.rules.plans import Disabled, Plan, PlanSet
 from cityops.rules.ports import Actuator, CasePort, Directory, Notifier, SourceInfo
 from cityops.store.engine import reading, transaction
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Instance:
-    """A plan bound to one source: its key, its inputs (name → datastream), what it is, and what
-    its detectors know about it."""
-
-    cp: Compiled
-    key: str
-    inputs: dict[str, int]
-    info: SourceInfo
-    facts: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -105,52 +93,17 @@ class RulesEngine:
                 del self.states[key]
             return self.rebind()
 
-    def _bind_all(
-        self,
-    ) -> tuple[dict[tuple[str, str], Instance], dict[int, list[tuple[Instance, str]]]]:
-        self.problems = []
-        instances: dict[tuple[str, str], Instance] = {}
-        index: dict[int, list[tuple[Instance, str]]] = {}
+    def _bind_all(self) -> tuple[dict[tuple[str, str], Instance], Index]:
         detecting = any(cp.detectors for cp in self.compiled.values())
         with reading(self.sessions) if detecting else nullcontext() as session:
-            known: dict[tuple[Any, str], Mapping[str, Any] | Unbound] = {}
-            for pid, cp in self.compiled.items():
-                for inst in self._bind(cp):
-                    if cp.detectors:
-                        assert session is not None
-                        found = self._facts(session, inst, known)
-                        if found is None:
-                            continue
-                        inst = Instance(cp, inst.key, inst.inputs, inst.info, found)
-                    instances[(pid, inst.key)] = inst
-                    for name, ds in inst.inputs.items():
-                        index.setdefault(ds, []).append((inst, name))
-        return instances, index
 
-    def _facts(
-        self,
-        session: Session,
-        inst: Instance,
-        known: dict[tuple[Any, str], Mapping[str, Any] | Unbound],
-    ) -> Mapping[str, Any] | None:
-        """What the plan's detectors know about the source (None: not bound, reported)."""
-        facts: dict[str, Any] = {}
-        subject = f"thing:{inst.info.thing_id}" if inst.info.thing_id is not None else inst.key
-        for bound in inst.cp.detectors.values():
-            det = bound.detector
-            key = (type(det).facts, subject)  # detectors sharing the lookup share the answer
-            if key not in known:
-                try:
-                    known[key] = det.facts(session, inst.info)
-                except Unbound as exc:
-                    known[key] = exc
-            got = known[key]
-            if isinstance(got, Unbound):
-                reason = f"{inst.key}: {det.name}: {got}; not bound"
-                self.problems.append(Disabled(inst.cp.plan.id, reason))
-                return None
-            facts.update(got)
-        return facts
+            def lookup(det: Detector, info: SourceInfo) -> Facts:
+                assert session is not None
+                return det.facts(session, info)
+
+            found = bind_all(self.compiled, self.directory, lookup if detecting else None)
+        self.problems = found.problems
+        return found.instances, found.index
 
     def rebind(self) -> tuple[int, int]:
         """Bind the plans again to the sources the directory knows now; (added, removed).
@@ -167,66 +120,6 @@ class RulesEngine:
             with transaction(self.sessions) as session:
                 self._start_schedules(session)
         return added, removed
-
-    def _bind(self, cp: Compiled) -> list[Instance]:
-        if not cp.plan.sources:  # a schedule for no particular source
-            return [Instance(cp, "-", {}, SourceInfo(0, cp.plan.name))]
-        out: list[Instance] = []
-        for src in cp.plan.sources:
-            if src.selector is not None:
-                ids = self.directory.select(src.selector)
-                out += [self._one(cp, src, f"ds:{d}", {"value": d}) for d in ids]
-            elif src.per_thing is not None:
-                out += self._per_thing(cp, src, src.per_thing)
-            elif src.datastream is not None:
-                out.append(self._one(cp, src, f"ds:{src.datastream}", {"value": src.datastream}))
-            else:
-                assert src.inputs is not None and src.key is not None
-                out.append(self._one(cp, src, src.key, dict(src.inputs)))
-        good = []
-        for inst in out:
-            unit = cp.plan.unit
-            if unit and inst.info.unit and inst.info.unit != unit:
-                self.problems.append(
-                    Disabled(
-                        cp.plan.id,
-                        f"{inst.key}: unit {inst.info.unit} is not the plan's {unit}; not bound",
-                    )
-                )
-            else:
-                good.append(inst)
-        return good
-
-    def _per_thing(self, cp: Compiled, src: Source, props: dict[str, str]) -> list[Instance]:
-        """One instance per thing that has a datastream of every named observed property."""
-        things: dict[int, dict[str, int]] = {}
-        for name, prop in props.items():
-            for ds in self.directory.select(Selector(observed_property=prop, area=src.area)):
-                info = self.directory.describe(ds)
-                if info is not None and info.thing_id is not None:
-                    things.setdefault(info.thing_id, {}).setdefault(name, ds)
-        return [
-            self._one(cp, src, f"thing:{tid}", inputs)
-            for tid, inputs in sorted(things.items())
-            if len(inputs) == len(props)
-        ]
-
-    def _one(self, cp: Compiled, src: Source, key: str, inputs: dict[str, int]) -> Instance:
-        first = next(iter(inputs.values()))
-        known = self.directory.describe(first) or SourceInfo(first)
-        info = SourceInfo(
-            datastream_id=first,
-            name=known.name or key,
-            thing_id=known.thing_id,
-            observed_property=known.observed_property,
-            unit=known.unit,
-            lat=src.lat if src.lat is not None else known.lat,
-            lng=src.lng if src.lng is not None else known.lng,
-            component_ident=src.component or known.component_ident,
-            jurisdiction_code=known.jurisdiction_code,
-            actuators={**known.actuators, **src.actuators},
-        )
-        return Instance(cp, key, inputs, info)
 
     def _start_schedules(self, session: Session) -> None:
         pending = {(t.plan, t.instance, t.kind) for t in service.pending_timers(session=session)}

@@ -231,6 +231,8 @@ def on_reading(
     if cp.evidence:
         new["ev"] = [*st.get("ev", ())[-(cp.evidence - 1) :], [t, input_name, v]]
     out = _decide(cp, st["on"], new["L"], t)
+    if out == st["on"]:  # no edge: nothing to explain
+        return Outcome(new, True, [], timers, cancel)
     cause = {"reading": {"input": input_name, "time": _iso(t), "value": v}}
     return _edge(cp, new, out, t, now, cause, timers, cancel)
 

@@ -38,7 +38,7 @@ class _Strict(BaseModel):
 class _Duration(_Strict):
     @field_validator("for_", "every", "after", "per", "hold", "reopen_window", "recheck",
                      "renotify_every", "escalate_after", "flap_window", "latch", "within",
-                     check_fields=False, mode="before")  # fmt: skip
+                     "half_life", check_fields=False, mode="before")  # fmt: skip
     @classmethod
     def _duration(cls, v: object) -> object:
         return None if v is None else seconds(v)
@@ -165,11 +165,17 @@ class Recent(_Duration):
 class Cusum(_Duration):
     """Two-sided standardised CUSUM (ffstream: Bodenham & Adams 2016; defaults k 0.25, h 8, 50).
 
-    The first ``burn_in`` readings give the mean μ and standard deviation σ (at least
-    ``min_sigma``); then each reading adds z = (x − μ)/σ to S⁺ = max(0, S⁺ + z − k) and
+    Each reading adds z = (x − μ)/σ (σ at least ``min_sigma``) to S⁺ = max(0, S⁺ + z − k) and
     S⁻ = max(0, S⁻ − z − k). A sum over ``h`` in ``direction`` is an alarm and both sums restart
     from zero (as detecta's ``detect_cusum``). The leaf holds for ``latch`` after each alarm, or
     without ``latch`` until the input's next reading.
+
+    ``baseline: burn_in`` (default): the first ``burn_in`` readings give μ and σ, kept for good.
+    ``baseline: moving``: μ and σ² are exponentially weighted averages of the input with
+    ``half_life`` (a reading ``half_life`` old weighs half), so slow drift, seasons and
+    day-to-day wander move the baseline instead of adding up as a shift; z is taken against the
+    baseline *before* the reading joins it, the first ``burn_in`` readings only learn, and a
+    reading joins it clipped to ``clip`` σ, so a pulse is not learnt as normal while it lasts.
     """
 
     type: Literal["cusum"]
@@ -180,6 +186,17 @@ class Cusum(_Duration):
     direction: Literal["up", "down", "both"] = "both"
     min_sigma: float = Field(default=0.0, ge=0)
     latch: float | None = None
+    baseline: Literal["burn_in", "moving"] = "burn_in"
+    half_life: float | None = None
+    clip: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _moving(self) -> Cusum:
+        if (self.baseline == "moving") != (self.half_life is not None):
+            raise ValueError("cusum: a moving baseline needs half_life (and only it has one)")
+        if self.clip is not None and self.baseline != "moving":
+            raise ValueError("cusum: clip applies to a moving baseline")
+        return self
 
 
 class Detector(_Strict):

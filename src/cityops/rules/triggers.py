@@ -135,6 +135,8 @@ def out_recent(leaf: Recent, ls: LeafState, now: float) -> bool:
 
 
 def step_cusum(leaf: Cusum, ls: LeafState, t: float, v: float) -> tuple[LeafState, float | None]:
+    if leaf.half_life is not None:
+        return _step_moving(leaf, ls, t, v)
     sd = ls.get("sd")
     if sd is None:  # burn-in: Welford's running mean and sample variance
         n = ls.get("n", 0) + 1
@@ -146,16 +148,40 @@ def step_cusum(leaf: Cusum, ls: LeafState, t: float, v: float) -> tuple[LeafStat
         if n < leaf.burn_in or sigma <= 0:  # a flat burn-in keeps learning
             return {"n": n, "mu": mu, "m2": m2}, None
         return {"mu": mu, "sd": sigma, "sp": 0.0, "sn": 0.0}, None
-    z = (v - ls["mu"]) / sd
-    sp = max(0.0, ls["sp"] + z - leaf.k) if leaf.direction != "down" else 0.0
-    sn = max(0.0, ls["sn"] - z - leaf.k) if leaf.direction != "up" else 0.0
-    new: LeafState = {"mu": ls["mu"], "sd": sd, "sp": sp, "sn": sn, "on": False}
+    return _sums(leaf, ls, {"mu": ls["mu"], "sd": sd}, t, (v - ls["mu"]) / sd)
+
+
+def _sums(
+    leaf: Cusum, ls: LeafState, new: LeafState, t: float, z: float
+) -> tuple[LeafState, float | None]:
+    """Add z to the sums in ``new`` (the baseline's keys set); an alarm restarts them."""
+    sp = max(0.0, ls.get("sp", 0.0) + z - leaf.k) if leaf.direction != "down" else 0.0
+    sn = max(0.0, ls.get("sn", 0.0) - z - leaf.k) if leaf.direction != "up" else 0.0
+    new.update(sp=sp, sn=sn, on=False)
     if "a" in ls:  # the last alarm: when and which way
         new["a"], new["dir"] = ls["a"], ls["dir"]
     if sp <= leaf.h and sn <= leaf.h:
         return new, None
     new.update(sp=0.0, sn=0.0, on=True, a=t, dir="up" if sp > leaf.h else "down")  # restart
     return new, (t + leaf.latch if leaf.latch else None)
+
+
+def _step_moving(leaf: Cusum, ls: LeafState, t: float, v: float) -> tuple[LeafState, float | None]:
+    """A moving baseline: exponentially weighted μ and σ² (``half_life``), z before learning."""
+    if "mu" not in ls:
+        return {"n": 1, "mu": v, "var": 0.0, "t": t}, None
+    assert leaf.half_life is not None
+    n, mu, var = ls["n"], ls["mu"], ls["var"]
+    w = 1.0 - 0.5 ** (max(t - ls["t"], 0.0) / leaf.half_life)  # the new reading's weight
+    r = v - mu
+    sd = max(math.sqrt(var), leaf.min_sigma)
+    judged = n >= leaf.burn_in and sd > 0
+    if judged and leaf.clip is not None:
+        r = min(max(r, -leaf.clip * sd), leaf.clip * sd)
+    new: LeafState = {"n": n + 1, "mu": mu + w * r, "var": (1.0 - w) * (var + w * r * r), "t": t}
+    if not judged:
+        return new, None
+    return _sums(leaf, ls, new, t, (v - mu) / sd)
 
 
 def out_cusum(leaf: Cusum, ls: LeafState, now: float) -> bool:

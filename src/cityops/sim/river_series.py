@@ -367,7 +367,8 @@ def generate_chunks(
 class Labelled:
     """Data for a detection benchmark: hour times (epoch s); per station, its series by property
     (NaN: missing) and its rain flag; the ground-truth labels and the discharges behind them;
-    the sensor faults (``faults.station`` indexes ``stations``), to tell fault alarms apart."""
+    the sensor faults (``faults.station`` indexes ``stations``), to tell fault alarms apart;
+    each station's noise σ per property (what a label's 3σ is measured in)."""
 
     times: NDArray[np.int64]
     series: dict[str, dict[str, F32]]
@@ -376,6 +377,7 @@ class Labelled:
     discharges: tuple[Discharge, ...]
     stations: tuple[str, ...]
     faults: Faults
+    sigma: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def labelled_run(
@@ -386,11 +388,17 @@ def labelled_run(
     seed: int,
     per_station_month: float = 0.2,
     config: SeriesConfig | None = None,
+    discharges: Sequence[Discharge] | None = None,
 ) -> Labelled:
-    """Random discharges (``per_station_month``) played over ``days`` with their labels."""
+    """Random discharges (``per_station_month``) played over ``days`` with their labels; or
+    the given ``discharges`` instead."""
     hours = days * 24
-    found = random_discharges(
-        stations, on_the_hour(start), hours, seed=seed, per_station_month=per_station_month
+    found = (
+        list(discharges)
+        if discharges is not None
+        else random_discharges(
+            stations, on_the_hour(start), hours, seed=seed, per_station_month=per_station_month
+        )
     )
     run = generate(stations, start=start, hours=hours, seed=seed, config=config, discharges=found)
     return Labelled(
@@ -401,4 +409,8 @@ def labelled_run(
         tuple(found),
         tuple(s.code for s in run.stations),
         run.faults,
+        {
+            s.code: dict(zip(PROPERTIES, run.sigma[i].tolist(), strict=True))
+            for i, s in enumerate(run.stations)
+        },
     )

@@ -30,7 +30,9 @@ def test_every_shipped_river_plan_loads_with_its_reference_numbers() -> None:
     assert river["river-class-drop"].params["drop"] == 2  # hub rule §1d
     assert river["river-class-drop"].params["samples"] == 2
     cusum = river["river-cusum-nh3n-do"].params
-    assert (cusum["k"], cusum["h"], cusum["burn_in"]) == (0.25, 8, 50)  # ffstream defaults
+    assert (cusum["h"], cusum["burn_in"]) == (8, 50)  # ffstream defaults
+    # k and the moving baseline are local defaults from bench_river_detect (autocorrelated data).
+    assert (cusum["k"], cusum["baseline"]) == (1.0, "moving")
     assert river["river-target-breach"].params["days"] == 3
     assert all(p.unless is not None for p in river.values())  # the rain flag everywhere
     assert all(a.category == "06025" for p in river.values() for a in p.actions if a.type == "case")
@@ -40,17 +42,27 @@ def test_a_two_class_drop_fires_and_holds_until_the_target_is_met() -> None:
     cp = plan("river-class-drop")
     outs = feed(cp, [of_class("II"), of_class("II"), of_class("IV"), of_class("IV"),
                      of_class("III"), of_class("II")])  # fmt: skip
-    assert events(outs) == [None, None, "fire", None, "clear", None]
-    fire = outs[2].trace
+    # Confirmed on the second sample at class IV (a one-sample spike is no discharge).
+    assert events(outs) == [None, None, None, "fire", "clear", None]
+    fire = outs[3].trace
     assert fire is not None and fire["conditions"][0]["state"]["d"]["class"] == "IV"
     assert [a["kind"] for a in fire["actions"]] == ["alarm", "case", "notify"]
 
 
 def test_a_two_class_drop_over_two_samples_fires_but_a_slow_slide_does_not() -> None:
     cp = plan("river-class-drop")
-    assert events(feed(cp, [of_class("II"), of_class("III"), of_class("IV")]))[-1] == "fire"
+    two = [of_class("II"), of_class("III"), of_class("IV"), of_class("IV")]
+    assert events(feed(cp, two))[-1] == "fire"
     slide = [of_class("II"), of_class("III"), of_class("III"), of_class("III"), of_class("IV")]
     assert "fire" not in events(feed(cp, slide))  # one class at a time: never 2 within 2
+
+
+def test_a_one_sample_spike_of_a_probe_is_not_taken_for_a_drop() -> None:
+    cp = plan("river-class-drop")
+    spike = [of_class("II"), of_class("II"), of_class("劣V"), of_class("II"), of_class("II")]
+    assert "fire" not in events(feed(cp, spike))
+    at_once = plan("river-class-drop", confirm=1)
+    assert events(feed(at_once, spike))[2] == "fire"
 
 
 def test_a_one_class_drop_does_not_fire() -> None:
@@ -61,19 +73,19 @@ def test_a_one_class_drop_does_not_fire() -> None:
 
 def test_rain_keeps_a_class_drop_from_firing_until_the_rain_window_has_passed() -> None:
     cp = plan("river-class-drop")
-    rainy = [of_class("II"), of_class("II", rainfall=12.0), of_class("V")]
+    rainy = [of_class("II"), of_class("II", rainfall=12.0), of_class("V"), of_class("V")]
     outs = feed(cp, rainy)
     assert "fire" not in events(outs)
-    # Still worse than the target when the 6 h rain window has passed: it fires then (by timer).
+    # Still worse than the target when the 24 h rain window has passed: it fires then (by timer).
     (window,) = [t for o in outs for t in o.timers if t.kind.startswith("leaf:")]
-    assert window.fire_at == T0 + HOUR + 6 * HOUR
+    assert window.fire_at == T0 + HOUR + 24 * HOUR
     late = on_timer(cp, outs[-1].state, window, window.fire_at)
     assert late.trace is not None and late.trace["event"] == "fire"
 
 
 def test_light_rain_below_the_flag_does_not_suppress() -> None:
     cp = plan("river-class-drop")
-    outs = feed(cp, [of_class("II"), of_class("II", rainfall=1.0), of_class("V")])
+    outs = feed(cp, [of_class("II"), of_class("II", rainfall=1.0), of_class("V"), of_class("V")])
     assert events(outs)[-1] == "fire"
 
 
@@ -149,13 +161,15 @@ def test_black_odorous_onset_fires_and_clears_when_no_longer_black_odorous(
 ) -> None:
     cp = plan("river-black-odorous")
     outs = feed(cp, [sample(), sample(**bad), sample(**bad), sample()])
-    assert events(outs) == [None, "fire", None, "clear"]
-    assert outs[1].trace["conditions"][0]["state"]["d"]["grade"] == grade  # type: ignore[index]
+    assert events(outs) == [None, None, "fire", "clear"]  # on the second sample in a row
+    assert outs[2].trace["conditions"][0]["state"]["d"]["grade"] == grade  # type: ignore[index]
+    spike = feed(cp, [sample(), sample(**bad), sample(), sample(**bad), sample()])
+    assert "fire" not in events(spike)
 
 
 def test_a_severe_only_plan_ignores_light_black_odour() -> None:
     cp = plan("river-black-odorous", level="severe")
-    assert "fire" not in events(feed(cp, [sample(), sample(transparency=20.0)]))
+    assert "fire" not in events(feed(cp, [sample()] + [sample(transparency=20.0)] * 2))
 
 
 def test_target_breach_fires_after_n_days_without_a_break() -> None:

@@ -1,9 +1,9 @@
 """A discharge seen by a river station, end to end on the rules engine and both databases.
 
 Station readings → the river plans bound to the station Thing (one instance per station) → a
-two-class drop fires → a 水域不洁 (06025) case dispatched to the section's department, a river event
-naming the street chief, ledger entries → the worker reports it handled → the water back at the
-target for the hold period → machine-verified and closed (智能核查).
+two-class drop, confirmed on the next sample, fires → a 水域不洁 (06025) case dispatched to the
+section's department, a river event naming the street chief, ledger entries → the worker reports it
+handled → the water back at the target for the hold period → machine-verified and closed (智能核查).
 """
 
 from __future__ import annotations
@@ -82,7 +82,10 @@ def test_a_discharge_becomes_a_case_for_the_section_and_closes_when_the_water_re
 
     sample("II")
     sample("II")
-    sample("V")  # NH3-N 1.8 mg/L: class II → V in one sample
+    sample("V")  # NH3-N 1.8 mg/L: class II → V in one sample …
+    with rc.sessions() as s:
+        assert s.execute(select(Case)).scalar() is None  # … a one-sample spike could be the probe
+    sample("V")  # … and still V on the next: confirmed
     with rc.sessions() as s:
         case = s.execute(select(Case)).scalar_one()
         assert (case.category_code, case.channel) == ("06025", Channel.sensor)

@@ -6,10 +6,11 @@ Each detector reads a station's newest sample (the latest value of each input) a
 GB 3838-2002 and the 2015 black-odorous guide through ``evaluate.py``:
 
 * ``water_class_drop``: the station's single-factor class is ≥ ``drop`` classes worse than it was
-  at one of the last ``samples`` samples (hub rule, §1d); holds until the class is back at or
-  better than the section's target class.
-* ``black_odorous_onset``: the point is black-odorous at ``level`` (light or severe); holds
-  until it is not black-odorous.
+  at one of the last ``samples`` samples (hub rule, §1d), on ``confirm`` samples in a row (1:
+  at once; 2: a one-sample spike of a probe is not taken for a discharge); holds until the
+  class is back at or better than the section's target class.
+* ``black_odorous_onset``: the point is black-odorous at ``level`` (light or severe) on
+  ``confirm`` samples in a row; holds until it is not black-odorous.
 * ``target_breach``: the class has been worse than the section's target for ``days`` without a
   break (0: worse now; a plan's ``sustain`` uses that).
 
@@ -21,6 +22,7 @@ value outside the physical range (a sensor fault) is ignored: it neither fires n
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,10 +53,12 @@ class _Params(BaseModel):
 class DropParams(_Params):
     drop: int = Field(ge=1, le=5)
     samples: int = Field(ge=1, le=24)
+    confirm: int = Field(default=1, ge=1, le=24)
 
 
 class OnsetParams(_Params):
     level: Literal["light", "severe"] = "light"
+    confirm: int = Field(default=1, ge=1, le=24)
 
 
 class BreachParams(_Params):
@@ -67,6 +71,13 @@ def _earlier_on(d: DetectorState, t: float) -> bool:
     return bool(d.get("p", False)) if d.get("t") == t else bool(d.get("on", False))
 
 
+def section_facts(*, code: str, target_class: str, water_body: WaterBody) -> Facts:
+    """What every river detector knows of a station: its section's code, target class ("I".."V")
+    and water body. The engine builds them from the stored section; a benchmark or test that
+    binds plans without a database builds them here the same way."""
+    return {"section": code, "target": target_class, "water_body": water_body.value}
+
+
 class _OnSection(Detector):
     """Detectors of a station on a section: the section's code, target class and water body
     are their facts (one lookup per station, shared by every river detector)."""
@@ -77,7 +88,7 @@ class _OnSection(Detector):
         if site is None:
             raise Unbound(f"thing {thing} is on no river section")
         s = site.section
-        return {"section": s.code, "target": s.target_class, "water_body": s.water_body.value}
+        return section_facts(code=s.code, target_class=s.target_class, water_body=s.water_body)
 
 
 class _SectionDetector(_OnSection):
@@ -93,10 +104,17 @@ class _SectionDetector(_OnSection):
     @staticmethod
     def water_class(values: Mapping[str, float], facts: Facts) -> WaterClass | None:
         """The sample's single-factor class; None when a value is physically impossible."""
-        try:
-            return evaluate.section_class(values=values, water_body=WaterBody(facts["water_body"]))
-        except ValidationFailed:
-            return None
+        return _class_of(tuple(values.items()), facts["water_body"])
+
+
+@lru_cache(maxsize=4096)
+def _class_of(values: tuple[tuple[str, float], ...], water_body: str) -> WaterClass | None:
+    """The class of one sample, computed once for every plan of the station that asks (each
+    river plan with a class detector judges the same sample)."""
+    try:
+        return evaluate.section_class(values=dict(values), water_body=WaterBody(water_body))
+    except ValidationFailed:
+        return None
 
 
 class WaterClassDrop(_SectionDetector):
@@ -109,11 +127,17 @@ class WaterClassDrop(_SectionDetector):
         cls = self.water_class(values, facts)
         if cls is None:
             return state
-        before = [h for h in state.get("h", []) if h[0] != t][-params.samples :]
-        drop = any(cls - c >= params.drop for _, c in before)
+        n = params.samples + params.confirm
+        seq = [*[h for h in state.get("h", []) if h[0] != t][-(n - 1) :], [t, int(cls)]]
+        run, before = seq[-params.confirm :], seq[-n : -params.confirm]
+        drop = (
+            len(run) == params.confirm
+            and bool(before)
+            and min(c for _, c in run) - min(c for _, c in before) >= params.drop
+        )
         was = _earlier_on(state, t)
         on = drop or (was and cls > WaterClass.parse(facts["target"]))
-        return {"h": [*before, [t, int(cls)]], "t": t, "p": was, "on": on, "class": cls.label}
+        return {"h": seq, "t": t, "p": was, "on": on, "class": cls.label}
 
 
 class TargetBreach(_SectionDetector):
@@ -154,10 +178,10 @@ class BlackOdorousOnset(_OnSection):
         except ValidationFailed:
             return state
         was = _earlier_on(state, t)
-        on = _RANK[grade] >= _RANK[BlackOdorous(params.level)] or (
-            was and grade is not BlackOdorous.none
-        )
-        return {"t": t, "p": was, "on": on, "grade": grade.value}
+        before = state.get("pr", 0) if state.get("t") == t else state.get("run", 0)
+        run = before + 1 if _RANK[grade] >= _RANK[BlackOdorous(params.level)] else 0
+        on = run >= params.confirm or (was and grade is not BlackOdorous.none)
+        return {"t": t, "p": was, "pr": before, "run": run, "on": on, "grade": grade.value}
 
 
 for _detector in (WaterClassDrop(), BlackOdorousOnset(), TargetBreach()):
