@@ -1,8 +1,9 @@
 """``python -m bench [names...]`` (``make bench``): run the benchmarks and write bench/results/.
 
 Names: ``queries``, ``cockpit``, ``intake``, ``geo``, ``rules``, ``sensing``, ``devices``,
-``river_sim``, ``mqtt``, ``burst``, ``bus``, ``pipeline``, ``cockpit_web`` (when present); none
-given runs them all. The history is loaded once per database and reused (``BENCH_CASES``,
+``river_sim``, ``river_eval`` (``BENCH_RIVER_STATIONS``, default 1,000: a year of hourly water
+quality evaluated), ``mqtt``, ``burst``, ``bus``, ``pipeline``, ``cockpit_web`` (when present);
+none given runs them all. The history is loaded once per database and reused (``BENCH_CASES``,
 default 4,000,000; ``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``, default 2, is how often
 each figure is measured). ``rules`` needs no history: it builds its own SQLite file.
 ``cockpit_web`` needs the built web app and Chromium (its own database, ``BENCH_DEVICES``
@@ -30,6 +31,7 @@ ALL = (
     "sensing",
     "devices",
     "river_sim",
+    "river_eval",
     "mqtt",
     "burst",
     "bus",

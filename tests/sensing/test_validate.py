@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from cityops.sensing.validate import NUMERIC_TYPES, Limits, Reason, check
+from cityops.sensing.catalogue import value_range
+from cityops.sensing.validate import NUMERIC_TYPES, Limits, Reason, ValueRange, check
 
 NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 MEASURE = next(iter(NUMERIC_TYPES))
@@ -52,3 +53,27 @@ def test_limits_are_settings_and_reasons_keep_positions() -> None:
         (7, Reason.malformed),
     ]
     assert len(out.accepted) == 1
+
+
+def test_a_number_outside_its_physical_range_is_refused_alone() -> None:
+    ph = ValueRange(0.0, 14.0, "ph")
+    at_least_zero = value_range("nh3n", '{"valid_range": [0, null]}')
+    assert at_least_zero == ValueRange(0.0, float("inf"), "nh3n")
+    t = NOW.isoformat()
+    out = check(
+        [(1, t, 14), (1, t, 15.0), (1, t, -0.1), (3, t, 1e9), (3, t, -1), (2, t, {"ph": 99})],
+        known={**KNOWN, 3: MEASURE},
+        now=NOW,
+        ranges={1: ph, 2: ph, 3: at_least_zero},
+    )
+    assert [r.result for r in out.accepted] == [14.0, 1e9, None]  # bounds hold; JSON unchecked
+    assert [(r.index, r.reason) for r in out.rejected] == [
+        (1, Reason.out_of_range), (2, Reason.out_of_range), (4, Reason.out_of_range),
+    ]  # fmt: skip
+    assert out.rejected[0].message == "ph = 15 is outside its physical range [0, 14] (datastream 1)"
+
+
+def test_a_malformed_range_is_no_range() -> None:
+    for props in ('{"valid_range": [5, 1]}', {"valid_range": ["a", 1]}, {"valid_range": 3}, "{"):
+        assert value_range("x", props) is None
+    assert value_range("x", {"valid_range": [-2000, 2000]}) == ValueRange(-2000, 2000, "x")

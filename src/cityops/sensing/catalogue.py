@@ -4,12 +4,19 @@ Looking a batch's 10,000 ids up in ``sta_datastream`` cost ~2 us each (measured)
 storing the readings. The catalogue changes rarely, so it is cached and checked against a random
 version token (one row) per batch; every datastream change through ``entities`` writes a new
 token. An id the cache misses is looked up once (a datastream inserted behind our back).
+
+An observed property whose ``properties`` carry ``"valid_range": [min, max]`` (either may be
+null: unbounded) gives every datastream of it a physical range: a reading outside it is rejected
+as ``out_of_range`` (a sensor fault or a typo, not an event). Ranges travel with the cache.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +32,16 @@ def _cursor(session: Session) -> Any:
     return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
-# Per database URL: (catalogue version, datastream id -> observation type).
-_catalogue: dict[str, tuple[int, dict[int, str]]] = {}
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    known: dict[int, str]  # datastream id -> observation type
+    ranges: dict[int, validate.ValueRange]  # datastreams whose observed property has a range
+
+
+# Per database URL: (catalogue version, the catalogue).
+_catalogue: dict[str, tuple[int, Catalogue]] = {}
 CATALOGUE = "datastreams"
+VALID_RANGE = "valid_range"  # ObservedProperty.properties key: [min | null, max | null]
 
 
 def bump_catalogue(*, session: Session) -> None:
@@ -52,17 +66,46 @@ def version(*, session: Session) -> int:
     return int(row[0]) if row else 0
 
 
-def known_datastreams(*, session: Session) -> dict[int, str]:
-    """Datastream id → observation type (cached per database; reloaded when the version moves)."""
-    current = version(session=session)
+def value_range(name: str, properties: Any) -> validate.ValueRange | None:
+    """An observed property's physical range from its ``properties`` (JSON text or a dict);
+    None when it has none or it is malformed (min > max, not numbers)."""
+    if isinstance(properties, str):
+        try:
+            properties = json.loads(properties)
+        except ValueError:
+            return None
+    raw = properties.get(VALID_RANGE) if isinstance(properties, dict) else None
+    if not isinstance(raw, list | tuple) or len(raw) != 2:
+        return None
+    lo, hi = raw
+    if not all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in raw):
+        return None
+    low = -math.inf if lo is None else float(lo)
+    high = math.inf if hi is None else float(hi)
+    return validate.ValueRange(low, high, name) if low <= high else None
+
+
+def current(*, session: Session) -> Catalogue:
+    """The datastream catalogue (cached per database; reloaded when the version moves)."""
+    version_now = version(session=session)
     cursor = _cursor(session)
     url = str(session.get_bind().engine.url)
     cached = _catalogue.get(url)
-    if cached is None or cached[0] != current:
-        cursor.execute("SELECT id, observation_type FROM sta_datastream")
-        cached = (current, dict(cursor.fetchall()))
+    if cached is None or cached[0] != version_now:
+        cursor.execute("SELECT id, name, properties FROM sta_observed_property")
+        bounds = {i: r for i, name, props in cursor.fetchall() if (r := value_range(name, props))}
+        cursor.execute("SELECT id, observation_type, observed_property_id FROM sta_datastream")
+        rows = cursor.fetchall()
+        known = {i: otype for i, otype, _ in rows}
+        ranges = {i: bounds[p] for i, _, p in rows if p in bounds} if bounds else {}
+        cached = (version_now, Catalogue(known, ranges))
         _catalogue[url] = cached
     return cached[1]
+
+
+def known_datastreams(*, session: Session) -> dict[int, str]:
+    """Datastream id → observation type (cached per database; reloaded when the version moves)."""
+    return current(session=session).known
 
 
 def check_batch(
@@ -71,13 +114,17 @@ def check_batch(
     now: datetime,
     limits: validate.Limits,
     known: dict[int, str] | None = None,
+    ranges: Mapping[int, validate.ValueRange] | None = None,
 ) -> validate.Checked:
     """Validate against the cached catalogue; look up ids it misses (added without a bump).
 
-    ``known``: the catalogue already read for this batch (the door validates slice by slice).
+    ``known``, ``ranges``: the catalogue already read for this batch (the door validates slice
+    by slice); without ``known`` both are read here.
     """
-    known = known_datastreams(session=session) if known is None else known
-    checked = validate.check(readings, known=known, now=now, limits=limits)
+    if known is None:
+        catalogue = current(session=session)
+        known, ranges = catalogue.known, catalogue.ranges
+    checked = validate.check(readings, known=known, now=now, limits=limits, ranges=ranges)
     unknown = [r.index for r in checked.rejected if r.reason == validate.Reason.unknown_datastream]
     if not unknown:
         return checked
@@ -88,7 +135,7 @@ def check_batch(
     if not found:
         return checked
     known.update(found)
-    again = validate.check(retry, known=known, now=now, limits=limits)
+    again = validate.check(retry, known=known, now=now, limits=limits, ranges=ranges)
     kept = [r for r in checked.rejected if r.reason != validate.Reason.unknown_datastream]
     kept += [validate.Rejection(unknown[r.index], r.reason, r.message) for r in again.rejected]
     kept.sort(key=lambda r: r.index)

@@ -89,10 +89,10 @@ def take_in(
     checked = Checked()
     evaluated = reactor is not None
     with reading(sessions) as session:  # the catalogue's version: no wait for the writer
-        known = catalogue.known_datastreams(session=session)  # once for the whole batch
+        cat = catalogue.current(session=session)  # once for the whole batch
         for start in range(0, len(raws), REACT_SLICE):
             part = catalogue.check_batch(
-                session, raws[start : start + REACT_SLICE], now, limits, known
+                session, raws[start : start + REACT_SLICE], now, limits, cat.known, cat.ranges
             )
             checked.accepted += part.accepted
             checked.rejected += [

@@ -3,8 +3,10 @@
 A raw reading is a dict ``{"datastream_id" | "datastream", "phenomenon_time" | "time",
 "result", "result_time"?, "parameters"?, "foi_id"?, "message_id"?}`` or a compact tuple
 ``(datastream_id, time, result)`` / ``(datastream_id, time, result, message_id)``. Times are
-ISO 8601 strings (a zone is required) or epoch seconds. The hot path is a plain loop without
-pydantic: this runs at 100,000 readings per second.
+ISO 8601 strings (a zone is required) or epoch seconds. A number outside its datastream's
+physical range (``ranges``: from the observed property's ``valid_range``) is rejected as
+``out_of_range``. The hot path is a plain loop without pydantic: this runs at 100,000 readings
+per second.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Reason:
     unknown_datastream = "unknown_datastream"
     time_in_future = "time_in_future"
     time_too_old = "time_too_old"
+    out_of_range = "out_of_range"
 
 
 class Reading(NamedTuple):
@@ -45,6 +48,20 @@ class Reading(NamedTuple):
     parameters: dict[str, Any] | None = None
     foi_id: int | None = None
     message_id: str | None = None
+
+
+class ValueRange(NamedTuple):
+    """The physical range of a datastream's numbers (inclusive), and what it measures."""
+
+    lo: float
+    hi: float
+    name: str
+
+
+def _outside(ds: int, value: float, r: ValueRange) -> str:
+    return (
+        f"{r.name} = {value:g} is outside its physical range [{r.lo:g}, {r.hi:g}] (datastream {ds})"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +163,12 @@ def check(
     known: Mapping[int, str],
     now: datetime,
     limits: Limits = Limits(),
+    ranges: Mapping[int, ValueRange] | None = None,
 ) -> Checked:
-    """Split ``raws`` into accepted readings and rejections (``known``: id → observation type)."""
+    """Split ``raws`` into accepted readings and rejections (``known``: id → observation type;
+    ``ranges``: id → physical range, for the datastreams that have one)."""
     out = Checked()
+    range_of = ranges.get if ranges else None
     earliest = now - limits.max_past
     latest = now + limits.max_future
     accepted = out.accepted.append
@@ -183,6 +203,10 @@ def check(
                 value, as_json = res_raw, None
             else:
                 value, as_json = _result(res_raw, otype in NUMERIC_TYPES)
+            if range_of is not None and value is not None:
+                bounds = range_of(ds)
+                if bounds is not None and not bounds.lo <= value <= bounds.hi:
+                    raise _Bad(Reason.out_of_range, _outside(ds, value, bounds))
             if extra is None:
                 msg = raw[3] if len(raw) == 4 else None
                 if msg is not None and not isinstance(msg, str):

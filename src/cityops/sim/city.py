@@ -2,7 +2,7 @@
 
 The demo district is 九龙坡区 (500107); its first street hosts the street-level demo accounts.
 民主村社区 (谢家湾街道) gets its community cockpit's digital twin; the rivers get their sections and
-河长 (``scenarios.river.seeding``).
+河长 (``scenarios.river.seeding``) and their water-quality stations (``scenarios.river.stations``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from cityops.geo.models import Jurisdiction, Level
 from cityops.ledger import service as ledger
 from cityops.scenarios.community import service as community
 from cityops.scenarios.river import seeding as river
+from cityops.scenarios.river import stations as river_stations
 from cityops.sim import geography, org, org_load
 from cityops.store.engine import transaction
 
@@ -97,6 +98,7 @@ def seed(*, session: Session, password: str, seed: int = 7, per_grid: int = 2) -
     if minzhu is not None:
         community.ensure_twin(session=session, community_code=minzhu, seed=seed)
     river.ensure_network(session=session, seed=seed)  # 河长 come from the staff loaded above
+    river_stations.ensure_stations(session=session, seed=seed)  # 水质自动站 on the sections
     session.flush()
     session.execute(text("ANALYZE"))  # fresh statistics, or PostgreSQL picks poor plans
     ledger.append(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -11,11 +11,20 @@ from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
 from cityops.cases.runtime import get_rules
 from cityops.clock import as_utc
-from cityops.scenarios.river import detect_imports, events, patrol_api, registry, service
+from cityops.scenarios.river import (
+    basin,
+    detect_imports,
+    events,
+    patrol_api,
+    quality,
+    registry,
+    service,
+)
 from cityops.scenarios.river.models import DetectionStatus
 from cityops.scenarios.river.schemas import (
     AssessIn,
     AssessRead,
+    BasinRead,
     DetectionBatchIn,
     DetectionBatchRead,
     DetectionPage,
@@ -23,7 +32,11 @@ from cityops.scenarios.river.schemas import (
     EventPage,
     ReviewIn,
     RiverList,
+    SectionQualityRead,
     SectionRead,
+    SeriesRead,
+    StationList,
+    TrendRead,
 )
 
 router = APIRouter(prefix="/river", tags=["river"])
@@ -140,3 +153,65 @@ def _review(
         session=session, rules=get_rules(ctx, session), user=user, detection_id=detection_id,
         accept=accept, reason=reason, at=ctx.clock.now(),
     )  # fmt: skip
+
+
+# --- Stations and water quality over a period (issue 6: quality.py, basin.py) ----------------
+
+From = Annotated[date | None, Query(alias="from", description="first day (CST); default 30 days")]
+To = Annotated[date | None, Query(alias="to", description="last day, inclusive; default today")]
+
+
+@router.get("/stations", response_model=StationList)
+def stations(session: SessionDep, user: CurrentUser, river: str | None = None) -> StationList:
+    """Water-quality stations in the caller's jurisdiction with their latest values and class."""
+    user.require_role(*_STAFF)
+    return quality.list_stations(session=session, user=user, river=river)
+
+
+@router.get("/stations/{code}/series", response_model=SeriesRead)
+def station_series(
+    code: str,
+    session: SessionDep,
+    user: CurrentUser,
+    ctx: Ctx,
+    item: str,
+    hours: Annotated[int, Query(ge=1, le=quality.SERIES_MAX_HOURS)] = 48,
+) -> SeriesRead:
+    """One item of a station over the last hours, for a sparkline (bucket means when long)."""
+    user.require_role(*_STAFF)
+    return quality.station_series(
+        session=session, user=user, code=code, item=item, hours=hours, now=ctx.clock.now()
+    )
+
+
+@router.get("/sections/{code}/quality", response_model=SectionQualityRead)
+def section_quality(
+    code: str, session: SessionDep, user: CurrentUser, ctx: Ctx, start: From = None, end: To = None
+) -> SectionQualityRead:
+    """A section's GB 3838 assessment over the period, and each of its stations'."""
+    user.require_role(*_STAFF)
+    return quality.section_quality(
+        session=session, user=user, code=code, start=start, end=end, now=ctx.clock.now()
+    )
+
+
+@router.get("/basin", response_model=BasinRead)
+def basin_grades(
+    session: SessionDep, user: CurrentUser, ctx: Ctx, start: From = None, end: To = None
+) -> BasinRead:
+    """Per river, and for the whole basin in the caller's jurisdiction: the period's grade."""
+    user.require_role(*_STAFF)
+    return basin.basin(session=session, user=user, start=start, end=end, now=ctx.clock.now())
+
+
+@router.get("/trends", response_model=TrendRead)
+def trends(
+    session: SessionDep,
+    user: CurrentUser,
+    ctx: Ctx,
+    river: str,
+    months: Annotated[int, Query(ge=1, le=basin.MAX_MONTHS)] = 12,
+) -> TrendRead:
+    """A river's class, grade and item means month by month."""
+    user.require_role(*_STAFF)
+    return basin.trends(session=session, user=user, river=river, months=months, now=ctx.clock.now())

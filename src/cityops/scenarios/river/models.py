@@ -269,3 +269,26 @@ class RiverDetection(Base):
         UniqueConstraint("source", "external_id"),
         Index("ix_river_detection_status_received", "status", "received_at"),
     )
+
+
+# --- Automatic water-quality stations (issue 6, stations.py) ---------------------------------
+
+
+class Station(Base):
+    """An automatic water-quality station (水质自动监测站) on a section: a sensing Thing.
+
+    ``km``: distance along the river from its upstream end (the source, or where it enters the
+    city), for ordering stations downstream.
+    """
+
+    __tablename__ = "river_station"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(48), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    section_id: Mapped[int] = mapped_column(ForeignKey("river_section.id"), index=True)
+    thing_id: Mapped[int] = mapped_column(ForeignKey("sta_thing.id"), unique=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lng: Mapped[float] = mapped_column(Float)
+    km: Mapped[float] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

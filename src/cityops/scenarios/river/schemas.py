@@ -263,3 +263,150 @@ class EventRead(BaseModel):
 class EventPage(BaseModel):
     items: list[EventRead]
     total: int
+
+
+# --- Stations and water quality over a period (issue 6: stations.py, quality.py) -------------
+
+
+class StationValue(BaseModel):
+    """A station's newest reading of one item (null until one arrives)."""
+
+    item: str
+    name: str
+    unit: str
+    datastream_id: int
+    value: float | None
+    time: datetime | None
+    water_class: str | None = Field(description="GB 3838 class of the value; null: not a GB item")
+
+
+class StationRead(BaseModel):
+    code: str
+    name: str
+    section_code: str
+    section_name: str
+    river_code: str
+    river_name: str
+    lat: float
+    lng: float
+    km: float = Field(description="along the river from its upstream end")
+    active: bool
+    target_class: str = Field(description="the section's target (目标水质类别)")
+    latest_class: str | None = Field(description="single-factor class of the latest values")
+    latest_grade: str | None
+    attained: bool | None = Field(description="latest class meets the target; null: no data")
+    latest_time: datetime | None
+    values: list[StationValue]
+
+
+class StationList(BaseModel):
+    items: list[StationRead]
+    total: int
+
+
+class SeriesPoint(BaseModel):
+    t: datetime
+    v: float
+
+
+class SeriesRead(BaseModel):
+    station: str
+    item: str
+    unit: str
+    start: datetime
+    end: datetime
+    step_seconds: int | None = Field(description="bucket width of averaged points; null: raw")
+    points: list[SeriesPoint]
+
+
+class ItemMean(BaseModel):
+    """One item's mean over the period (the mean of the hours with data)."""
+
+    item: str
+    name: str
+    unit: str
+    mean: float | None
+    hours: int = Field(description="hours with data (a section: summed over its stations)")
+    water_class: str | None = Field(description="null: no data, or not a GB 3838 item")
+    counted: bool = Field(description="counts for the single-factor class")
+    passed: bool | None = Field(description="pH only: inside GB 3838's 6–9")
+
+
+class StationQuality(BaseModel):
+    code: str
+    name: str
+    km: float
+    water_class: str | None
+    grade: str | None
+    items: list[ItemMean]
+    main_pollutants: list[PollutantRead]
+
+
+class SectionRef(BaseModel):
+    code: str
+    name: str
+    river_code: str
+    river_name: str
+    target_class: str
+    water_body: WaterBody
+
+
+class SectionQualityRead(BaseModel):
+    section: SectionRef
+    start: date
+    end: date = Field(description="inclusive (China Standard Time days)")
+    water_class: str | None
+    grade: str | None
+    attainment: AttainmentRead | None
+    main_pollutants: list[PollutantRead]
+    items: list[ItemMean]
+    stations: list[StationQuality]
+
+
+Method = Literal["average", "share"]
+
+
+class BasinRow(BaseModel):
+    """A river's (or the whole basin's) grade over the period."""
+
+    code: str
+    name: str
+    sections: int = Field(description="sections in the caller's jurisdiction")
+    assessed: int = Field(description="of those, sections with data")
+    class_counts: dict[str, int] = Field(description="assessed sections per class I..劣V")
+    good_share: float | None = Field(description="share of assessed sections in I–III")
+    worst_share: float | None = Field(description="share in 劣V")
+    method: Method | None = Field(description="average (< 5 assessed) or share rule; null: none")
+    water_class: str | None = Field(description="the averaged values' class (average method)")
+    grade: str | None
+    attained: int = Field(description="assessed sections meeting their target")
+
+
+class BasinRead(BaseModel):
+    start: date
+    end: date
+    rivers: list[BasinRow]
+    basin: BasinRow
+
+
+class ItemInfo(BaseModel):
+    item: str
+    name: str
+    unit: str
+
+
+class TrendMonth(BaseModel):
+    month: str  # YYYY-MM
+    assessed: int
+    method: Method | None
+    water_class: str | None
+    grade: str | None
+    good_share: float | None
+    means: dict[str, float | None] = Field(description="per GB item, the sections' average")
+
+
+class TrendRead(BaseModel):
+    river_code: str
+    river_name: str
+    items: list[ItemInfo]
+    months: list[TrendMonth]
