@@ -1,7 +1,7 @@
 """智慧河长 一张图 and 巡河 on the phone: stations with their latest values and sparklines, the
 basin table, a pollution event arriving live in the events list with its chief and case, and a
-patrol walked on the phone (start, two positions, a problem with a photo, a reload, finish) whose
-track the river page then draws.
+patrol walked on the phone (start, two positions, a problem with a photo, a reload, a finish
+without network that completes when the network is back) whose track the river page then draws.
 
 Readings go in as the sensing door takes them (POST /observations as the admin); the event comes
 from an imported drone detection (POST /river/detections, confidence 1.0).
@@ -34,7 +34,9 @@ def _post_readings(site: Site, station: dict[str, Any], nh3n_last: float = 1.3) 
             if v["item"] == "nh3n" and h == 1:
                 value = nh3n_last
             t = (now - timedelta(hours=h)).isoformat()
-            rows.append({"datastream_id": v["datastream_id"], "phenomenon_time": t, "result": value})
+            rows.append(
+                {"datastream_id": v["datastream_id"], "phenomenon_time": t, "result": value}
+            )
     answer = admin.call("POST", "observations", rows)  # type: ignore[arg-type]
     assert not answer.get("rejected"), answer
 
@@ -55,9 +57,11 @@ def _click_station(page: Any, code: str) -> None:
 
 def test_a_station_shows_its_latest_values_and_sparklines(pages: Pages) -> None:
     site = pages.site
-    fed, silent = _stations(site, "LJH")[:2]
+    stations = _stations(site, "LJH")
+    fed = stations[0]
+    silent = next(s for s in stations if s["section_code"] != fed["section_code"])
     _post_readings(site, fed)
-    page = pages.open("admin", "/river/LJH")
+    page: Any = pages.open("admin", "/river/LJH")
     page.wait_for_selector(f"path[data-station='{fed['code']}'][data-class='IV']")
     # The section is coloured by its current class (the ammonia's IV), or by its target.
     section = f"path[data-section='{fed['section_code']}']"
@@ -69,6 +73,7 @@ def test_a_station_shows_its_latest_values_and_sparklines(pages: Pages) -> None:
     _click_station(page, silent["code"])
     page.wait_for_selector(f"[data-test=station-panel][data-station='{silent['code']}']")
     assert "暂无监测数据" in page.inner_text("[data-test=station-nodata]")
+    page.click("[data-test=station-panel] header button")
 
     _click_station(page, fed["code"])
     panel = page.wait_for_selector(f"[data-test=station-panel][data-station='{fed['code']}']")
@@ -85,7 +90,7 @@ def test_a_station_shows_its_latest_values_and_sparklines(pages: Pages) -> None:
 def test_the_basin_table_grades_each_river_and_the_whole_basin(pages: Pages) -> None:
     site = pages.site
     _post_readings(site, _stations(site, "LJH")[0])
-    page = pages.open("admin", "/river/LJH")
+    page: Any = pages.open("admin", "/river/LJH")
     table = page.wait_for_selector("[data-test=basin-table]")
     row = page.wait_for_selector("[data-test=basin-row][data-river=LJH]")
     text = row.inner_text()
@@ -112,9 +117,9 @@ def _point_on(site: Site, user: str, district: str | None = None) -> tuple[str, 
 
 def test_a_new_pollution_event_arrives_live_with_its_chief_and_case(pages: Pages) -> None:
     site = pages.site
-    page = pages.open("dispatcher", "/river")
+    page: Any = pages.open("dispatcher", "/river")
     page.wait_for_selector("[data-test=event-list]")
-    code, lat, lng = _point_on(site, "dispatcher", "500107")
+    _, lat, lng = _point_on(site, "dispatcher", "500107")
     item = {
         "source": "drone", "external_id": f"e2e-{time.time_ns()}", "kind": "floating_debris",
         "lat": lat, "lng": lng, "confidence": 1.0, "image_ref": "https://example.org/drone.jpg",
@@ -141,7 +146,7 @@ def test_a_new_pollution_event_arrives_live_with_its_chief_and_case(pages: Pages
 def test_a_patrol_on_the_phone_is_recorded_and_drawn_on_the_river_page(pages: Pages) -> None:
     site = pages.site
     code, lat, lng = _point_on(site, "worker")
-    page = pages.open("worker", "/", mobile=True)
+    page: Any = pages.open("worker", "/", mobile=True)
     page.context.grant_permissions(["geolocation"], origin=site.url)
     page.context.set_geolocation({"latitude": lat, "longitude": lng, "accuracy": 8})
     page.goto(site.url + "/patrol")
@@ -156,7 +161,8 @@ def test_a_patrol_on_the_phone_is_recorded_and_drawn_on_the_river_page(pages: Pa
     assert int(page.inner_text("[data-test=patrol-fixes]")) >= 1
 
     time.sleep(4)  # walking pace: 45 m in 4 s is under the track's speed limit
-    page.context.set_geolocation({"latitude": lat + 0.0004, "longitude": lng, "accuracy": 8})
+    moved = {"latitude": lat + 0.0003, "longitude": lng + 0.0003, "accuracy": 8}
+    page.context.set_geolocation(moved)
     page.wait_for_function(
         "() => Number(document.querySelector('[data-test=patrol-fixes]').innerText) >= 2"
     )
@@ -169,14 +175,22 @@ def test_a_patrol_on_the_phone_is_recorded_and_drawn_on_the_river_page(pages: Pa
     assert "案件编号" in page.wait_for_selector("[data-test=issue-done]").inner_text()
     pages.shoot(page, "patrol-active")
 
+    # Finishing in a dead zone: the track and the finish wait on the phone for the network.
+    pages.console.allow("ERR_INTERNET_DISCONNECTED")
+    page.context.set_offline(True)
     page.click("[data-test=patrol-finish]")
     page.click("[data-test=patrol-confirm-finish]")
+    assert "网络不可用" in page.wait_for_selector("[data-test=sync-error]").inner_text()
+    assert "正在结束巡河" in page.inner_text("[data-test=patrol-active]")
+    pages.shoot(page, "patrol-offline")
+    page.context.set_offline(False)
     done = page.wait_for_selector("[data-test=done-mileage]").inner_text()
     assert float(done.split()[0]) > 0, done
     page.wait_for_selector(f"[data-test=history-item][data-patrol='{patrol_id}']")
     pages.shoot(page, "patrol-done")
 
-    desk = pages.open("dispatcher", "/river")
+    desk: Any = pages.open("dispatcher", "/river")
+    desk.wait_for_selector("[data-test=river-list] [data-river]")
     desk.click("[data-test=tab-patrols]")
     desk.click(f"[data-test=patrol][data-patrol='{patrol_id}']")
     desk.wait_for_selector(f"path.patrol-track[data-patrol='{patrol_id}']")
@@ -185,7 +199,7 @@ def test_a_patrol_on_the_phone_is_recorded_and_drawn_on_the_river_page(pages: Pa
 
 
 def test_the_operations_page_and_the_phone_page_read_in_english(pages: Pages) -> None:
-    page = pages.open("admin", "/river")
+    page: Any = pages.open("admin", "/river")
     page.wait_for_selector("[data-test=river-list] [data-river]")
     page.select_option("[data-test=locale]", "en")
     page.wait_for_selector("text=Basin water quality")
@@ -197,7 +211,7 @@ def test_the_operations_page_and_the_phone_page_read_in_english(pages: Pages) ->
     assert "river." not in text  # no message key left untranslated
     pages.shoot(page, "english")
 
-    phone = pages.open("worker", "/patrol", mobile=True)
+    phone: Any = pages.open("worker", "/patrol", mobile=True)
     phone.select_option("[data-test=locale]", "en")
     phone.wait_for_selector("[data-test=pick-section]")
     text = phone.inner_text("[data-test=patrol-page]")

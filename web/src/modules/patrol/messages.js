@@ -30,7 +30,7 @@ export default {
       discard: '放弃本次巡河',
     },
     gps: {
-      idle: '定位未开启',
+      idle: '定位已停止',
       waiting: '正在定位…',
       ok: '定位正常',
       denied: '定位权限被拒绝，请在浏览器设置中允许定位',
@@ -112,7 +112,7 @@ export default {
       discard: 'Give up this patrol',
     },
     gps: {
-      idle: 'Location off',
+      idle: 'Location stopped',
       waiting: 'Finding your position…',
       ok: 'Location OK',
       denied: 'Location permission denied: allow it in the browser settings',

@@ -53,6 +53,9 @@ export function classStyle(c) {
   return { background: bg, borderColor: bg, color: dark ? '#04152b' : '#fff' }
 }
 
+// A class's name: 'III类' / 'Class III'; 劣V (worse than V) has words of its own in English.
+export const className = (t, c) => (c === '劣V' ? t('river.section.classWorst') : t('river.section.classN', { c }))
+
 // The verbal grades best first (GB 3838's 优 for I–II … 重度污染 for 劣V) in the class colours.
 export const GRADES = ['优', '良好', '轻度污染', '中度污染', '重度污染']
 export const GRADE_COLORS = {

@@ -3,7 +3,7 @@
 // open pollution events, and one patrol's cleaned track with its flagged fixes. Every drawn
 // element carries a data-* attribute so a person's click can be found by the browser tests.
 import { L } from '../../core/map.js'
-import { classColor } from './classes.js'
+import { classColor, className } from './classes.js'
 
 export function esc(s) {
   return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c])
@@ -45,7 +45,7 @@ export function sectionsLayer({ rivers, selected, mode, current, renderer, t, on
         dashArray: unknown && !chosen ? '6 7' : null,
         className: 'river-section',
       })
-      const cls = (c) => (c ? t('river.section.classN', { c }) : t('river.noData'))
+      const cls = (c) => (c ? className(t, c) : t('river.noData'))
       const tip = `<b>${esc(p.river_name)} · ${esc(p.name)}</b><br>${esc(t('river.current'))}: ${esc(cls(now))}<br>${esc(t('river.section.target'))}: ${esc(cls(p.target_class))}`
       line.bindTooltip(tip, { sticky: true }).on('click', () => onPick(p.code))
       tagged(line, { 'data-section': p.code, 'data-class': shown || 'none' }).addTo(group)
@@ -55,9 +55,14 @@ export function sectionsLayer({ rivers, selected, mode, current, renderer, t, on
 }
 
 // Stations: a dot in the latest class's colour (grey before any reading), larger when chosen.
+// Two stations of a section may sit close together: the silent ones are drawn first, so one with
+// readings is never hidden under one without, and the chosen one is drawn last of all.
+const drawOrder = (s, selected) => (s.code === selected ? 2 : s.latest_class ? 1 : 0)
+
 export function stationsLayer({ stations, selected, renderer, t, onPick }) {
   const group = L.featureGroup()
-  for (const s of stations) {
+  const ordered = [...stations].sort((a, b) => drawOrder(a, selected) - drawOrder(b, selected))
+  for (const s of ordered) {
     const chosen = s.code === selected
     const dot = L.circleMarker([s.lat, s.lng], {
       renderer,
@@ -68,7 +73,7 @@ export function stationsLayer({ stations, selected, renderer, t, onPick }) {
       fillOpacity: 1,
       className: 'river-station',
     })
-    const cls = s.latest_class ? t('river.section.classN', { c: s.latest_class }) : t('river.noData')
+    const cls = s.latest_class ? className(t, s.latest_class) : t('river.noData')
     dot.bindTooltip(`<b>${esc(s.name)}</b><br>${esc(s.river_name)} · ${esc(s.section_name)}<br>${esc(t('river.station.latest'))}: ${esc(cls)}`)
     dot.on('click', (e) => {
       L.DomEvent.stopPropagation(e)
