@@ -7,11 +7,11 @@ run it at once on PostgreSQL (due cases are taken with SKIP LOCKED).
 from __future__ import annotations
 
 import logging
-import threading
 
 from cityops.api.context import AppContext, unit_of_work
 from cityops.cases.escalation import run_escalations
 from cityops.cases.runtime import get_rules
+from cityops.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -22,26 +22,13 @@ def run_once(ctx: AppContext) -> list[int]:
         return run_escalations(session=session, rules=get_rules(ctx, session), now=ctx.clock.now())
 
 
-class EscalationScheduler:
+class EscalationScheduler(Periodic):
     def __init__(self, ctx: AppContext, *, interval: float = 30.0) -> None:
+        super().__init__("escalation", interval)
         self.ctx = ctx
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="escalation")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout=timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                acted = run_once(self.ctx)
-                if acted:
-                    log.info("escalation pass acted on %d cases", len(acted))
-            except Exception:  # keep running; the next pass retries
-                log.exception("escalation pass failed")
-            self._stop.wait(self.interval)
+    def step(self) -> list[int]:
+        acted = run_once(self.ctx)
+        if acted:
+            log.info("escalation pass acted on %d cases", len(acted))
+        return acted

@@ -8,10 +8,10 @@ run it on PostgreSQL: the rollup serialises on its advisory lock, and purging tw
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
 from cityops.api.context import AppContext, unit_of_work
+from cityops.periodic import Periodic
 from cityops.sensing import timeseries
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def run_purge(ctx: AppContext) -> timeseries.Purged:
         return timeseries.purge(session=session, now=ctx.clock.now(), settings=ctx.settings)
 
 
-class SensingUpkeep:
+class SensingUpkeep(Periodic):
     """Rollup every ``interval`` seconds (until caught up), purge every ``purge_every``."""
 
     def __init__(
@@ -53,25 +53,16 @@ class SensingUpkeep:
         purge_every: timedelta = timedelta(hours=1),
         fold_latest: bool = False,
     ) -> None:
+        super().__init__("sensing-upkeep", interval)
         self.ctx = ctx
-        self.interval = interval
         self.purge_every = purge_every
         self.fold_latest = fold_latest
         self._last_purge: datetime | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="sensing-upkeep")
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout=timeout)
 
     def step(self) -> int:
         """One pass: fold until caught up, purge when due; returns rows folded."""
         folded = 0
-        while not self._stop.is_set():
+        while not self.stopping:
             n = run_rollup(self.ctx, fold_latest=self.fold_latest)
             folded += n
             if n == 0:
@@ -84,11 +75,3 @@ class SensingUpkeep:
             if purged.raw or purged.partitions_dropped:
                 log.info("sensing retention: %s", purged)
         return folded
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.step()
-            except Exception:  # keep running; the next pass retries
-                log.exception("sensing upkeep failed")
-            self._stop.wait(self.interval)

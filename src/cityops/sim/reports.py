@@ -9,13 +9,13 @@ import random
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from cityops.auth.models import Role
 from cityops.auth.scope import Principal, machine
 from cityops.cases import intake, service
 from cityops.cases.lifecycle import Action
-from cityops.cases.models import Case, CaseStatus, Channel
+from cityops.cases.models import Case, CaseReport, CaseStatus, Channel
 from cityops.cases.rules import CaseRules
 from cityops.cases.schemas import CaseCreate, Point, TransitionCreate
 from cityops.errors import CityOpsError
@@ -122,7 +122,7 @@ class ReportSimulator:
         self.rng.shuffle(rows)
         moved = 0
         for case in rows[:budget]:
-            command, actor = self._next(case)
+            command, actor = self.next_step(case)
             if command is None:
                 continue
             try:
@@ -140,7 +140,18 @@ class ReportSimulator:
                 continue
         return moved
 
-    def _next(self, case: Case) -> tuple[TransitionCreate | None, Principal]:
+    @staticmethod
+    def _ruled(case: Case) -> bool:
+        """Filed by a rules plan (its report's ``external_ref`` is ``rule:<plan>:…``)."""
+        session = object_session(case)
+        assert session is not None
+        ref = select(CaseReport.id).where(
+            CaseReport.case_id == case.id, CaseReport.external_ref.like("rule:%")
+        )
+        return session.execute(ref.limit(1)).first() is not None
+
+    def next_step(self, case: Case) -> tuple[TransitionCreate | None, Principal]:
+        """What the simulated centre or worker does next with ``case`` (None: leave it)."""
         center = CENTER
         worker = Principal(
             0,
@@ -154,6 +165,8 @@ class ReportSimulator:
         if case.status is CaseStatus.reported and roll < 0.05:
             return TransitionCreate(action=Action.void, reason="不属于受理范围"), center
         if case.status is CaseStatus.handled:
+            if case.channel is Channel.sensor and self._ruled(case):
+                return None, center  # 智能核查: the plan verifies it from the readings
             if roll < 0.1:
                 return TransitionCreate(action=Action.verify_fail, reason="现场未处理到位"), center
             return TransitionCreate(

@@ -12,6 +12,7 @@
 - ``linjiang_discharge``: the demo's scripted discharge on 临江河 (永川区), just below its
   uppermost station (which stays clean, for comparison), so every other station sees it in
   turn, weaker and later, before the river returns to its target class.
+- ``station_specs(session)``: the stored stations (``river_station``) as ``StationSpec``.
 - ``start_river_feed(ctx, stations)``: the hook the demo calls (see its docstring).
 """
 
@@ -23,10 +24,14 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from cityops.api.context import AppContext
 from cityops.clock import Clock
+from cityops.scenarios.river.models import River, Section, Station
 from cityops.scenarios.river.network import CHONGQING_RIVERS
+from cityops.scenarios.river.stations import station_streams
 from cityops.sim.device_run import DeviceRunner, DeviceSimulation, context_sink, play
 from cityops.sim.device_sinks import Sink
 from cityops.sim.devices import Readings
@@ -166,6 +171,29 @@ def river_runner(
             sim.trigger(discharge)
     speed = 3600.0 / hour_seconds
     return DeviceRunner(sim, sink, clock, speed=speed, max_lead=max_lead, thing_keys={})
+
+
+def station_specs(*, session: Session) -> list[StationSpec]:
+    """The active stored stations, with their datastreams, as the simulator's stations."""
+    rows = session.execute(
+        select(Station, Section.target_class, Section.water_body, River.code)
+        .join(Section, Station.section_id == Section.id)
+        .join(River, Section.river_id == River.id)
+        .where(Station.active.is_(True))
+        .order_by(River.code, Station.km, Station.code)
+    ).all()
+    streams = station_streams(session=session, station_ids=[r.Station.id for r in rows])
+    return [
+        StationSpec(
+            code=r.Station.code,
+            river_code=r.code,
+            km=r.Station.km,
+            target_class=r.target_class,
+            water_body=r.water_body,
+            datastreams=streams[r.Station.id],
+        )
+        for r in rows
+    ]
 
 
 def start_river_feed(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from shapely.geometry import LineString
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import FakeClock
@@ -23,6 +23,7 @@ from cityops.sensing.models import (
     ThingLocation,
 )
 from cityops.sensing.validate import Reason
+from cityops.sim.river_feed import station_specs
 from tests import citykit
 from tests.api.conftest import Api, api  # noqa: F401
 from tests.scenarios.river import stationkit
@@ -184,3 +185,23 @@ def test_the_http_door_explains_each_refused_station_reading(api: Api) -> None: 
     bad = [{"datastream_id": ds["do"], "phenomenon_time": now.isoformat(), "result": -1}]
     r = api.client.post("/api/v1/observations", json=bad, headers=api.headers("admin"))
     assert r.status_code == 422 and r.json()["error"]["code"] == "all_rejected"
+
+
+def test_the_simulator_plays_the_stored_stations_downstream_with_their_datastreams(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """The demo feed is built from the station table: every item wired, target from the section."""
+    with session_factory.begin() as s:
+        citykit.build(s)
+        streams = stationkit.build(s, per_river={"TM": 3}, targets="II")
+        s.execute(update(Station).where(Station.code == "TZ-002-S1").values(active=False))
+    with session_factory() as s:
+        specs = station_specs(session=s)
+    assert "TZ-002-S1" not in {x.code for x in specs}  # an inactive station sends nothing
+    assert len(specs) == 3 + 4
+    tm = [x for x in specs if x.river_code == "TM"]
+    assert [x.km for x in tm] == sorted(x.km for x in tm)  # upstream first
+    first = specs[0]
+    assert first.target_class == "II"
+    assert dict(first.datastreams) == streams[first.code]
+    assert set(first.datastreams) == set(stations.ITEMS)

@@ -23,7 +23,7 @@ from cityops.scenarios.river import period as pe
 from cityops.scenarios.river import quality
 from cityops.scenarios.river.evaluate import WaterClass
 from cityops.scenarios.river.models import River, Section
-from cityops.scenarios.river.registry import _visible
+from cityops.scenarios.river.registry import visible
 from cityops.scenarios.river.schemas import BasinRead, BasinRow, ItemInfo, TrendMonth, TrendRead
 from cityops.scenarios.river.standards import WaterBody
 from cityops.scenarios.river.stations import GB_ITEMS, PLAN
@@ -39,7 +39,7 @@ def _sections(
     q = (
         select(Section, River)
         .join(River, Section.river_id == River.id)
-        .where(_visible(user))
+        .where(visible(user))
         .order_by(River.code, Section.code)
     )
     if river_id is not None:

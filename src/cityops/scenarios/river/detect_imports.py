@@ -34,7 +34,7 @@ from cityops.scenarios.river.models import (
     Section,
 )
 from cityops.scenarios.river.nearest import SectionFinder
-from cityops.scenarios.river.registry import _visible as visible
+from cityops.scenarios.river.registry import visible
 from cityops.scenarios.river.schemas import (
     DetectionBatchRead,
     DetectionIn,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,6 +29,7 @@ from cityops.api.context import AppContext, unit_of_work
 from cityops.auth.scope import Principal
 from cityops.bus.memory import queue_event
 from cityops.ledger import service as ledger
+from cityops.periodic import Periodic
 from cityops.registry.models import Staff
 from cityops.scenarios.river import duty as dt
 from cityops.scenarios.river.models import (
@@ -236,28 +236,15 @@ def run_once(ctx: AppContext) -> int:
         return len(remind_overdue(session=session, settings=ctx.settings, now=ctx.clock.now()))
 
 
-class DutyReminders:
+class DutyReminders(Periodic):
     """The reminder pass in a background thread, every ``river_duty_check_minutes``."""
 
     def __init__(self, ctx: AppContext) -> None:
+        super().__init__("river-duty", ctx.settings.river_duty_check_minutes * 60.0)
         self.ctx = ctx
-        self.interval = ctx.settings.river_duty_check_minutes * 60.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="river-duty")
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout=timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                n = run_once(self.ctx)
-                if n:
-                    log.info("river duty: reminded %d overdue chiefs", n)
-            except Exception:  # keep running; the next pass retries
-                log.exception("river duty reminder pass failed")
-            self._stop.wait(self.interval)
+    def step(self) -> int:
+        n = run_once(self.ctx)
+        if n:
+            log.info("river duty: reminded %d overdue chiefs", n)
+        return n

@@ -40,8 +40,9 @@ from cityops.scenarios.river.models import (
     River,
     RiverEvent,
     Section,
+    Station,
 )
-from cityops.scenarios.river.registry import _visible as visible
+from cityops.scenarios.river.registry import visible
 from cityops.scenarios.river.schemas import DepartmentRef, EventChief, EventPage, EventRead
 from cityops.sensing.models import Thing
 
@@ -70,9 +71,16 @@ class StationSite:
 def section_of_thing(*, session: Session, thing_id: int) -> StationSite | None:
     """The river section a station Thing watches; None for a Thing that is no river station.
 
-    The one coupling to the station registry: a station Thing's properties name its station and
-    section (``{"river_station": code, "section": section code}``).
+    A registered station (``river_station``) answers first; a Thing only tagged as one (its
+    properties ``{"river_station": code, "section": section code}``, as an external system may
+    create it through SensorThings) is still placed on its section, with no station id.
     """
+    row = session.execute(
+        select(Station, Section).join(Section, Station.section_id == Section.id)
+        .where(Station.thing_id == thing_id)
+    ).first()  # fmt: skip
+    if row is not None:
+        return StationSite(row.Section, row.Station.id, row.Station.code)
     props = session.execute(select(Thing.properties).where(Thing.id == thing_id)).scalar()
     code = (props or {}).get("section")
     if not code:

@@ -219,7 +219,7 @@ class RiverEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), unique=True)
     section_id: Mapped[int] = mapped_column(ForeignKey("river_section.id"), index=True)
-    station_id: Mapped[int | None] = mapped_column(Integer, index=True)  # river_station.id
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("river_station.id"), index=True)
     source: Mapped[EventSource] = mapped_column(Enum(EventSource, native_enum=False, length=16))
     detector: Mapped[str] = mapped_column(String(64))  # a plan id, or the import's kind
     detected_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

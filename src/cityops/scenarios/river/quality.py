@@ -26,7 +26,7 @@ from cityops.errors import NotFound, ValidationFailed
 from cityops.scenarios.river import period as pe
 from cityops.scenarios.river.evaluate import Pollutant, WaterClass, target_attainment
 from cityops.scenarios.river.models import River, Section, Station
-from cityops.scenarios.river.registry import _visible
+from cityops.scenarios.river.registry import visible
 from cityops.scenarios.river.schemas import (
     AttainmentRead,
     ItemMean,
@@ -102,7 +102,7 @@ def sites(
         select(Station, Section, River)
         .join(Section, Station.section_id == Section.id)
         .join(River, Section.river_id == River.id)
-        .where(_visible(user))
+        .where(visible(user))
         .order_by(River.code, Station.km, Station.code)
     )
     if river_id is not None:

@@ -31,7 +31,7 @@ from cityops.scenarios.river.schemas import (
 _LEVEL_ORDER = {lvl: i for i, lvl in enumerate(ChiefLevel)}
 
 
-def _visible(user: Principal) -> ColumnElement[bool]:
+def visible(user: Principal) -> ColumnElement[bool]:
     if user.is_city_wide:
         return true()
     if user.role == Role.resident or not user.scope_code:
@@ -61,7 +61,7 @@ def list_rivers(*, session: Session, user: Principal) -> RiverList:
             func.count(Section.id).filter(flagged),
         )
         .join(Section, Section.river_id == River.id)
-        .where(_visible(user))
+        .where(visible(user))
         .group_by(River.id)
         .order_by(River.code)
     ).all()
@@ -115,7 +115,7 @@ def river_features(*, session: Session, user: Principal, code: str) -> dict[str,
     sections = list(
         session.execute(
             select(Section)
-            .where(Section.river_id == river.id, _visible(user))
+            .where(Section.river_id == river.id, visible(user))
             .order_by(Section.code)
         ).scalars()
     )

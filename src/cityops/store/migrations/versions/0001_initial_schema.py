@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 06:47:23.836511
+Create Date: 2026-11-26 07:02:22.593470
 """
 
 from __future__ import annotations
@@ -927,6 +927,34 @@ def upgrade() -> None:
         batch_op.create_index("ix_river_patrol_started", ["started_at"], unique=False)
 
     op.create_table(
+        "river_station",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=48), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("section_id", sa.Integer(), nullable=False),
+        sa.Column("thing_id", sa.Integer(), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lng", sa.Float(), nullable=False),
+        sa.Column("km", sa.Float(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["section_id"],
+            ["river_section.id"],
+            name=op.f("fk_river_station_section_id_river_section"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["thing_id"], ["sta_thing.id"], name=op.f("fk_river_station_thing_id_sta_thing")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_river_station")),
+        sa.UniqueConstraint("code", name=op.f("uq_river_station_code")),
+        sa.UniqueConstraint("thing_id", name=op.f("uq_river_station_thing_id")),
+    )
+    with op.batch_alter_table("river_station", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_river_station_section_id"), ["section_id"], unique=False
+        )
+
+    op.create_table(
         "sensing_actuator_command",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("thing_id", sa.Integer(), nullable=False),
@@ -1115,6 +1143,11 @@ def upgrade() -> None:
             ["section_id"],
             ["river_section.id"],
             name=op.f("fk_river_event_section_id_river_section"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["station_id"],
+            ["river_station.id"],
+            name=op.f("fk_river_event_station_id_river_station"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_river_event")),
         sa.UniqueConstraint("case_id", name=op.f("uq_river_event_case_id")),
@@ -1364,6 +1397,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sensing_actuator_command_thing_id"))
 
     op.drop_table("sensing_actuator_command")
+    with op.batch_alter_table("river_station", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_river_station_section_id"))
+
+    op.drop_table("river_station")
     with op.batch_alter_table("river_patrol", schema=None) as batch_op:
         batch_op.drop_index("ix_river_patrol_started")
         batch_op.drop_index("ix_river_patrol_staff_started")
