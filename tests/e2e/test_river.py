@@ -12,14 +12,20 @@ def _rivers(page: object) -> dict[str, str]:
 
 
 def _click_section(page: object) -> str:
-    """Click the middle of the first drawn section on the map, as a person would."""
+    """Click the first drawn section on the map where nothing (a station) lies on top of it, as a
+    person would."""
     page.wait_for_selector("[data-test=river-map] path[data-section]")  # type: ignore[attr-defined]
     code, x, y = page.evaluate(  # type: ignore[attr-defined]
         """() => {
           const p = document.querySelector('[data-test=river-map] path[data-section]')
-          const pt = p.getPointAtLength(p.getTotalLength() / 2)
           const m = p.getScreenCTM()
-          return [p.dataset.section, pt.x * m.a + pt.y * m.c + m.e, pt.x * m.b + pt.y * m.d + m.f]
+          for (const f of [0.3, 0.2, 0.4, 0.1, 0.6, 0.7, 0.8, 0.5]) {
+            const pt = p.getPointAtLength(p.getTotalLength() * f)
+            const x = pt.x * m.a + pt.y * m.c + m.e
+            const y = pt.x * m.b + pt.y * m.d + m.f
+            if (document.elementFromPoint(x, y) === p) return [p.dataset.section, x, y]
+          }
+          throw new Error('the section is covered everywhere')
         }"""
     )
     page.mouse.click(x, y)  # type: ignore[attr-defined]

@@ -9,10 +9,12 @@ const CASE_EVENTS = [
   'escalate', 'self_handle', 'warn_near_overdue',
 ]
 const ALARM_EVENTS = ['raised', 'reactivated', 'escalated', 'renotified', 'acknowledged', 'cleared']
+const RIVER_EVENTS = ['event_opened', 'patrol.start', 'patrol.issue', 'patrol.finish', 'duty_overdue']
 
 const NAMES = {
   'cases.*': CASE_EVENTS.map((e) => `cases.${e}`),
   'alarms.*': ALARM_EVENTS.map((e) => `alarms.${e}`),
+  'river.*': RIVER_EVENTS.map((e) => `river.${e}`),
 }
 
 const channels = new Map() // topic -> {source, listeners:Set, status}
@@ -40,7 +42,7 @@ function open(topic, channel) {
   }
 }
 
-// Subscribe to a topic ('cases.*' or 'alarms.*'); returns the unsubscribe function.
+// Subscribe to a topic ('cases.*', 'alarms.*' or 'river.*'); returns the unsubscribe function.
 export function subscribe(topic, fn) {
   let channel = channels.get(topic)
   if (!channel) {
