@@ -196,6 +196,7 @@ def test_each_overdue_chief_is_reminded_once_per_missed_period(rivers: Api) -> N
     west = staff(rivers, "500107001-street_office")
     (mine,) = [d for d in reminded if d["staff_id"] == west]
     assert mine["sections"] == ["TT-001"] and mine["period_start"] == "2026-11-11"
+    assert mine["jurisdiction_code"] == "500107001"  # the live stream shows it to that street
     assert duty_service.run_once(rivers.ctx) == 0  # the same period: nothing new
     assert len([e for e in events if e.subject == "river.duty_overdue"]) == 3
     # Ten days on (Sat 5 Dec), the 旬 of 21–30 Nov has passed: TT-001 was missed again, and

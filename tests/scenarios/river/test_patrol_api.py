@@ -12,6 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from cityops.api.stream import may_see
+from cityops.auth.models import Role
+from cityops.auth.scope import Principal
+from cityops.bus.memory import Event
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.geo.coords import haversine_m
 from cityops.ledger import service as ledger
@@ -251,3 +255,17 @@ def test_a_later_batch_can_clear_an_earlier_verdict(rivers: Api) -> None:  # noq
     # The jump is not mileage: four steps before it, two after (≈ 48 m each).
     assert d["mileage_m"] == pytest.approx(6 * line_of(rivers, "TM-001").length * 96_779 / 20,
                                            rel=0.02)  # fmt: skip
+
+
+def test_a_patrol_is_streamed_live_to_its_street_and_walker_only(rivers: Api) -> None:  # noqa: F811
+    seen: list[Event] = []
+    rivers.ctx.bus.subscribe("river.*", seen.append)
+    p = start(rivers)
+    call(rivers, "POST", f"/patrols/{p['id']}/finish")
+    (started, *_rest) = [e for e in seen if e.subject == "river.patrol.start"]
+    street = Principal(1, "s", Role.street_staff, "500107001")
+    other = Principal(2, "o", Role.district_dispatcher, "500108")
+    walker = Principal(3, "w", Role.field_worker, "500107001", staff_id=p["staff_id"])
+    stranger = Principal(4, "x", Role.field_worker, "500107001", staff_id=p["staff_id"] + 1)
+    assert may_see(street, started) and may_see(walker, started)
+    assert not may_see(other, started) and not may_see(stranger, started)

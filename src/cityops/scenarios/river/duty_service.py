@@ -225,7 +225,9 @@ def remind_overdue(*, session: Session, settings: Settings, now: datetime) -> li
             session=session, at=now, actor=ACTOR, action="river.duty_reminder",
             subject=f"staff:{chief.staff_id}", payload=facts,
         )  # fmt: skip
-        queue_event(session.info, "river.duty_overdue", {"at": now.isoformat(), **facts})
+        staff = session.get(Staff, chief.staff_id)
+        area = {"jurisdiction_code": staff.jurisdiction_code if staff else None}  # may_see
+        queue_event(session.info, "river.duty_overdue", {"at": now.isoformat(), **facts, **area})
         sent.append(row)
     return sent
 

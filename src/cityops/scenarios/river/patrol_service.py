@@ -168,6 +168,10 @@ def start(
     return patrol, True
 
 
+def _audience(patrol: Patrol) -> dict[str, Any]:
+    return {"jurisdiction_code": patrol.jurisdiction_code, "worker_id": patrol.staff_id}
+
+
 def _record(
     session: Session, patrol: Patrol, actor: str, action: str, at: datetime, facts: dict[str, Any]
 ) -> None:
@@ -178,7 +182,8 @@ def _record(
     queue_event(
         session.info,
         action.replace("river.patrol_", "river.patrol."),
-        {"patrol_id": patrol.id, "at": at.isoformat(), **facts},
+        # with who may see it live (api.stream.may_see): the patrol's area, and its walker
+        {**facts, **_audience(patrol), "patrol_id": patrol.id, "at": at.isoformat()},
     )
 
 
