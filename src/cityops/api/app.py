@@ -36,5 +36,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.include_router(v1)
     # The OGC SensorThings API 1.1 door keeps its own root and error shape (see docs/api.md).
     app.include_router(import_module("cityops.sensing.sta.api").router)
+    # Open311 GeoReport v2 likewise (XML and JSON, the spec's error list).
+    app.include_router(import_module("cityops.open311.api").router)
     web.install(app, ctx.settings.web_dist)  # last: the browser app's catch-all
     return app

@@ -48,6 +48,14 @@ OPEN_STATES = frozenset(
         S.shelved,
     }
 )
+# Each status as residents read it (进度): 已受理, 已立案, 已派遣, 处置中, 已核查, 已结案, ...
+STATUS_ZH: dict[S, str] = {
+    S.reported: "已上报", S.accepted: "已受理", S.filed: "已立案",
+    S.dispatched: "已派遣", S.in_progress: "处置中",
+    S.handled: "待核查", S.verified: "已核查", S.closed: "已结案",
+    S.evaluated: "已评价", S.returned: "已回退", S.shelved: "挂账",
+    S.void: "不予立案",
+}  # fmt: skip
 # States in which the handling clock runs (派遣 starts it; 挂账 stops it).
 CLOCK_RUNNING = frozenset({S.dispatched, S.in_progress, S.returned})
 

@@ -21,13 +21,6 @@ from cityops.cases.queries import TallyRow
 
 Source = Literal["data", "generated"]
 CLOSED = frozenset({CaseStatus.closed, CaseStatus.evaluated})
-STATUS_ZH: dict[CaseStatus, str] = {
-    CaseStatus.reported: "已上报", CaseStatus.accepted: "已受理", CaseStatus.filed: "已立案",
-    CaseStatus.dispatched: "已派遣", CaseStatus.in_progress: "处置中",
-    CaseStatus.handled: "待核查", CaseStatus.verified: "已核查", CaseStatus.closed: "已结案",
-    CaseStatus.evaluated: "已评价", CaseStatus.returned: "已回退", CaseStatus.shelved: "挂账",
-    CaseStatus.void: "不予立案",
-}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

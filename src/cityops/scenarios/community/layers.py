@@ -17,11 +17,11 @@ from typing import Any
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from cityops.cases.lifecycle import STATUS_ZH
 from cityops.cases.masking import mask_text as mask
 from cityops.cases.models import Case, CaseStatus
 from cityops.geo.geojson import geometry_json
 from cityops.scenarios.community import snapshot
-from cityops.scenarios.community.boards import STATUS_ZH
 from cityops.scenarios.community.models import Building, Camera, Facility, Road
 from cityops.scenarios.community.schemas import (
     BuildingDetail,
