@@ -22,10 +22,10 @@ def o311(api: Api) -> Api:  # noqa: F811
     return api
 
 
-def post_form(api: Api, fmt: str = "json", **fields: str) -> httpx.Response:
+def post_form(on: Api, fmt: str = "json", **fields: str) -> httpx.Response:
     body = {"api_key": KEY, "service_code": "06010", **WEST, "description": "路边一堆垃圾"}
     body.update(fields)
-    return api.client.post(f"{BASE}/requests.{fmt}", data={k: v for k, v in body.items() if v})
+    return on.client.post(f"{BASE}/requests.{fmt}", data={k: v for k, v in body.items() if v})
 
 
 def xml(r: httpx.Response) -> ET.Element:
