@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
@@ -141,10 +141,17 @@ async def _fields(request: Request) -> dict[str, Any]:
     return parse_form(pairs)
 
 
+FieldsDep = Annotated[dict[str, Any], Depends(_fields)]
+
+
 @router.post("/requests.{fmt}")
-async def create_request(fmt: str, request: Request, ctx: Ctx, session: SessionDep) -> Response:
+def create_request(
+    fmt: str, request: Request, fields: FieldsDep, ctx: Ctx, session: SessionDep
+) -> Response:
+    # Sync, so the intake runs in the thread pool: a write waiting for SQLite's one writer
+    # must never block the event loop that the writer's own request needs to finish.
     f = _fmt(fmt)
-    fields = await _fields(request)
+    fields = dict(fields)
     fields.pop("jurisdiction_id", None)  # one jurisdiction is served: any id is this one
     _api_key(request, fields, ctx)
     data = request_create(fields)
