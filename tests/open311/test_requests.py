@@ -155,6 +155,7 @@ def test_list_filters(o311: Api) -> None:
     assert ids(service_code="06010") == [c, a]
     assert ids(service_code="06001,06010") == [c, b, a]
     assert ids(service_request_id=f"{a},{c}", service_code="06001") == [a, c]  # ids override
+    assert ids(service_request_id=f"{a},500107-2026-99999999999,nonsense") == [a]
     assert ids(start_date="2026-11-26T00:00:00+08:00") == [c, b]
     assert ids(end_date="2026-11-26T00:00:00Z") == [a]
     assert ids(start_date="2026-08-01T00:00:00+08:00", end_date="2026-10-01T00:00:00+08:00") == []

@@ -57,6 +57,7 @@ def test_not_found_is_404_in_the_spec_shape(o311: Api, fmt: str) -> None:
         f"service/abc.{fmt}",
         f"requests/500107-2026-00009999.{fmt}",
         f"requests/not-a-number.{fmt}",
+        f"requests/500107-2026-99999999999999999999.{fmt}",
         f"tokens/nope.{fmt}",
         f"nothing-here.{fmt}",
     ):
@@ -83,6 +84,7 @@ BAD_FORMS = [
     ({"lat": "", "long": "", "address_string": "观音桥步行街"}, 400),  # cannot geocode yet
     ({"lat": "north"}, 400),
     ({"lat": "95"}, 400),
+    ({"lat": "nan"}, 400),
     ({"long": f"{X0 + 1:.6f}"}, 400),  # outside the city
     ({"attribute[URGENCY]": "9"}, 400),
     ({"attribute[COLOUR]": "red"}, 400),

@@ -39,6 +39,7 @@ from cityops.registry.models import Department
 MAX_SPAN = timedelta(days=90)  # the spec: at most 90 days, by default the last 90
 MAX_RESULTS = 1000  # the spec's default limit
 TOKEN_PREFIX = "open311:"
+MAX_ID = 2**31 - 1  # case.id is a 32-bit integer column
 ACTOR = Principal(user_id=0, username="open311", role=Role.resident, scope_code=None)
 
 
@@ -181,9 +182,10 @@ def create_request(
 def case_id_of(request_id: str) -> int | None:
     """The case id in a 案卷号 (``500107-2026-00000042``), or None if it is not one."""
     parts = request_id.strip().split("-")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
         return None
-    return int(parts[2])
+    case_id = int(parts[2])
+    return case_id if case_id <= MAX_ID else None  # beyond the column: no such case
 
 
 def _iso(at: datetime | None, rules: CaseRules) -> str | None:
