@@ -56,10 +56,12 @@ def test_app_routes_get_index_html_and_assets_are_cached_forever(
 
 def test_api_paths_and_missing_files_are_json_404s_not_the_app(tmp_path: Path, dist: Path) -> None:
     client = _client(tmp_path, dist)
-    for path in ("/api/v1/no-such-thing", "/assets/missing.js", "/open311/v2/services.json"):
+    for path in ("/api/v1/no-such-thing", "/assets/missing.js"):
         r = client.get(path)
         assert r.status_code == 404, path
         assert r.json()["error"]["code"] == "not_found"
+    r = client.get("/open311/v2/no-such-thing.json")  # the Open311 door's own error list
+    assert r.status_code == 404 and r.json()[0]["code"] == 404
 
 
 def test_files_outside_the_build_are_never_served(tmp_path: Path, dist: Path) -> None:
