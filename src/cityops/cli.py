@@ -321,12 +321,14 @@ def serve(
     from cityops.api.app import create_app
     from cityops.automation import start_automation
     from cityops.cases.scheduler import EscalationScheduler
+    from cityops.cases.webhook import start_webhooks, stop_webhooks
     from cityops.runtime import build_context
     from cityops.scenarios.river.duty_service import DutyReminders
     from cityops.sensing.mqtt_runtime import start_mqtt
 
     ctx = build_context(_settings(database_url))
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
+    start_webhooks(ctx)  # status updates out, when CITYOPS_WEBHOOK_URLS is set
     sched = EscalationScheduler(ctx)
     duty = DutyReminders(ctx)  # 巡河 overdue reminders
     automation = start_automation(ctx) if scheduler else None  # rules on the sensing network
@@ -340,6 +342,7 @@ def serve(
             sched.stop()
             duty.stop()
         mqtt.stop()
+        stop_webhooks(ctx)
         if automation is not None:
             automation.stop()
         ctx.bus.close()
