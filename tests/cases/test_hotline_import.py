@@ -148,6 +148,22 @@ def test_a_bad_mapping_is_refused_and_nothing_imported(
         ["import", "hotline", str(sheet), "--mapping", str(wrong), "--database-url", _url(engine)],
     )
     assert r.exit_code == 2 and "反映内容" in r.output, r.output
+    # A category table naming a code the catalogue does not have.
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text(EXAMPLE.read_text("utf-8").replace('"06028"', '"99999"'), encoding="utf-8")
+    r = runner.invoke(
+        app,
+        [
+            "import",
+            "hotline",
+            str(sheet),
+            "--mapping",
+            str(unknown),
+            "--database-url",
+            _url(engine),
+        ],
+    )
+    assert r.exit_code == 2 and "99999" in r.output, r.output
     with session_factory() as s:
         assert s.execute(select(func.count()).select_from(CaseReport)).scalar_one() == 0
 

@@ -247,7 +247,7 @@ def import_rows(
         else:
             ready.append((parsed, data))
     if progress is not None:
-        progress(out.rows - len(ready))
+        progress(len(rows) - len(ready))  # refused and blank rows are done
     for start in range(0, len(ready), batch):
         chunk = ready[start : start + batch]
         _import_batch(ctx, rules, mapping, chunk, out)
