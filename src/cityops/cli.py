@@ -86,6 +86,67 @@ def import_jurisdictions(path: Path, database_url: DbOption = None) -> None:
     console.print(f"imported {n} jurisdictions from {path}")
 
 
+@import_app.command("hotline")
+def import_hotline(
+    path: Path,
+    mapping: Annotated[Path, typer.Option("--mapping", help="column mapping YAML")],
+    errors: Annotated[
+        Path | None, typer.Option("--errors", help="error rows CSV (default FILE.errors.csv)")
+    ] = None,
+    database_url: DbOption = None,
+) -> None:
+    """Import a 12345 hotline export (.xlsx/.csv) through intake; idempotent on 工单编号.
+
+    Bad rows are listed (row, column, code, message) and written to the error CSV; the good rows
+    are imported. Exit 1 if any row failed, 2 if nothing could be read (bad mapping or file).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from cityops.cases import hotline
+    from cityops.cases.hotline_sheet import load_mapping, read_sheet
+    from cityops.cases.runtime import get_rules
+    from cityops.runtime import build_context
+
+    try:
+        spec = load_mapping(mapping)
+        header, rows = read_sheet(path, spec.sheet)
+    except CityOpsError as exc:
+        _fail(exc.message)
+    ctx = build_context(_settings(database_url), migrate=False)
+    try:
+        with ctx.sessions() as session:
+            rules = get_rules(ctx, session)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("importing", total=len(rows))
+            result = hotline.import_rows(
+                ctx=ctx,
+                rules=rules,
+                mapping=spec,
+                header=header,
+                rows=rows,
+                progress=lambda n: bar.advance(task, n),
+            )
+    except CityOpsError as exc:
+        _fail(exc.message)
+    finally:
+        ctx.bus.close()
+    console.print(
+        f"{result.rows} rows: {result.imported} imported ({result.linked} linked to an open "
+        f"case), {result.already} imported before, {len(result.errors)} refused"
+    )
+    if not result.errors:
+        return
+    table = Table("row", "column", "code", "message")
+    for e in result.errors:
+        table.add_row(str(e.row), e.column or "", e.code, e.message)
+    console.print(table)
+    target = errors or path.with_name(path.stem + ".errors.csv")
+    hotline.write_errors(target, result.errors)
+    console.print(f"error rows written to {target}")
+    raise typer.Exit(1)
+
+
 @app.command("check-config")
 def check_config(
     categories: Annotated[Path | None, typer.Option(help="category catalogue YAML")] = None,
@@ -260,12 +321,14 @@ def serve(
     from cityops.api.app import create_app
     from cityops.automation import start_automation
     from cityops.cases.scheduler import EscalationScheduler
+    from cityops.cases.webhook import start_webhooks, stop_webhooks
     from cityops.runtime import build_context
     from cityops.scenarios.river.duty_service import DutyReminders
     from cityops.sensing.mqtt_runtime import start_mqtt
 
     ctx = build_context(_settings(database_url))
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
+    start_webhooks(ctx)  # status updates out, when CITYOPS_WEBHOOK_URLS is set
     sched = EscalationScheduler(ctx)
     duty = DutyReminders(ctx)  # 巡河 overdue reminders
     automation = start_automation(ctx) if scheduler else None  # rules on the sensing network
@@ -279,6 +342,7 @@ def serve(
             sched.stop()
             duty.stop()
         mqtt.stop()
+        stop_webhooks(ctx)
         if automation is not None:
             automation.stop()
         ctx.bus.close()

@@ -116,6 +116,18 @@ class Settings(BaseSettings):
     river_detection_max_distance_m: float = Field(default=500.0, gt=0, le=50_000)
     river_detection_min_confidence: float = Field(default=0.8, ge=0, le=1)
 
+    # ---- Outbound webhooks (cases/webhook.py): case status updates POSTed to these URLs
+    # (comma-separated), signed with HMAC-SHA256 of the body under webhook_secret. Local
+    # defaults, not from the reference: tries per delivery, the first retry's wait in seconds
+    # (doubling each time), the HTTP timeout, and how many events wait for slow endpoints
+    # before new ones are dropped (with a log line).
+    webhook_urls: str = ""
+    webhook_secret: str = ""
+    webhook_attempts: int = Field(default=4, ge=1, le=20)
+    webhook_backoff_s: float = Field(default=1.0, gt=0, le=600)
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    webhook_queue_size: int = Field(default=10_000, ge=1)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_postgres(cls, value: str) -> str:
@@ -135,6 +147,11 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The city's time zone."""
         return ZoneInfo(self.time_zone)
+
+    @property
+    def webhook_targets(self) -> list[str]:
+        """The outbound webhook URLs (empty: webhooks off)."""
+        return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]
 
     @property
     def open311_keys(self) -> set[str]:

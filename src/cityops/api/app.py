@@ -15,7 +15,7 @@ DOMAINS = [
     "auth", "geo", "registry", "cases", "ledger", "rules", "sensing", "photos", "cockpit",
     "scenarios.community", "scenarios.river",
 ]  # fmt: skip
-EXTRA = ["cityops.api.stream"]
+EXTRA = ["cityops.api.stream", "cityops.cases.wechat_api"]
 
 
 def create_app(ctx: AppContext) -> FastAPI:

@@ -116,6 +116,11 @@ def create_case(
     result = intake.report(
         session=session, rules=rules, data=data, actor=user, at=rules.clock.now()
     )
+    return intake_read(rules, result, user)
+
+
+def intake_read(rules: CaseRules, result: intake.IntakeResult, user: Principal) -> IntakeRead:
+    """What became of a report, as its reporter may see it (also the WeChat adapter's reply)."""
     return IntakeRead(
         case=_read(rules, result.case, user),
         duplicate=result.duplicate,
@@ -151,17 +156,7 @@ def create_cases(
         if isinstance(r, CityOpsError):
             out.append(BatchItemRead(index=i, error={"code": r.code, "message": r.message}))
         else:
-            out.append(
-                BatchItemRead(
-                    index=i,
-                    result=IntakeRead(
-                        case=_read(rules, r.case, user),
-                        duplicate=r.duplicate,
-                        auto_filed=r.auto_filed,
-                        dispatched=r.dispatched,
-                    ),
-                )
-            )
+            out.append(BatchItemRead(index=i, result=intake_read(rules, r, user)))
     return out
 
 

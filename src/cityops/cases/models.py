@@ -218,5 +218,6 @@ class CaseReport(Base):
     lat: Mapped[float] = mapped_column(Float)
     lng: Mapped[float] = mapped_column(Float)
     reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
-    external_ref: Mapped[str | None] = mapped_column(String(64))
+    # e.g. "12345:<工单编号>": the hotline import's idempotency key.
+    external_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     duplicate: Mapped[bool] = mapped_column(Boolean, default=False)

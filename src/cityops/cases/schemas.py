@@ -240,3 +240,31 @@ class KpiPage(BaseModel):
     by: str
     jurisdiction: str | None = Field(description="the units' jurisdiction; None: the whole city")
     items: list[KpiRead]
+
+
+class WechatLocation(BaseModel):
+    """``wx.getLocation({type: 'gcj02'})``: GCJ-02 degrees."""
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
+class WechatReportCreate(BaseModel):
+    """A report in the WeChat mini-program's shape; converted to a resident ``CaseCreate``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    openid: str | None = Field(
+        default=None, max_length=64, description="accepted, not stored: the token names the user"
+    )
+    desc: str = Field(max_length=4000, description="诉求内容")
+    images: list[str] = Field(
+        default_factory=list, max_length=20, description="photo refs from POST /photos"
+    )
+    location: WechatLocation
+    address: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(
+        default=None,
+        pattern=r"^\d{5}$",
+        description="the category the resident picked; required until text classification",
+    )

@@ -56,6 +56,7 @@ def case_fact(
     }
     event = {
         **body,
+        "case_no": case.case_no,
         "district_code": case.district_code,
         "street_code": case.street_code,
         "community_code": case.community_code,
