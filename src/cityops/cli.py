@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cityops.cli_common import DbOption, console, fail, settings_for
+from cityops.cli_import import import_app
+from cityops.cli_sim import sim_app
 from cityops.errors import CityOpsError
-from cityops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from cityops.api.context import AppContext
@@ -21,37 +21,13 @@ app = typer.Typer(
     help="cityops — 城市运行和治理智能中枢", no_args_is_help=True, add_completion=False
 )
 db_app = typer.Typer(help="database schema", no_args_is_help=True)
-import_app = typer.Typer(help="import data", no_args_is_help=True)
 ledger_app = typer.Typer(help="the ledger (一本账)", no_args_is_help=True)
-sim_app = typer.Typer(help="synthetic Chongqing", no_args_is_help=True)
 map_app = typer.Typer(help="the map (一张图): boundary changes", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(sim_app, name="sim")
 app.add_typer(map_app, name="map")
-console = Console()
-if not console.is_terminal:  # piped or captured: do not cut tables at 80 columns
-    console = Console(width=200)
-
-
-def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
-
-
-def _settings(database_url: str | None = None) -> Settings:
-    s = get_settings()
-    return (
-        s.model_copy(update={"database_url": Settings(database_url=database_url).database_url})
-        if database_url
-        else s
-    )
-
-
-DbOption = Annotated[
-    str | None, typer.Option("--database-url", help="overrides CITYOPS_DATABASE_URL")
-]
 
 
 @db_app.command("upgrade")
@@ -60,91 +36,9 @@ def db_upgrade(database_url: DbOption = None) -> None:
     from cityops.store.engine import make_engine
     from cityops.store.schema import upgrade
 
-    engine = make_engine(_settings(database_url).database_url)
+    engine = make_engine(settings_for(database_url).database_url)
     upgrade(engine)
     console.print(f"schema is at head on {engine.url.render_as_string(hide_password=True)}")
-
-
-@import_app.command("jurisdictions")
-def import_jurisdictions(path: Path, database_url: DbOption = None) -> None:
-    """Import jurisdictions from a GeoJSON FeatureCollection (code, name, level, parent_code)."""
-    from cityops.geo import service as geo
-    from cityops.store.engine import make_engine, make_session_factory, transaction
-    from cityops.store.schema import upgrade
-
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        _fail(f"cannot read {path}: {exc}")
-    engine = make_engine(_settings(database_url).database_url)
-    upgrade(engine)
-    try:
-        with transaction(make_session_factory(engine)) as session:
-            n = geo.import_geojson(session=session, collection=data)
-    except CityOpsError as exc:
-        _fail(exc.message)
-    console.print(f"imported {n} jurisdictions from {path}")
-
-
-@import_app.command("hotline")
-def import_hotline(
-    path: Path,
-    mapping: Annotated[Path, typer.Option("--mapping", help="column mapping YAML")],
-    errors: Annotated[
-        Path | None, typer.Option("--errors", help="error rows CSV (default FILE.errors.csv)")
-    ] = None,
-    database_url: DbOption = None,
-) -> None:
-    """Import a 12345 hotline export (.xlsx/.csv) through intake; idempotent on 工单编号.
-
-    Bad rows are listed (row, column, code, message) and written to the error CSV; the good rows
-    are imported. Exit 1 if any row failed, 2 if nothing could be read (bad mapping or file).
-    """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    from cityops.cases import hotline
-    from cityops.cases.hotline_sheet import load_mapping, read_sheet
-    from cityops.cases.runtime import get_rules
-    from cityops.runtime import build_context
-
-    try:
-        spec = load_mapping(mapping)
-        header, rows = read_sheet(path, spec.sheet)
-    except CityOpsError as exc:
-        _fail(exc.message)
-    ctx = build_context(_settings(database_url), migrate=False)
-    try:
-        with ctx.sessions() as session:
-            rules = get_rules(ctx, session)
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, console=console, transient=True) as bar:
-            task = bar.add_task("importing", total=len(rows))
-            result = hotline.import_rows(
-                ctx=ctx,
-                rules=rules,
-                mapping=spec,
-                header=header,
-                rows=rows,
-                progress=lambda n: bar.advance(task, n),
-            )
-    except CityOpsError as exc:
-        _fail(exc.message)
-    finally:
-        ctx.bus.close()
-    console.print(
-        f"{result.rows} rows: {result.imported} imported ({result.linked} linked to an open "
-        f"case), {result.already} imported before, {len(result.errors)} refused"
-    )
-    if not result.errors:
-        return
-    table = Table("row", "column", "code", "message")
-    for e in result.errors:
-        table.add_row(str(e.row), e.column or "", e.code, e.message)
-    console.print(table)
-    target = errors or path.with_name(path.stem + ".errors.csv")
-    hotline.write_errors(target, result.errors)
-    console.print(f"error rows written to {target}")
-    raise typer.Exit(1)
 
 
 @app.command("check-config")
@@ -163,7 +57,7 @@ def check_config(
         catalogue = load_catalogue(categories)
         dispatch_plans = load_plans(catalogue, plans)
     except CityOpsError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     duty = load_rules(river_duty)
     problems = [*catalogue.errors, *dispatch_plans.errors, *duty.errors]
     console.print(
@@ -195,8 +89,8 @@ def map_merge(
     try:
         when = date.fromisoformat(effective)
     except ValueError:
-        _fail(f"--effective must be YYYY-MM-DD, not {effective!r}")
-    engine = make_engine(_settings(database_url).database_url)
+        fail(f"--effective must be YYYY-MM-DD, not {effective!r}")
+    engine = make_engine(settings_for(database_url).database_url)
     try:
         with transaction(make_session_factory(engine)) as session:
             result = merge.merge_jurisdictions(
@@ -209,7 +103,7 @@ def map_merge(
                 actor="cli:map-merge",
             )
     except CityOpsError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     console.print(
         f"merged into {result.target_code}: {len(result.code_map)} areas re-coded, "
         f"{len(result.rehomed_case_ids)} open cases re-homed, {result.retired} rows retired"
@@ -222,7 +116,7 @@ def ledger_verify(database_url: DbOption = None) -> None:
     from cityops.ledger import service as ledger
     from cityops.store.engine import make_engine, make_session_factory
 
-    engine = make_engine(_settings(database_url).database_url)
+    engine = make_engine(settings_for(database_url).database_url)
     with make_session_factory(engine)() as session:
         v = ledger.verify(session=session)
     if v.ok:
@@ -250,12 +144,12 @@ def kpi(
     from cityops.cases import kpi_query
     from cityops.store.engine import make_engine, make_session_factory
 
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     try:
         start, end = kpi_query.month_range(month, tz=settings.tz)
         by_key = kpi_query.GroupBy(by)
     except (ValueError, CityOpsError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     engine = make_engine(settings.database_url)
     with make_session_factory(engine)() as session:
         rows = kpi_query.kpi_rows(
@@ -326,7 +220,7 @@ def serve(
     from cityops.scenarios.river.duty_service import DutyReminders
     from cityops.sensing.mqtt_runtime import start_mqtt
 
-    ctx = build_context(_settings(database_url))
+    ctx = build_context(settings_for(database_url))
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     start_webhooks(ctx)  # status updates out, when CITYOPS_WEBHOOK_URLS is set
     sched = EscalationScheduler(ctx)
@@ -368,11 +262,11 @@ def worker(
     from cityops.runtime import build_context
     from cityops.scenarios.river.duty_service import DutyReminders
 
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     try:
         ctx = build_context(settings)
     except CityOpsError as exc:
-        _fail(exc.message)
+        fail(exc.message)
     if once:
         console.print(f"escalation pass: {len(run_once(ctx))} cases acted on")
         ctx.bus.close()
@@ -416,12 +310,12 @@ def _consume(ctx: AppContext, *, index: int | None, count: int | None) -> None:
 
     spec = ctx.settings.worker_handler
     if not spec:
-        _fail("no observation handler: set CITYOPS_WORKER_HANDLER=module:factory")
+        fail("no observation handler: set CITYOPS_WORKER_HANDLER=module:factory")
         return
     try:
         job = ObservationWorker(ctx.settings, load_handler(spec, ctx), index=index, count=count)
     except (CityOpsError, ImportError, AttributeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     last = [0.0]
 
@@ -454,7 +348,7 @@ def _consume(ctx: AppContext, *, index: int | None, count: int | None) -> None:
     try:
         stats = asyncio.run(main())
     except CityOpsError as exc:
-        _fail(exc.message)
+        fail(exc.message)
         return
     console.print(
         f"finished: {stats.readings:,} readings in {stats.batches:,} batches, "
@@ -477,7 +371,7 @@ def demo(
     """Fill the database with synthetic Chongqing if empty, serve the API and simulate the city."""
     from cityops.demo import run_demo
 
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     if database_url is None and "database_url" not in settings.model_fields_set:
         settings = settings.model_copy(update={"database_url": "sqlite:///var/demo.db"})
     run_demo(
@@ -490,84 +384,6 @@ def demo(
         console=console,
         devices=devices,
     )
-
-
-@sim_app.command("load-history")
-def load_history(
-    cases: Annotated[int, typer.Option(help="how many historical cases")] = 100_000,
-    years: Annotated[int, typer.Option(help="spread over this many years before --until")] = 4,
-    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today)")] = None,
-    seed: int = 7,
-    database_url: DbOption = None,
-) -> None:
-    """Bulk-load historical cases (a realistic mix) for benchmarks, with a progress bar."""
-    from cityops.sim.history import load_history as load
-
-    settings = _settings(database_url)
-    end = date.fromisoformat(until) if until else date.today()
-    n = load(settings=settings, cases=cases, years=years, until=end, seed=seed, console=console)
-    console.print(f"loaded {n} historical cases")
-
-
-@sim_app.command("devices")
-def sim_devices(
-    count: Annotated[int, typer.Option(help="about how many devices (plus a fan per tank)")] = 2000,
-    speed: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
-    mqtt: Annotated[
-        str | None, typer.Option("--mqtt", help="publish to this broker (mqtt://host:port)")
-    ] = None,
-    duration: Annotated[float | None, typer.Option(help="seconds to run, then exit")] = None,
-    backfill_hours: Annotated[
-        float, typer.Option(help="start this many hours in the past (played at --speed)")
-    ] = 0.0,
-    district: Annotated[
-        str | None, typer.Option(help="only 部件 in this district (code prefix, e.g. 500107)")
-    ] = None,
-    seed: int = 7,
-    database_url: DbOption = None,
-) -> None:
-    """Provision simulated devices on the city's 部件 (idempotent) and play their readings."""
-    import time
-    from datetime import timedelta
-
-    from cityops.runtime import build_context
-    from cityops.sim.city import city_is_empty
-    from cityops.sim.device_run import start_device_simulation
-
-    settings = _settings(database_url)
-    ctx = build_context(settings)
-    if city_is_empty(ctx):
-        _fail("the database has no city; run `cityops demo` once to seed synthetic Chongqing")
-    try:
-        with console.status(f"provisioning {count} devices…"):
-            run = start_device_simulation(
-                ctx,
-                count=count,
-                speed=speed,
-                seed=seed,
-                mqtt_url=mqtt,
-                backfill=timedelta(hours=backfill_hours),
-                district=district,
-            )
-    except CityOpsError as exc:
-        _fail(exc.message)
-    devices = len(run.runner.sim.devices)
-    console.print(f"{devices} devices, sending to {mqtt or 'the database (in process)'}")
-    started = time.monotonic()
-    try:
-        while duration is None or time.monotonic() - started < duration:
-            time.sleep(min(5.0, duration or 5.0))
-            stats = run.runner.stats
-            incidents = sum(1 for e in run.runner.sim.events if e.detail == "start")
-            console.print(
-                f"[{time.monotonic() - started:5.0f}s] sim time "
-                f"{run.runner.sim.current_time():%Y-%m-%d %H:%M} UTC, {stats.readings} readings, "
-                f"{incidents} incidents, {stats.commands} commands, {len(stats.errors)} errors"
-            )
-    except KeyboardInterrupt:
-        pass
-    finally:
-        run.stop()
 
 
 if __name__ == "__main__":

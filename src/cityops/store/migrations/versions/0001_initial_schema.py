@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 07:02:22.593470
+Create Date: 2026-11-26 08:20:58.965151
 """
 
 from __future__ import annotations
@@ -1097,6 +1097,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("case_report", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_case_report_case_id"), ["case_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_case_report_external_ref"), ["external_ref"], unique=False
+        )
 
     op.create_table(
         "river_event",
@@ -1375,6 +1378,7 @@ def downgrade() -> None:
 
     op.drop_table("river_event")
     with op.batch_alter_table("case_report", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_case_report_external_ref"))
         batch_op.drop_index(batch_op.f("ix_case_report_case_id"))
 
     op.drop_table("case_report")
