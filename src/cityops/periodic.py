@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from abc import ABC, abstractmethod
 
 log = logging.getLogger(__name__)
 
 
-class Periodic:
+class Periodic(ABC):
     """Runs ``step`` every ``interval`` seconds in a daemon thread named ``name``."""
 
     def __init__(self, name: str, interval: float) -> None:
@@ -21,8 +22,9 @@ class Periodic:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name=name)
 
+    @abstractmethod
     def step(self) -> object:
-        raise NotImplementedError
+        """One pass; what it returns is the subclass's (counts, ids) for its callers."""
 
     def start(self) -> None:
         self._thread.start()
