@@ -62,7 +62,7 @@ class Loaded:
     issues: list[LoadIssue]
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def table_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     if not path.is_file():
         raise TablesMissing(f"DRG table {path} is missing", path=str(path))
     with path.open(encoding="utf-8-sig", newline="") as f:
@@ -121,7 +121,7 @@ class _Reader:
         self.issues: list[LoadIssue] = []
 
     def each(self, name: str, handle: Callable[[dict[str, str]], None]) -> None:
-        for n, row in _rows(self.dir / f"{name}.csv"):
+        for n, row in table_rows(self.dir / f"{name}.csv"):
             try:
                 handle(row)
             except (ValueError, KeyError) as exc:
