@@ -163,9 +163,20 @@ class DrgTables:
     order: tuple[Mdc, ...] = field(init=False)
     adrgs_by_mdc: dict[str, tuple[Adrg, ...]] = field(init=False)
     splits: dict[str, dict[str, Drg]] = field(init=False)
+    # Fast-path indexes: codes any pre-MDC rule reads, and per MDC which ADRGs a code can enter.
+    pre_codes: frozenset[str] = field(init=False)
+    pre_min_vent: int = field(init=False)
+    adrg_index: dict[str, dict[str, frozenset[str]]] = field(init=False)
+    adrg_always: dict[str, frozenset[str]] = field(init=False)
+    _keys: dict[str, tuple[str, ...]] = field(init=False, repr=False)
+    _paths: dict[str | None, tuple[Mdc, ...]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.order = tuple(sorted(self.mdcs.values(), key=lambda m: m.order))
+        rank = {m.code: i for i, m in enumerate(self.order)}
+        self.dx_mdc = {k: tuple(sorted(v, key=rank.__getitem__)) for k, v in self.dx_mdc.items()}
+        self._keys, self._paths = {}, {}
+        self._index()
         by_mdc: dict[str, list[Adrg]] = {m: [] for m in self.mdcs}
         for a in self.adrgs.values():
             by_mdc[a.mdc].append(a)
@@ -177,5 +188,39 @@ class DrgTables:
         for d in self.drgs.values():
             self.splits.setdefault(d.adrg, {})[d.code[3]] = d
 
-    def special(self, kind: Special) -> Mdc | None:
-        return next((m for m in self.order if m.special == kind), None)
+    def _index(self) -> None:
+        pre = [a for a in self.adrgs.values() if self.mdcs[a.mdc].special == Special.pre]
+        self.pre_codes = frozenset().union(*(a.dx | a.proc | a.proc2 for a in pre))
+        vents = [a.min_vent_hours for a in pre if a.rule == Rule.vent]
+        self.pre_min_vent = min(vents) if vents else 1 << 62
+        index: dict[str, dict[str, set[str]]] = {m: {} for m in self.mdcs}
+        always: dict[str, set[str]] = {m: set() for m in self.mdcs}
+        for a in self.adrgs.values():
+            if a.rule == Rule.vent and not a.proc:
+                always[a.mdc].add(a.code)
+            for code in a.dx | a.proc | a.proc2:
+                index[a.mdc].setdefault(code, set()).add(a.code)
+        self.adrg_index = {m: {k: frozenset(v) for k, v in d.items()} for m, d in index.items()}
+        self.adrg_always = {m: frozenset(v) for m, v in always.items()}
+
+    def dx_keys(self, code: str) -> tuple[str, ...]:
+        """``diagnosis_keys``, remembered (a month of records repeats a few thousand codes)."""
+        keys = self._keys.get(code)
+        if keys is None:
+            keys = self._keys[code] = diagnosis_keys(code)
+        return keys
+
+    def proc_keys(self, code: str) -> tuple[str, ...]:
+        keys = self._keys.get(code)
+        if keys is None:
+            keys = self._keys[code] = procedure_keys(code)
+        return keys
+
+    def mdc_path(self, principal_key: str | None) -> tuple[Mdc, ...]:
+        """The MDCs worth testing, in precedence order: the special ones and the principal's."""
+        path = self._paths.get(principal_key)
+        if path is None:
+            own = set(self.dx_mdc[principal_key]) if principal_key is not None else set()
+            path = tuple(m for m in self.order if m.special != Special.none or m.code in own)
+            self._paths[principal_key] = path
+        return path

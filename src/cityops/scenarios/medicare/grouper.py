@@ -21,10 +21,8 @@ from cityops.scenarios.medicare.drg_tables import (
     Mdc,
     Rule,
     Special,
-    diagnosis_keys,
     first_in,
     in_list,
-    procedure_keys,
 )
 from cityops.scenarios.medicare.records import NEWBORN_DAYS, DischargeRecord
 
@@ -68,11 +66,28 @@ class _Case:
 
     __slots__ = ("r", "pdx", "others", "procs")
 
-    def __init__(self, r: DischargeRecord) -> None:
+    def __init__(self, r: DischargeRecord, t: DrgTables) -> None:
         self.r = r
-        self.pdx = diagnosis_keys(r.principal_dx)
-        self.others = [(c, diagnosis_keys(c)) for c in r.other_dx]
-        self.procs = [(c, procedure_keys(c)) for c in r.procedures]
+        self.pdx = t.dx_keys(r.principal_dx)
+        self.others = [(c, t.dx_keys(c)) for c in r.other_dx]
+        self.procs = [(c, t.proc_keys(c)) for c in r.procedures]
+
+    def may_enter_pre(self, t: DrgTables) -> bool:
+        """False when no pre-MDC rule can hold (most cases): skips testing each of them."""
+        if self.r.vent_hours >= t.pre_min_vent or in_list(self.pdx, t.pre_codes):
+            return True
+        return any(in_list(keys, t.pre_codes) for _c, keys in self.procs)
+
+    def candidates(self, t: DrgTables, mdc: str) -> set[str]:
+        """The ADRGs of an MDC that one of the case's codes is listed in (or that list none)."""
+        index = t.adrg_index[mdc]
+        out = set(t.adrg_always[mdc])
+        for keys in (self.pdx, *(k for _c, k in self.procs)):
+            for k in keys:
+                hit = index.get(k)
+                if hit is not None:
+                    out |= hit
+        return out
 
 
 def _any_proc(c: _Case, codes: frozenset[str]) -> str | None:
@@ -194,13 +209,15 @@ def _fail(
 
 def group(record: DischargeRecord, tables: DrgTables) -> Grouping:
     """Group one checked record (``records.parse``) with its trace."""
-    c, t, trace = _Case(record), tables, []
+    c, t, trace = _Case(record, tables), tables, []
     k = first_in(c.pdx, t.dx_mdc)
     principal_mdcs = t.dx_mdc[k] if k is not None else ()
     mdc: Mdc | None = None
     adrg: Adrg | None = None
-    for m in t.order:
+    for m in t.mdc_path(k):
         if m.special == Special.pre:
+            if not c.may_enter_pre(t):
+                continue
             for a in t.adrgs_by_mdc[m.code]:
                 why = _adrg_why(a, c)
                 if why is not None:
@@ -233,7 +250,10 @@ def group(record: DischargeRecord, tables: DrgTables) -> Grouping:
 
 def _find_adrg(c: _Case, t: DrgTables, mdc: Mdc, trace: list[Step]) -> Adrg | None:
     checked_surgical = False
+    candidates = c.candidates(t, mdc.code)
     for a in t.adrgs_by_mdc[mdc.code]:
+        if a.code not in candidates:
+            continue
         if a.kind != Kind.surgical and not checked_surgical:
             checked_surgical = True
             if _or_procedure(c, t) is not None:
