@@ -9,6 +9,7 @@ The hospital is a plain code string; the medicare registry will own hospitals la
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections.abc import Iterator
@@ -43,12 +44,16 @@ class Hospital:
 
 
 def hospitals() -> list[Hospital]:
-    """36 synthetic hospitals: three a district (三级 or 二级, 二级, 一级); 6 三级, 18 二级, 12 一级."""
+    """36 synthetic hospitals, three a district: 6 三级, 18 二级 and 12 一级 in all."""
     out: list[Hospital] = []
     for i, (code, name) in enumerate(DISTRICTS):
         levels = ("三级", "二级", "一级") if i % 2 == 0 else ("二级", "二级", "一级")
         for k, level in enumerate(levels, start=1):
-            label = {"三级": "人民医院", "二级": "中医院" if k == 2 else "第二医院", "一级": "社区医院"}
+            label = {
+                "三级": "人民医院",
+                "二级": "中医院" if k == 2 else "第二医院",
+                "一级": "社区医院",
+            }
             out.append(Hospital(f"H{code}{k:05d}", f"{name}{label[level]}", level, code))
     return out
 
@@ -147,12 +152,7 @@ def _with_cost(rng: random.Random, t: DrgTables, r: DischargeRecord) -> Discharg
         factor = rng.uniform(3.2, 6.0)  # 费用极高
     elif tail < 0.035:
         factor = rng.uniform(0.1, 0.35)  # 费用极低
-    cost = max(10_000, int(math.floor(mean * factor)))
-    return DischargeRecord(**{**_fields(r), "cost_fen": cost})
-
-
-def _fields(r: DischargeRecord) -> dict[str, object]:
-    return {name: getattr(r, name) for name in r.__slots__}  # type: ignore[attr-defined]
+    return dataclasses.replace(r, cost_fen=max(10_000, math.floor(mean * factor)))
 
 
 def generate(

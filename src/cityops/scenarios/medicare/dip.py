@@ -139,7 +139,9 @@ def score(
     """A case's DIP points: its packet's points adjusted for cost deviation and hospital level."""
     p, why = match(record, cat, or_procs)
     if p is None:
-        return DipCase(record.id, None, Fraction(0), Fraction(0), Fraction(0), Deviation.normal, why)
+        return DipCase(
+            record.id, None, Fraction(0), Fraction(0), Fraction(0), Deviation.normal, why
+        )
     ratio = Fraction(record.cost_fen, p.avg_cost_fen)
     if ratio < rules.low_ratio:
         dev, coef = Deviation.low, ratio
@@ -149,7 +151,9 @@ def score(
     else:
         dev, coef = Deviation.normal, Fraction(1)
     if dev != Deviation.normal:
-        why += f"; cost {float(ratio):.2f}× the packet average: {dev}, coefficient {float(coef):.4f}"
+        why += (
+            f"; cost {float(ratio):.2f}× the packet average: {dev}, coefficient {float(coef):.4f}"
+        )
     points = p.points * coef * rules.coefficient(level)
     return DipCase(record.id, p.code, p.points, coef, points, dev, why)
 

@@ -166,7 +166,9 @@ def load(directory: Path = SHIPPED) -> Loaded:
     def adrg(row: dict[str, str]) -> None:
         code = row["adrg"].upper()
         if not ADRG_CODE.match(code) or code[0] not in mdcs:
-            raise ValueError(f"ADRG {code!r} is not <MDC letter><type letter><digit> of a known MDC")
+            raise ValueError(
+                f"ADRG {code!r} is not <MDC letter><type letter><digit> of a known MDC"
+            )
         adrg_rows[code] = {
             "code": code, "mdc": code[0], "name": row["name"], "rule": Rule(row["rule"]),
             "order": _opt_int(row.get("order", ""), "order") or 0,

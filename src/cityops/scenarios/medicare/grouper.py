@@ -64,7 +64,7 @@ class Grouping:
 class _Case:
     """A record's codes with their lookup keys, computed once."""
 
-    __slots__ = ("r", "pdx", "others", "procs")
+    __slots__ = ("others", "pdx", "procs", "r")
 
     def __init__(self, r: DischargeRecord, t: DrgTables) -> None:
         self.r = r
@@ -276,9 +276,7 @@ def _no_adrg(c: _Case, t: DrgTables, mdc: Mdc, trace: list[Step]) -> Grouping:
         code = f"{mdc.code}{AMBIGUOUS}"
         reason = f"OR procedure {p} is in no surgical ADRG of MDC {mdc.code}"
         trace.append(Step("drg", code, f"歧义组: {reason}"))
-        return Grouping(
-            r.id, code, Status.ambiguous, mdc.code, reason=reason, trace=tuple(trace)
-        )
+        return Grouping(r.id, code, Status.ambiguous, mdc.code, reason=reason, trace=tuple(trace))
     reason = f"no ADRG of MDC {mdc.code} takes principal diagnosis {r.principal_dx}"
     if r.procedures:
         reason += f" with procedures {', '.join(r.procedures)}"
