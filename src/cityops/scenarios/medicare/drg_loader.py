@@ -169,6 +169,8 @@ def load(directory: Path = SHIPPED) -> Loaded:
             raise ValueError(
                 f"ADRG {code!r} is not <MDC letter><type letter><digit> of a known MDC"
             )
+        if code in adrg_rows:
+            raise ValueError(f"duplicate ADRG {code} (the first row is kept)")
         adrg_rows[code] = {
             "code": code, "mdc": code[0], "name": row["name"], "rule": Rule(row["rule"]),
             "order": _opt_int(row.get("order", ""), "order") or 0,
@@ -202,6 +204,8 @@ def load(directory: Path = SHIPPED) -> Loaded:
             raise ValueError(f"DRG {code!r} is not 4 characters ending 1, 3, 5 or 9")
         if code[:3] not in adrgs:
             raise ValueError(f"DRG {code}: its ADRG {code[:3]} is not in adrg.csv")
+        if code in drgs:
+            raise ValueError(f"duplicate DRG {code} (the first row is kept)")
         avg = _opt_int(row.get("avg_cost_fen", ""), "avg_cost_fen")
         drgs[code] = Drg(code, row["name"], _weight_e4(row["weight"]), avg)
 
