@@ -44,11 +44,11 @@ def group(
     for issue in m.loaded.issues:
         console.print(f"[yellow]tables: {issue}[/yellow]")
     good, bad = records.read_csv(file)
-    for r in bad:
-        console.print(f"[yellow]{r.where}: refused ({r.code}): {r.reason}[/yellow]")
-    summary = service.summarise(m, good, [])
+    for b in bad:
+        console.print(f"[yellow]{b.where}: refused ({b.code}): {b.reason}[/yellow]")
+    gs = grouper.group_many(good, m.loaded.tables)
+    summary = service.summarise(m, good, [], gs)
     if out is not None:
-        gs = grouper.group_many(good, m.loaded.tables)
         with out.open("w", encoding="utf-8", newline="") as f:
             w = csv.writer(f)
             w.writerow([*OUT_FIELDS, "trace"])

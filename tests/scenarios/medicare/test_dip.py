@@ -62,7 +62,9 @@ def test_hospital_level_coefficient() -> None:
     rules = dip.DipRules(level_coefficient={"一级": Fraction(1), "二级": Fraction(1),
                                             "三级": Fraction(6, 5)})  # fmt: skip
     r = rec(principal_dx="K35.800", procedures="47.0901", cost_fen=1_056_000)
-    assert dip.score(r, CAT, rules=rules, or_procs=TABLES.or_procs, level="三级").points == Fraction(528, 5)
+    assert dip.score(
+        r, CAT, rules=rules, or_procs=TABLES.or_procs, level="三级"
+    ).points == Fraction(528, 5)
 
 
 def test_settlement_point_value_is_budget_over_points() -> None:

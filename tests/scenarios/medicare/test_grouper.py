@@ -10,7 +10,13 @@ from tests.scenarios.medicare.kit import TABLES, group, rec, trace
 
 def test_appendectomy_with_mcc_and_an_excluded_mcc_reads_as_a_trace() -> None:
     g = group(principal_dx="K35.800", procedures="47.0901", other_dx="K65.000;J18.900")
-    assert (g.status, g.mdc, g.adrg, g.drg, g.cc_level) == (Status.grouped, "G", "GD1", "GD11", "MCC")
+    assert (g.status, g.mdc, g.adrg, g.drg, g.cc_level) == (
+        Status.grouped,
+        "G",
+        "GD1",
+        "GD11",
+        "MCC",
+    )
     assert g.weight_e4 == 13_500
     assert trace(g) == [
         "MDC G: principal diagnosis K35.800 in MDCG list",

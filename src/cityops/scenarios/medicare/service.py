@@ -99,10 +99,14 @@ def group_batch(*, settings: Settings, rows: Sequence[Mapping[str, Any]]) -> Bat
 
 
 def summarise(
-    m: Medicare, good: Sequence[records.DischargeRecord], refused: list[RefusalRead]
+    m: Medicare,
+    good: Sequence[records.DischargeRecord],
+    refused: list[RefusalRead],
+    groupings: Sequence[grouper.Grouping] | None = None,
 ) -> BatchRead:
+    """Counts and CMI by hospital for checked records (grouped here unless already)."""
     t = m.loaded.tables
-    gs = grouper.group_many(good, t)
+    gs = grouper.group_many(good, t) if groupings is None else groupings
     by_hospital = payment.cmi_by_hospital(good, gs)
     paid = _paid_by_hospital(m, good, gs)
     grouped = sum(h.grouped for h in by_hospital)
