@@ -134,7 +134,7 @@ def procedure_keys(code: str) -> tuple[str, ...]:
 
 
 def in_list(keys: tuple[str, ...], codes: frozenset[str]) -> bool:
-    return any(k in codes for k in keys)
+    return not codes.isdisjoint(keys)
 
 
 def first_in(keys: tuple[str, ...], table: Mapping[str, object]) -> str | None:
@@ -168,6 +168,7 @@ class DrgTables:
     pre_min_vent: int = field(init=False)
     adrg_index: dict[str, dict[str, frozenset[str]]] = field(init=False)
     adrg_always: dict[str, frozenset[str]] = field(init=False)
+    mdc_codes: dict[str, frozenset[str]] = field(init=False)  # MDC → its diagnosis entries
     _keys: dict[str, tuple[str, ...]] = field(init=False, repr=False)
     _paths: dict[str | None, tuple[Mdc, ...]] = field(init=False, repr=False)
 
@@ -176,6 +177,11 @@ class DrgTables:
         rank = {m.code: i for i, m in enumerate(self.order)}
         self.dx_mdc = {k: tuple(sorted(v, key=rank.__getitem__)) for k, v in self.dx_mdc.items()}
         self._keys, self._paths = {}, {}
+        codes: dict[str, set[str]] = {m: set() for m in self.mdcs}
+        for code, letters in self.dx_mdc.items():
+            for letter in letters:
+                codes[letter].add(code)
+        self.mdc_codes = {m: frozenset(v) for m, v in codes.items()}
         self._index()
         by_mdc: dict[str, list[Adrg]] = {m: [] for m in self.mdcs}
         for a in self.adrgs.values():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from cityops.scenarios.medicare.drg_tables import (
     AMBIGUOUS,
@@ -36,8 +37,7 @@ class Status(enum.StrEnum):
     ungroupable = "ungroupable"  # 0000
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """One decision: the stage (mdc, adrg, cc, drg), what matched, and why."""
 
     stage: str
@@ -144,9 +144,9 @@ def _mdc_why(m: Mdc, c: _Case, t: DrgTables, principal_mdcs: tuple[str, ...]) ->
     if m.special == Special.hiv:
         if m.code in principal_mdcs:
             return f"principal diagnosis {r.principal_dx} in MDC{m.code} list"
+        listed = t.mdc_codes[m.code]
         for code, keys in c.others:
-            k = first_in(keys, t.dx_mdc)
-            if k is not None and m.code in t.dx_mdc[k]:
+            if not listed.isdisjoint(keys):
                 return f"other diagnosis {code} in MDC{m.code} list"
         return None
     if m.special == Special.trauma:
