@@ -7,11 +7,10 @@ false alarms on the simulator's labelled discharges), ``drg`` (``BENCH_DRG_CASES
 100,000: a month of synthetic discharges grouped, CMI by hospital, payment), ``mqtt``, ``burst``,
 ``bus``, ``pipeline``, ``open311`` (GeoReport v2 over uvicorn next to a bare endpoint;
 ``BENCH_OPEN311_N``, ``BENCH_OPEN311_CLIENTS``), ``cockpit_web`` (when present); none given runs
-them all. The history
-is loaded once per database and reused (``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1``
-loads it again; ``BENCH_REPEAT``, default 2, is how often each figure is measured). ``rules`` needs
-no history: it builds its own SQLite file. ``cockpit_web`` needs the built web app and Chromium
-(its own database, ``BENCH_DEVICES`` devices).
+them all. The history is loaded once per database and reused (``BENCH_CASES``, default
+4,000,000; ``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``, default 2, is how often each
+figure is measured). ``rules`` needs no history: it builds its own SQLite file. ``cockpit_web``
+needs the built web app and Chromium (its own database, ``BENCH_DEVICES`` devices).
 """
 
 from __future__ import annotations
