@@ -18,6 +18,9 @@ DRG_CODE = re.compile(r"^[A-Z][A-Z][0-9][1359]$")
 ADRG_CODE = re.compile(r"^[A-Z][A-Z][0-9]$")
 UNGROUPABLE = "0000"  # 无法入组
 AMBIGUOUS = "QY"  # 歧义组: <MDC>QY, an OR procedure unrelated to the MDC
+# Codes whose lookup keys are remembered: about the size of the real code sets (≈33k diagnoses,
+# ≈14k procedures) with room, and a bound so made-up codes sent to the API cannot grow it.
+KEYS_KEPT = 200_000
 
 
 class Special(enum.StrEnum):
@@ -213,13 +216,17 @@ class DrgTables:
         """``diagnosis_keys``, remembered (a month of records repeats a few thousand codes)."""
         keys = self._keys.get(code)
         if keys is None:
-            keys = self._keys[code] = diagnosis_keys(code)
+            keys = diagnosis_keys(code)
+            if len(self._keys) < KEYS_KEPT:
+                self._keys[code] = keys
         return keys
 
     def proc_keys(self, code: str) -> tuple[str, ...]:
         keys = self._keys.get(code)
         if keys is None:
-            keys = self._keys[code] = procedure_keys(code)
+            keys = procedure_keys(code)
+            if len(self._keys) < KEYS_KEPT:
+                self._keys[code] = keys
         return keys
 
     def mdc_path(self, principal_key: str | None) -> tuple[Mdc, ...]:
