@@ -3,6 +3,8 @@ splits, ambiguous and ungroupable results, and the trace a coder reads."""
 
 from __future__ import annotations
 
+import gc
+
 from cityops.scenarios.medicare.grouper import Status, group_many
 from cityops.scenarios.medicare.grouper import group as group_one
 from tests.scenarios.medicare.kit import TABLES, group, rec, trace
@@ -137,3 +139,15 @@ def test_group_many_keeps_order_and_agrees_with_group() -> None:
     # I10.x00 is a CC of table T-CIRC, not excluded for a respiratory principal diagnosis
     assert [(g.record_id, g.drg) for g in out] == [("a", "GD15"), ("b", "0000"), ("c", "ET23")]
     assert out == [group_one(r, TABLES) for r in batch]
+
+
+def test_group_many_leaves_the_garbage_collector_as_it_found_it() -> None:
+    assert gc.isenabled()
+    group_many([rec(principal_dx="K35.800")], TABLES)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        group_many([rec(principal_dx="K35.800")], TABLES)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
