@@ -3,13 +3,14 @@
 Names: ``queries``, ``cockpit``, ``intake``, ``geo``, ``rules``, ``sensing``, ``devices``,
 ``river_sim``, ``river_eval`` (``BENCH_RIVER_STATIONS``, default 1,000: a year of hourly water
 quality evaluated), ``river_detect`` (``BENCH_RIVER_DETECT_STATIONS``/``_DAYS``: detection rate and
-false alarms on the simulator's labelled discharges), ``mqtt``, ``burst``, ``bus``, ``pipeline``,
-``open311`` (GeoReport v2 over uvicorn next to a bare endpoint; ``BENCH_OPEN311_N``,
-``BENCH_OPEN311_CLIENTS``), ``cockpit_web`` (when present); none given runs them all. The history
-is loaded once per database and reused (``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1``
-loads it again; ``BENCH_REPEAT``, default 2, is how often each figure is measured). ``rules`` needs
-no history: it builds its own SQLite file. ``cockpit_web`` needs the built web app and Chromium
-(its own database, ``BENCH_DEVICES`` devices).
+false alarms on the simulator's labelled discharges), ``drg`` (``BENCH_DRG_CASES``, default
+100,000: a month of synthetic discharges grouped, CMI by hospital, payment), ``mqtt``, ``burst``,
+``bus``, ``pipeline``, ``open311`` (GeoReport v2 over uvicorn next to a bare endpoint;
+``BENCH_OPEN311_N``, ``BENCH_OPEN311_CLIENTS``), ``cockpit_web`` (when present); none given runs
+them all. The history is loaded once per database and reused (``BENCH_CASES``, default
+4,000,000; ``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``, default 2, is how often each
+figure is measured). ``rules`` needs no history: it builds its own SQLite file. ``cockpit_web``
+needs the built web app and Chromium (its own database, ``BENCH_DEVICES`` devices).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ ALL = (
     "river_sim",
     "river_eval",
     "river_detect",
+    "drg",
     "mqtt",
     "burst",
     "bus",

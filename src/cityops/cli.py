@@ -1,4 +1,4 @@
-"""The ``cityops`` command: demo, serve, db, import, kpi, ledger, sim."""
+"""The ``cityops`` command: demo, serve, db, import, kpi, ledger, sim, medicare."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.table import Table
 
 from cityops.cli_common import DbOption, console, fail, settings_for
 from cityops.cli_import import import_app
+from cityops.cli_medicare import medicare_app
 from cityops.cli_sim import sim_app
 from cityops.errors import CityOpsError
 
@@ -28,6 +29,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(sim_app, name="sim")
 app.add_typer(map_app, name="map")
+app.add_typer(medicare_app, name="medicare")
 
 
 @db_app.command("upgrade")

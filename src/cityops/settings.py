@@ -116,6 +116,14 @@ class Settings(BaseSettings):
     river_detection_max_distance_m: float = Field(default=500.0, gt=0, le=50_000)
     river_detection_min_confidence: float = Field(default=0.8, ge=0, le=1)
 
+    # 智慧医保 DRG/DIP (scenarios/medicare): grouping tables (a directory in the CSV layout of
+    # docs/medicare.md), payment parameters (YAML) and the DIP catalogue (CSV); unset = the
+    # shipped SYNTHETIC ones. A batch over medicare_batch_max records gets 413 (local default).
+    medicare_drg_tables: Path | None = None
+    medicare_payment_rules: Path | None = None
+    medicare_dip_catalogue: Path | None = None
+    medicare_batch_max: int = Field(default=50_000, ge=1)
+
     # ---- Outbound webhooks (cases/webhook.py): case status updates POSTed to these URLs
     # (comma-separated), signed with HMAC-SHA256 of the body under webhook_secret. Local
     # defaults, not from the reference: tries per delivery, the first retry's wait in seconds

@@ -13,7 +13,7 @@ from cityops.api.context import AppContext
 # Domains (and scenarios, ``scenarios.<name>``) whose ``api.router`` is mounted under /api/v1.
 DOMAINS = [
     "auth", "geo", "registry", "cases", "ledger", "rules", "sensing", "photos", "cockpit",
-    "scenarios.community", "scenarios.river",
+    "scenarios.community", "scenarios.river", "scenarios.medicare",
 ]  # fmt: skip
 EXTRA = ["cityops.api.stream", "cityops.cases.wechat_api"]
 

@@ -20,6 +20,7 @@ class Role(enum.StrEnum):
     inspector = "inspector"  # 监督员
     resident = "resident"  # 居民
     device = "device"  # a device or gateway account: may only send readings
+    insurance_analyst = "insurance_analyst"  # 医保分析员 (医保局): DRG/DIP grouping and payment
 
 
 class User(Base):

@@ -56,6 +56,7 @@ POLICY: dict[Role, dict[Action, Need]] = {
         A.verify_fail: Need.reporter,
     },
     Role.device: {},
+    Role.insurance_analyst: {},  # 医保分析员 works on insurance data, not on cases
 }
 
 
@@ -78,6 +79,7 @@ SENSING_POLICY: dict[Role, frozenset[SensingAction]] = {
     Role.inspector: _STAFF_READ,
     Role.resident: frozenset(),
     Role.device: frozenset({_S.ingest}),
+    Role.insurance_analyst: frozenset(),
 }
 
 

@@ -35,6 +35,7 @@ export default {
     inspector: 'Inspector',
     resident: 'Resident',
     device: 'Device',
+    insurance_analyst: 'Insurance analyst',
   },
   status: {
     reported: 'Reported',

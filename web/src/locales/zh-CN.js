@@ -36,6 +36,7 @@ export default {
     inspector: '监督员',
     resident: '居民',
     device: '设备',
+    insurance_analyst: '医保分析员',
   },
   status: {
     reported: '已上报',
