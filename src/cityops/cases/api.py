@@ -13,7 +13,16 @@ from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth import service as auth_service
 from cityops.auth.models import Role
 from cityops.auth.scope import Principal
-from cityops.cases import board, intake, kpi_export, kpi_query, queries, service, timeline
+from cityops.cases import (
+    board,
+    intake,
+    kpi_export,
+    kpi_query,
+    privacy,
+    queries,
+    service,
+    timeline,
+)
 from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.cases.rules import CaseRules
@@ -105,7 +114,7 @@ def _read(
     )
     if user.role == Role.resident:  # the dispatch reasons name the worker chosen
         read.dispatch_reason = None
-    return read
+    return privacy.case_view(read, case, user)
 
 
 @router.post("/cases", response_model=IntakeRead, status_code=status.HTTP_201_CREATED)
@@ -230,10 +239,11 @@ def list_cases(
     )
 
 
-def _history(session: SessionDep, user: Principal, case_id: int) -> list[HistoryEntry]:
-    entries = ledger.history(session=session, subject=f"case:{case_id}")
+def _history(session: SessionDep, user: Principal, case: Case) -> list[HistoryEntry]:
+    entries = ledger.history(session=session, subject=f"case:{case.id}")
     roles = auth_service.roles_of(session=session, usernames=timeline.usernames(entries))
-    return timeline.timeline(entries, roles=roles, for_resident=user.role == Role.resident)
+    steps = timeline.timeline(entries, roles=roles, for_resident=user.role == Role.resident)
+    return privacy.history_view(steps, case, user)
 
 
 def _visible_case(session: SessionDep, user: CurrentUser, case_id: int) -> None:
@@ -246,13 +256,13 @@ def get_case(case_id: int, session: SessionDep, rules: RulesDep, user: CurrentUs
     """One case with its full history, read from the ledger."""
     _visible_case(session, user, case_id)
     case = service.get_case(session=session, case_id=case_id)
-    return _read(rules, case, user, history=_history(session, user, case_id))
+    return _read(rules, case, user, history=_history(session, user, case))
 
 
 @router.get("/cases/{case_id}/transitions", response_model=list[HistoryEntry])
 def case_history(case_id: int, session: SessionDep, user: CurrentUser) -> list[HistoryEntry]:
     _visible_case(session, user, case_id)
-    return _history(session, user, case_id)
+    return _history(session, user, service.get_case(session=session, case_id=case_id))
 
 
 @router.post("/cases/{case_id}/transitions", response_model=CaseRead)
