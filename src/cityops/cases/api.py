@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from cityops.api import limits
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth import service as auth_service
 from cityops.auth.models import Role
@@ -119,9 +120,10 @@ def _read(
 
 @router.post("/cases", response_model=IntakeRead, status_code=status.HTTP_201_CREATED)
 def create_case(
-    data: CaseCreate, session: SessionDep, rules: RulesDep, user: CurrentUser
+    data: CaseCreate, session: SessionDep, rules: RulesDep, user: CurrentUser, request: Request
 ) -> IntakeRead:
     """Report a problem. A repeat of an open case is linked to it instead (``duplicate: true``)."""
+    limits.check_reports(request, user)
     result = intake.report(
         session=session, rules=rules, data=data, actor=user, at=rules.clock.now()
     )
@@ -150,13 +152,14 @@ class BatchCreate(BaseModel):
 
 @router.post("/cases/batch", response_model=list[BatchItemRead])
 def create_cases(
-    data: BatchCreate, session: SessionDep, rules: RulesDep, user: CurrentUser
+    data: BatchCreate, session: SessionDep, rules: RulesDep, user: CurrentUser, request: Request
 ) -> list[BatchItemRead]:
     """Many reports in one transaction (video analytics, sensor gateways, hotline imports).
 
     Each report is taken or refused on its own: a refused one comes back with its error and
-    does not stop the others.
+    does not stop the others. A resident's batch counts against the report limits.
     """
+    limits.check_reports(request, user, cost=len(data.reports))
     results = intake.report_batch(
         session=session, rules=rules, items=data.reports, actor=user, at=rules.clock.now()
     )

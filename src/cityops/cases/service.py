@@ -19,8 +19,8 @@ from cityops.bus.memory import queue_event
 from cityops.cases import assign as dispatching
 from cityops.cases.categories import TimeLimit
 from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action, allowed_actions, next_status
-from cityops.cases.models import Case, CaseStatus, ClosingType
 from cityops.cases.masking import mask_text
+from cityops.cases.models import Case, CaseStatus, ClosingType
 from cityops.cases.rules import CaseRules
 from cityops.cases.schedule import schedule_next_check
 from cityops.cases.schemas import TransitionCreate
