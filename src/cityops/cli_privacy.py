@@ -65,8 +65,8 @@ def purge(
     from cityops.runtime import build_context
 
     settings = settings_for(database_url)
-    try:
-        ctx = build_context(settings)
+    try:  # the schema as it is: `cityops db upgrade` or `serve` migrate it
+        ctx = build_context(settings, migrate=False)
     except CityOpsError as exc:
         fail(exc.message)
     try:
