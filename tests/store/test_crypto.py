@@ -65,7 +65,8 @@ def test_a_wrong_or_unknown_key_is_a_clear_error_not_garbage() -> None:
     [
         ({"data_key": "not base64!!"}, "data_key_malformed"),
         ({"data_key": base64.b64encode(b"short").decode()}, "data_key_malformed"),
-        ({"data_keys": f"{KEY_A}"}, "data_key_malformed"),
+        ({"data_keys": f":{KEY_A}"}, "data_key_malformed"),
+        ({"data_keys": f"a-b:{KEY_A}"}, "data_key_malformed"),
         ({"data_keys": f"a:{KEY_A},a:{KEY_B}"}, "data_key_malformed"),
     ],
 )
@@ -87,6 +88,13 @@ def test_without_a_key_one_is_generated_once_and_kept(tmp_path: Path) -> None:
 
 def _b(text_: str) -> bytes:
     return base64.b64decode(text_.strip())
+
+
+def test_a_lone_key_can_be_rotated_out_by_listing_it_second() -> None:
+    lone = crypto.ring_from_settings(Settings(data_key=KEY_A, data_keys=""))
+    stored = lone.encrypt(PHONE)
+    rotated = crypto.ring_from_settings(Settings(data_keys=f"k2:{KEY_B},{KEY_A}"))
+    assert rotated.current == "k2" and rotated.decrypt(stored) == PHONE
 
 
 def test_data_keys_take_precedence_and_the_first_encrypts() -> None:

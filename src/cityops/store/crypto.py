@@ -90,7 +90,9 @@ class KeyRing:
             raise DataKeyError("no data key", code="data_key_missing")
         for kid, key in self.keys:
             if not kid.isalnum() or len(kid) > 16:
-                raise DataKeyError(f"key id {kid!r} must be 1-16 letters or digits")
+                raise DataKeyError(
+                    f"key id {kid!r} must be 1-16 letters or digits", code="data_key_malformed"
+                )
             if len(key) != KEY_BYTES:
                 raise DataKeyError(f"key {kid} must be {KEY_BYTES} bytes")
 
@@ -141,17 +143,26 @@ class KeyRing:
 
 
 def parse_ring(text: str) -> KeyRing:
-    """``CITYOPS_DATA_KEYS``: ``kid:base64key,kid:base64key``, newest first."""
+    """``CITYOPS_DATA_KEYS``: ``kid:base64key,kid:base64key``, newest first.
+
+    An entry without ``kid:`` gets its fingerprint as id: the id a lone ``CITYOPS_DATA_KEY`` or
+    the key file had, so such a key can go second in the ring when it is rotated out.
+    """
     keys: list[tuple[str, bytes]] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
         kid, sep, key = part.partition(":")
         if not sep:
+            raw = parse_key(part, what="a CITYOPS_DATA_KEYS key")
+            keys.append((fingerprint(raw), raw))
+            continue
+        kid = kid.strip()
+        if not kid:
             raise DataKeyError(
-                "CITYOPS_DATA_KEYS entries are kid:base64key", code="data_key_malformed"
+                "CITYOPS_DATA_KEYS: a key id before ':' is empty", code="data_key_malformed"
             )
-        keys.append((kid.strip(), parse_key(key, what=f"CITYOPS_DATA_KEYS key {kid.strip()}")))
+        keys.append((kid, parse_key(key, what=f"CITYOPS_DATA_KEYS key {kid}")))
     if len({k for k, _ in keys}) != len(keys):
         raise DataKeyError("CITYOPS_DATA_KEYS names a key id twice", code="data_key_malformed")
     return KeyRing(tuple(keys))
