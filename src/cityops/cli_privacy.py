@@ -75,7 +75,7 @@ def purge(
         ctx.bus.close()
     verb = "would erase" if dry_run else "erased"
     console.print(
-        f"{verb} personal data of {done.cases} cases ({done.reports} reports) ended before "
-        f"{done.cutoff:%Y-%m-%d %H:%M} UTC "
+        f"{verb} personal data of {done.cases} cases ({done.reports} reports); "
+        f"{done.checked} cases ended before {done.cutoff:%Y-%m-%d %H:%M} UTC "
         f"(retention {settings.personal_data_retention_days} days)"
     )

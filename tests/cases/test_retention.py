@@ -36,11 +36,12 @@ def make_case(
     status: CaseStatus = CaseStatus.reported,
     ended: datetime | None = None,
     at: datetime = datetime(2025, 1, 6, 1, 0, tzinfo=UTC),
+    description: str = TEXT,
 ) -> Case:
     """A bare case row in citykit's first street (no intake, no ledger)."""
     case = Case(
         kind=CaseKind.event, category_code="06010", major_code="06", title="暴露垃圾",
-        description=TEXT, channel=Channel.hotline, status=status, lat=citykit.Y0 + 0.002,
+        description=description, channel=Channel.hotline, status=status, lat=citykit.Y0 + 0.002,
         lng=citykit.X0 + 0.002, district_code="500107", street_code="500107001",
         reporter_name=name, reporter_phone=phone, reporter_id_number=id_number,
         reported_at=at, updated_at=ended or at, closed_at=ended,
@@ -73,12 +74,18 @@ def test_only_cases_ended_past_the_retention_are_erased_with_one_entry_each(
         recent = make_case(s, status=CaseStatus.closed, ended=now - timedelta(days=300))
         running = make_case(s, at=now - timedelta(days=800))  # still open: kept
         ids = old.id, void.id, recent.id, running.id
+        quiet = make_case(  # nothing personal: stamped, not changed, no ledger entry
+            s, name=None, phone=None, id_number=None, description="井盖缺失",
+            status=CaseStatus.closed, ended=now - timedelta(days=500),
+        )  # fmt: skip
+        quiet.evaluation_comment = None
+    quiet_version = quiet.version
     with session_factory.begin() as s:
         dry = retention.purge(session=s, now=now, retention_days=365, dry_run=True)
-    assert (dry.cases, dry.reports) == (2, 1)
+    assert (dry.cases, dry.reports, dry.checked) == (2, 1, 3)
     with session_factory.begin() as s:
         done = retention.purge(session=s, now=now, retention_days=365)
-    assert (done.cases, done.reports, done.more) == (2, 1, False)
+    assert (done.cases, done.reports, done.checked, done.more) == (2, 1, 3, False)
     with session_factory() as s:
         cases = {c.id: c for c in s.execute(select(Case)).scalars()}
         for cid in ids[:2]:
@@ -94,6 +101,8 @@ def test_only_cases_ended_past_the_retention_are_erased_with_one_entry_each(
         assert report.reporter_phone is None and report.text == "我也反映过，电话139****1111"
         for cid in ids[2:]:
             assert cases[cid].reporter_phone == PHONE and cases[cid].description == TEXT
+        stamped = cases[quiet.id]
+        assert stamped.personal_data_erased_at is not None and stamped.version == quiet_version
         entries = list(s.execute(select(LedgerEntry)).scalars())
         assert sorted(e.subject for e in entries) == [f"case:{ids[0]}", f"case:{ids[1]}"]
         for e in entries:
@@ -137,7 +146,7 @@ def test_the_cli_counts_then_erases_and_a_wrong_key_stops_start_up(
     args = ["privacy", "purge", "--database-url", _url(engine)]
     dry = runner.invoke(app, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "would erase personal data of 1 cases" in dry.output
+    assert "would erase personal data of 1 cases (0 reports); 1 cases ended" in dry.output
     with session_factory() as s:
         assert s.execute(select(Case.reporter_phone)).scalar_one() == PHONE
     done = runner.invoke(app, args)

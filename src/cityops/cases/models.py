@@ -196,6 +196,8 @@ class Case(Base):
         # Duplicate check: exact probes of the cells around a point, within a category.
         Index("ix_case_category_cell", "category_code", "geo_cell", "reported_at"),
         Index("ix_case_next_check", "next_check_at"),
+        # The retention job's due cases (cases/retention.py): not erased, ended, by close time.
+        Index("ix_case_retention", "personal_data_erased_at", "status", "closed_at"),
         Index("ix_case_worker_status", "worker_id", "status"),
         Index("ix_case_department_status", "department_id", "status"),
         Index("ix_case_reporter", "reporter_user_id"),
