@@ -27,6 +27,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -100,10 +101,15 @@ class KeyRing:
     def current(self) -> str:
         return self.keys[0][0]
 
-    def _key(self, kid: str) -> bytes:
-        for k, key in self.keys:
-            if k == kid:
-                return key
+    @cached_property
+    def _ciphers(self) -> dict[str, AESGCM]:
+        """One AES-GCM object per key, made once (making one costs more than a decryption)."""
+        return {kid: AESGCM(key) for kid, key in self.keys}
+
+    def _cipher(self, kid: str) -> AESGCM:
+        cipher = self._ciphers.get(kid)
+        if cipher is not None:
+            return cipher
         raise DataKeyError(
             f"stored personal data was encrypted with key {kid!r}, which is not configured "
             "(CITYOPS_DATA_KEYS / CITYOPS_DATA_KEY / the key file)",
@@ -111,9 +117,9 @@ class KeyRing:
         )
 
     def encrypt(self, plaintext: str) -> str:
-        kid, key = self.keys[0]
+        kid = self.current
         nonce = secrets.token_bytes(NONCE_BYTES)
-        sealed = AESGCM(key).encrypt(nonce, plaintext.encode(), _AAD)
+        sealed = self._cipher(kid).encrypt(nonce, plaintext.encode(), _AAD)
         body = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
         return f"{PREFIX}{kid}.{body}"
 
@@ -132,7 +138,7 @@ class KeyRing:
         except (ValueError, binascii.Error) as exc:
             raise DataKeyError("a stored value is corrupt", code="data_corrupt") from exc
         try:
-            plain = AESGCM(self._key(kid)).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _AAD)
+            plain = self._cipher(kid).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _AAD)
         except InvalidTag as exc:
             raise DataKeyError(
                 f"key {kid!r} does not open the stored personal data: the configured key is "
