@@ -17,8 +17,9 @@ refused when ambiguous. Full gazetteer geocoding (roads, landmarks, 楼栋) come
 work (issue 5 item 2). A row without a usable place or category is an error row: we do not
 invent either.
 
-Caller name and phone are stored as any channel's reporter data (masked on reads by
-``cases.masking``); they are never printed or written to the error file.
+Caller name, phone and (if mapped) ID number are stored as any channel's reporter data:
+encrypted, masked on reads for those without the right, erased after the retention period
+(docs/privacy.md); they are never printed or written to the error file.
 """
 
 from __future__ import annotations
