@@ -22,6 +22,9 @@ from cityops.store.base import Base, import_all_models
 from cityops.store.engine import make_engine, make_session_factory
 from tests import pg
 
+# A fixed personal-data key under tests (store/crypto.py), so nothing writes var/data.key.
+TEST_DATA_KEY = "dGVzdC1rZXktZm9yLWNpdHlvcHMtdGVzdHMtMzJieXQ="
+os.environ.setdefault("CITYOPS_DATA_KEY", TEST_DATA_KEY)
 import_all_models()
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 IN_CI = os.environ.get("CI", "").lower() == "true"

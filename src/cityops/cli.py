@@ -1,4 +1,4 @@
-"""The ``cityops`` command: demo, serve, db, import, kpi, ledger, sim, medicare."""
+"""The ``cityops`` command: demo, serve, db, import, kpi, ledger, privacy, sim, medicare."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.table import Table
 from cityops.cli_common import DbOption, console, fail, settings_for
 from cityops.cli_import import import_app
 from cityops.cli_medicare import medicare_app
+from cityops.cli_privacy import privacy_app
 from cityops.cli_sim import sim_app
 from cityops.errors import CityOpsError
 
@@ -30,6 +31,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(sim_app, name="sim")
 app.add_typer(map_app, name="map")
 app.add_typer(medicare_app, name="medicare")
+app.add_typer(privacy_app, name="privacy")
 
 
 @db_app.command("upgrade")
@@ -216,27 +218,34 @@ def serve(
 
     from cityops.api.app import create_app
     from cityops.automation import start_automation
+    from cityops.cases.retention import PersonalDataPurge
     from cityops.cases.scheduler import EscalationScheduler
     from cityops.cases.webhook import start_webhooks, stop_webhooks
     from cityops.runtime import build_context
     from cityops.scenarios.river.duty_service import DutyReminders
     from cityops.sensing.mqtt_runtime import start_mqtt
 
-    ctx = build_context(settings_for(database_url))
+    try:  # a wrong or missing personal-data key stops here, with its message
+        ctx = build_context(settings_for(database_url))
+    except CityOpsError as exc:
+        fail(exc.message)
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     start_webhooks(ctx)  # status updates out, when CITYOPS_WEBHOOK_URLS is set
     sched = EscalationScheduler(ctx)
     duty = DutyReminders(ctx)  # 巡河 overdue reminders
+    purge = PersonalDataPurge(ctx)  # personal data past its retention
     automation = start_automation(ctx) if scheduler else None  # rules on the sensing network
     if scheduler:
         sched.start()
         duty.start()
+        purge.start()
     try:
         uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
     finally:
         if scheduler:
             sched.stop()
             duty.stop()
+            purge.stop()
         mqtt.stop()
         stop_webhooks(ctx)
         if automation is not None:
@@ -260,6 +269,7 @@ def worker(
 ) -> None:
     """Background work without the API: the escalation scheduler (督办) and, with a NATS bus,
     the observation consumer. SIGTERM or Ctrl-C finishes the current batch, then exits."""
+    from cityops.cases.retention import PersonalDataPurge
     from cityops.cases.scheduler import EscalationScheduler, run_once
     from cityops.runtime import build_context
     from cityops.scenarios.river.duty_service import DutyReminders
@@ -275,9 +285,11 @@ def worker(
         return
     sched = EscalationScheduler(ctx, interval=interval)
     duty = DutyReminders(ctx)  # 巡河 overdue reminders
+    purge = PersonalDataPurge(ctx)  # personal data past its retention
     if scheduler:
         sched.start()
         duty.start()
+        purge.start()
         console.print(f"escalation pass every {interval:g}s")
     try:
         if settings.bus_url.startswith(("nats://", "tls://")):
@@ -289,6 +301,7 @@ def worker(
         if scheduler:
             sched.stop()
             duty.stop()
+            purge.stop()
         ctx.bus.close()
     console.print("worker stopped")
 

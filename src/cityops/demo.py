@@ -21,6 +21,7 @@ from cityops.api.context import AppContext, unit_of_work
 from cityops.bus.memory import Event
 from cityops.cases.escalation import run_escalations
 from cityops.cases.lifecycle import ACTION_NAMES_ZH
+from cityops.cases.retention import PersonalDataPurge
 from cityops.cases.runtime import get_rules
 from cityops.demo_sensing import start_sensing
 from cityops.runtime import build_context
@@ -143,6 +144,8 @@ def run_demo(
     worker.start()
     duty = DutyReminders(ctx)  # 巡河 overdue reminders, as `cityops serve` runs them
     duty.start()
+    purge = PersonalDataPurge(ctx)  # personal data past its retention, likewise
+    purge.start()
     sensing = start_sensing(ctx, devices, console) if devices > 0 else None
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     started = time.monotonic()
@@ -163,6 +166,7 @@ def run_demo(
         server.should_exit = True
         worker.join(timeout=10)
         duty.stop()
+        purge.stop()
         if sensing is not None:
             sensing.stop()
         mqtt.stop()

@@ -10,6 +10,8 @@ from cityops.bus.memory import MemoryBus
 from cityops.clock import Clock, SystemClock
 from cityops.errors import ValidationFailed
 from cityops.settings import Settings
+from cityops.store import crypto
+from cityops.store.base import Base, import_all_models
 from cityops.store.checkpoint import start_checkpointer
 from cityops.store.engine import make_engine, make_session_factory
 from cityops.store.schema import upgrade
@@ -22,6 +24,10 @@ def build_context(
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
+    keys = crypto.ring_from_settings(settings)
+    import_all_models()
+    crypto.check_readable(engine, list(Base.metadata.tables.values()), keys)
+    crypto.install(keys)
     checkpointer = start_checkpointer(engine)
     return AppContext(
         settings=settings,

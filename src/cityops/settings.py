@@ -5,6 +5,7 @@ One object, validated once; nothing else in the code reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -136,6 +137,28 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=120)
     webhook_queue_size: int = Field(default=10_000, ge=1)
 
+    # ---- Personal data (docs/privacy.md). Keys: data_keys "kid:base64,..." newest first, or
+    # one data_key (base64 of 32 bytes), else a key generated once into data_key_file.
+    data_key: str | None = None
+    data_keys: str = ""
+    data_key_file: Path = Path("var/data.key")
+    # Names, phones and ID numbers are erased this many days after a case ends (closed,
+    # evaluated, void). Local default (a year): the reference names no figure.
+    personal_data_retention_days: int = Field(default=365, ge=1)
+    personal_data_purge_minutes: float = Field(default=60.0, gt=0)
+    # ---- Abuse limits on resident intake (docs/privacy.md). Local defaults, not from the
+    # reference: reports per hour per resident account and per client IP, with a burst; photo
+    # uploads per hour per IP; the largest photo in pixels (decompression bombs).
+    rate_reports_per_hour: float = Field(default=10.0, gt=0)
+    rate_reports_burst: int = Field(default=5, ge=1)
+    rate_ip_reports_per_hour: float = Field(default=30.0, gt=0)
+    rate_ip_reports_burst: int = Field(default=10, ge=1)
+    rate_photos_per_hour: float = Field(default=60.0, gt=0)
+    rate_photos_burst: int = Field(default=20, ge=1)
+    # Client IPs of proxies whose X-Forwarded-For is believed (comma-separated IPs or CIDRs).
+    trusted_proxies: str = ""
+    photo_max_pixels: int = Field(default=50_000_000, ge=1)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_postgres(cls, value: str) -> str:
@@ -143,6 +166,14 @@ class Settings(BaseSettings):
         for prefix in ("postgres://", "postgresql://"):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part:
+                ipaddress.ip_network(part, strict=False)  # ValueError names the bad entry
         return value
 
     @field_validator("time_zone")

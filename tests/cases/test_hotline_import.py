@@ -197,3 +197,33 @@ def test_csv_exports_in_gb18030_are_read(
     with session_factory() as s:
         case = s.execute(select(Case)).scalar_one()
         assert case.street_code == "500107001" and case.address == "九龙坡区街道1"
+
+
+def test_an_over_long_row_is_text_too_long_and_an_id_number_is_kept_encrypted(
+    engine: Engine, session_factory: sessionmaker[Session], tmp_path: Path, city: citykit.SmallCity
+) -> None:
+    del city
+    mapping = EXAMPLE.read_text(encoding="utf-8").replace(
+        "  # caller_id_number: 身份证号", "  caller_id_number: 身份证号"
+    )
+    (tmp_path / "mapping.yaml").write_text(mapping, encoding="utf-8")
+    path = tmp_path / "calls.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*HEADER, "身份证号"])
+        w.writerow(["B1", "2026-11-20 09:30:00", "长" * 4001, "九龙坡区街道1", "", "", "06010",
+                    "", "", ""])  # fmt: skip
+        w.writerow(["B2", "2026-11-20 09:31:00", "垃圾", "九龙坡区街道1", "", "", "06010",
+                    "张三", PHONE, "500107199001011234"])  # fmt: skip
+    args = ["import", "hotline", str(path), "--mapping", str(tmp_path / "mapping.yaml")]
+    r = runner.invoke(app, [*args, "--database-url", _url(engine)])
+    assert r.exit_code == 1 and "1 imported" in r.output, r.output
+    assert "500107199001011234" not in r.output
+    with path.with_name("calls.errors.csv").open(encoding="utf-8-sig") as f:
+        got = {(int(e["row"]), e["column"], e["code"]) for e in csv.DictReader(f)}
+    assert got == {(2, "诉求内容", "text_too_long")}
+    with session_factory() as s:
+        case = s.execute(select(Case)).scalar_one()
+        assert case.reporter_id_number == "500107199001011234"
+        report = s.execute(select(CaseReport)).scalar_one()
+        assert report.reporter_id_number == "500107199001011234"

@@ -30,7 +30,11 @@ def error_body(code: str, message: str, **detail: Any) -> dict[str, Any]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(CityOpsError)
     async def _domain(_: Request, exc: CityOpsError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.detail), status_code=exc.status)
+        return JSONResponse(
+            error_body(exc.code, exc.message, **exc.detail),
+            status_code=exc.status,
+            headers=getattr(exc, "headers", None),  # e.g. Retry-After on 429
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -43,9 +47,9 @@ def install(app: FastAPI) -> None:
         ]
         first = problems[0] if problems else {"field": "", "message": "invalid request"}
         message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-        return JSONResponse(
-            error_body("validation_failed", message, problems=problems), status_code=422
-        )
+        kinds = {e.get("type") for e in exc.errors()}
+        code = "text_too_long" if kinds == {"string_too_long"} else "validation_failed"
+        return JSONResponse(error_body(code, message, problems=problems), status_code=422)
 
     @app.exception_handler(StaleDataError)
     async def _stale(_: Request, exc: StaleDataError) -> JSONResponse:

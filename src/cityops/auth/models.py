@@ -8,6 +8,7 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.store.base import Base
+from cityops.store.crypto import EncryptedText
 
 
 class Role(enum.StrEnum):
@@ -34,5 +35,5 @@ class User(Base):
     # The jurisdiction the account acts in (a city, district or street code); None for residents.
     scope_code: Mapped[str | None] = mapped_column(String(20))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    phone: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(EncryptedText())  # personal data: docs/privacy.md
     active: Mapped[bool] = mapped_column(Boolean, default=True)

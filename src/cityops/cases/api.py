@@ -5,15 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from cityops.api import limits
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth import service as auth_service
 from cityops.auth.models import Role
 from cityops.auth.scope import Principal
-from cityops.cases import board, intake, kpi_export, kpi_query, queries, service, timeline
+from cityops.cases import (
+    board,
+    intake,
+    kpi_export,
+    kpi_query,
+    privacy,
+    queries,
+    service,
+    timeline,
+)
 from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action
 from cityops.cases.models import Case, CaseStatus, Channel
 from cityops.cases.rules import CaseRules
@@ -105,14 +115,15 @@ def _read(
     )
     if user.role == Role.resident:  # the dispatch reasons name the worker chosen
         read.dispatch_reason = None
-    return read
+    return privacy.case_view(read, case, user)
 
 
 @router.post("/cases", response_model=IntakeRead, status_code=status.HTTP_201_CREATED)
 def create_case(
-    data: CaseCreate, session: SessionDep, rules: RulesDep, user: CurrentUser
+    data: CaseCreate, session: SessionDep, rules: RulesDep, user: CurrentUser, request: Request
 ) -> IntakeRead:
     """Report a problem. A repeat of an open case is linked to it instead (``duplicate: true``)."""
+    limits.check_reports(request, user)
     result = intake.report(
         session=session, rules=rules, data=data, actor=user, at=rules.clock.now()
     )
@@ -141,13 +152,14 @@ class BatchCreate(BaseModel):
 
 @router.post("/cases/batch", response_model=list[BatchItemRead])
 def create_cases(
-    data: BatchCreate, session: SessionDep, rules: RulesDep, user: CurrentUser
+    data: BatchCreate, session: SessionDep, rules: RulesDep, user: CurrentUser, request: Request
 ) -> list[BatchItemRead]:
     """Many reports in one transaction (video analytics, sensor gateways, hotline imports).
 
     Each report is taken or refused on its own: a refused one comes back with its error and
-    does not stop the others.
+    does not stop the others. A resident's batch counts against the report limits.
     """
+    limits.check_reports(request, user, cost=len(data.reports))
     results = intake.report_batch(
         session=session, rules=rules, items=data.reports, actor=user, at=rules.clock.now()
     )
@@ -230,10 +242,11 @@ def list_cases(
     )
 
 
-def _history(session: SessionDep, user: Principal, case_id: int) -> list[HistoryEntry]:
-    entries = ledger.history(session=session, subject=f"case:{case_id}")
+def _history(session: SessionDep, user: Principal, case: Case) -> list[HistoryEntry]:
+    entries = ledger.history(session=session, subject=f"case:{case.id}")
     roles = auth_service.roles_of(session=session, usernames=timeline.usernames(entries))
-    return timeline.timeline(entries, roles=roles, for_resident=user.role == Role.resident)
+    steps = timeline.timeline(entries, roles=roles, for_resident=user.role == Role.resident)
+    return privacy.history_view(steps, case, user)
 
 
 def _visible_case(session: SessionDep, user: CurrentUser, case_id: int) -> None:
@@ -246,13 +259,13 @@ def get_case(case_id: int, session: SessionDep, rules: RulesDep, user: CurrentUs
     """One case with its full history, read from the ledger."""
     _visible_case(session, user, case_id)
     case = service.get_case(session=session, case_id=case_id)
-    return _read(rules, case, user, history=_history(session, user, case_id))
+    return _read(rules, case, user, history=_history(session, user, case))
 
 
 @router.get("/cases/{case_id}/transitions", response_model=list[HistoryEntry])
 def case_history(case_id: int, session: SessionDep, user: CurrentUser) -> list[HistoryEntry]:
     _visible_case(session, user, case_id)
-    return _history(session, user, case_id)
+    return _history(session, user, service.get_case(session=session, case_id=case_id))
 
 
 @router.post("/cases/{case_id}/transitions", response_model=CaseRead)

@@ -17,8 +17,9 @@ refused when ambiguous. Full gazetteer geocoding (roads, landmarks, 楼栋) come
 work (issue 5 item 2). A row without a usable place or category is an error row: we do not
 invent either.
 
-Caller name and phone are stored as any channel's reporter data (masked on reads by
-``cases.masking``); they are never printed or written to the error file.
+Caller name, phone and (if mapped) ID number are stored as any channel's reporter data:
+encrypted, masked on reads for those without the right, erased after the retention period
+(docs/privacy.md); they are never printed or written to the error file.
 """
 
 from __future__ import annotations
@@ -184,15 +185,21 @@ def _located(
             address=row.address,
             reporter_name=row.caller_name,
             reporter_phone=row.caller_phone,
+            reporter_id_number=row.caller_id_number,
             external_ref=row.external_ref,
         )
     except ValidationError as exc:
         first = exc.errors()[0]
         where = str(first["loc"][0]) if first["loc"] else ""
-        column = {"description": cols.description, "reporter_name": cols.caller_name}.get(
-            where, cols.caller_phone if where == "reporter_phone" else None
-        )
-        return RowError(row.row, column, "bad_value", f"{where}: {first['msg']}")
+        column = {
+            "description": cols.description,
+            "address": cols.address,
+            "reporter_name": cols.caller_name,
+            "reporter_phone": cols.caller_phone,
+            "reporter_id_number": cols.caller_id_number,
+        }.get(where)
+        code = "text_too_long" if first["type"] == "string_too_long" else "bad_value"
+        return RowError(row.row, column, code, f"{where}: {first['msg']}")
 
 
 def _column_of(mapping: HotlineMapping, row: HotlineRow, code: str) -> str | None:

@@ -38,6 +38,7 @@ class Columns(BaseModel):
     category: str | None = None
     caller_name: str | None = None
     caller_phone: str | None = None
+    caller_id_number: str | None = Field(default=None, description="身份证号, stored encrypted")
 
     @model_validator(mode="after")
     def _somewhere(self) -> Columns:
@@ -151,6 +152,7 @@ class HotlineRow:
     point: tuple[float, float] | None  # (lat, lng) in the mapping's crs
     caller_name: str | None
     caller_phone: str | None
+    caller_id_number: str | None = None
 
 
 def column_index(mapping: HotlineMapping, header: list[str]) -> dict[str, int]:
@@ -277,4 +279,7 @@ def parse_row(
         point=point,
         caller_name=(_text(get("caller_name")) or None) if cols.caller_name else None,
         caller_phone=(_text(get("caller_phone")) or None) if cols.caller_phone else None,
+        caller_id_number=(
+            (_text(get("caller_id_number")) or None) if cols.caller_id_number else None
+        ),
     )

@@ -188,6 +188,7 @@ def _new_case(rules: CaseRules, it: _Item, actor: Principal, at: datetime) -> Ca
         reporter_staff_id=actor.staff_id if data.channel in STAFF_CHANNELS else None,
         reporter_name=data.reporter_name,
         reporter_phone=data.reporter_phone,
+        reporter_id_number=data.reporter_id_number,
         reported_at=at,
         updated_at=at,
         photos=json.dumps(data.photos) if data.photos else None,
@@ -290,6 +291,9 @@ def _write(session: Session, good: list[_Item], actor: Principal, at: datetime) 
                 "lat": it.lat,
                 "lng": it.lng,
                 "reporter_user_id": actor.user_id or None,
+                "reporter_name": data.reporter_name,
+                "reporter_phone": data.reporter_phone,
+                "reporter_id_number": data.reporter_id_number,
                 "external_ref": data.external_ref,
                 "duplicate": it.case is None,
             }

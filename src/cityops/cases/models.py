@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cityops.store.base import Base, UtcDateTime
+from cityops.store.crypto import EncryptedText
 
 
 class CaseKind(enum.StrEnum):
@@ -96,8 +97,12 @@ class Case(Base):
     # Who reported.
     reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     reporter_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
-    reporter_name: Mapped[str | None] = mapped_column(String(50))
-    reporter_phone: Mapped[str | None] = mapped_column(String(20))
+    # Personal data, encrypted at rest (store/crypto.py; docs/privacy.md), erased after the
+    # retention period by cases/retention.py. Not searchable in SQL.
+    reporter_name: Mapped[str | None] = mapped_column(EncryptedText())
+    reporter_phone: Mapped[str | None] = mapped_column(EncryptedText())
+    reporter_id_number: Mapped[str | None] = mapped_column(EncryptedText())  # 身份证号
+    personal_data_erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Who handles.
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"))
     handling_level: Mapped[str | None] = mapped_column(String(16))
@@ -191,6 +196,8 @@ class Case(Base):
         # Duplicate check: exact probes of the cells around a point, within a category.
         Index("ix_case_category_cell", "category_code", "geo_cell", "reported_at"),
         Index("ix_case_next_check", "next_check_at"),
+        # The retention job's due cases (cases/retention.py): not erased, ended, by close time.
+        Index("ix_case_retention", "personal_data_erased_at", "status", "closed_at"),
         Index("ix_case_worker_status", "worker_id", "status"),
         Index("ix_case_department_status", "department_id", "status"),
         Index("ix_case_reporter", "reporter_user_id"),
@@ -218,6 +225,10 @@ class CaseReport(Base):
     lat: Mapped[float] = mapped_column(Float)
     lng: Mapped[float] = mapped_column(Float)
     reporter_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    # This report's own reporter (a repeat report's caller is not the case's): encrypted.
+    reporter_name: Mapped[str | None] = mapped_column(EncryptedText())
+    reporter_phone: Mapped[str | None] = mapped_column(EncryptedText())
+    reporter_id_number: Mapped[str | None] = mapped_column(EncryptedText())
     # e.g. "12345:<工单编号>": the hotline import's idempotency key.
     external_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     duplicate: Mapped[bool] = mapped_column(Boolean, default=False)

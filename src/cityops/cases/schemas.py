@@ -41,6 +41,9 @@ class CaseCreate(BaseModel):
     photos: list[str] = Field(default_factory=list, max_length=20)
     reporter_name: str | None = Field(default=None, max_length=50)
     reporter_phone: str | None = Field(default=None, max_length=20)
+    reporter_id_number: str | None = Field(
+        default=None, max_length=20, description="身份证号 (hotline); stored encrypted"
+    )
     external_ref: str | None = Field(default=None, max_length=64)
 
     @field_validator("photos")
@@ -106,6 +109,11 @@ class CaseRead(BaseModel):
     community_code: str | None
     grid_code: str | None
     component_ident: str | None
+    reporter_name: str | None = Field(
+        default=None, description="full for the reporter and handlers, else masked (张*)"
+    )
+    reporter_phone: str | None = Field(default=None, description="else masked (138****1234)")
+    reporter_id_number: str | None = Field(default=None, description="身份证号; else masked")
     department_id: int | None
     handling_level: str | None
     worker_id: int | None

@@ -19,6 +19,7 @@ from cityops.bus.memory import queue_event
 from cityops.cases import assign as dispatching
 from cityops.cases.categories import TimeLimit
 from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action, allowed_actions, next_status
+from cityops.cases.masking import mask_text
 from cityops.cases.models import Case, CaseStatus, ClosingType
 from cityops.cases.rules import CaseRules
 from cityops.cases.schedule import schedule_next_check
@@ -126,8 +127,8 @@ def transition(
         session=session, rules=rules, case=case, command=command, at=at, before=before
     )
     case.updated_at = at
-    if command.reason:
-        payload["reason"] = command.reason
+    if command.reason:  # the ledger is forever: no phone or ID numbers in it (docs/privacy.md)
+        payload["reason"] = mask_text(command.reason, names=[case.reporter_name])
     session.flush()
     record(
         session=session,
@@ -199,7 +200,7 @@ def apply_effects(
         case.verified_at = at
         facts["method"] = command.verification_method or "inspector"
         if command.comment:
-            facts["evidence"] = command.comment
+            facts["evidence"] = mask_text(command.comment, names=[case.reporter_name])
         _add_photos(case, command.photos, facts)
     elif a is Action.verify_fail:
         _require(command.reason, "a reason", a)

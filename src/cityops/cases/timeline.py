@@ -21,6 +21,7 @@ SYSTEM_ROLE = "system"  # rules, the scheduler, auto-filing, imports
 STEP_NAMES_ZH: dict[str, str] = {
     "report": "上报",
     "link_duplicate": "重复上报",
+    "erase_personal_data": "个人信息删除",
     "warn_near_overdue": "临期预警",
     "rules.case_evidence": "监测证据",
     "rules.case_reopened": "复发重开",

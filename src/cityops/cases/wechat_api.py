@@ -9,8 +9,9 @@ bearer token already names the resident.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
+from cityops.api import limits
 from cityops.api.deps import CurrentUser, SessionDep
 from cityops.cases import intake
 from cityops.cases.api import RulesDep, intake_read
@@ -41,9 +42,14 @@ def to_case_create(data: WechatReportCreate) -> CaseCreate:
 
 @router.post("/wechat/reports", response_model=IntakeRead, status_code=status.HTTP_201_CREATED)
 def wechat_report(
-    data: WechatReportCreate, session: SessionDep, rules: RulesDep, user: CurrentUser
+    data: WechatReportCreate,
+    session: SessionDep,
+    rules: RulesDep,
+    user: CurrentUser,
+    request: Request,
 ) -> IntakeRead:
     """Report a problem from the WeChat mini-program (GCJ-02 location, photo refs)."""
+    limits.check_reports(request, user)
     result = intake.report(
         session=session,
         rules=rules,

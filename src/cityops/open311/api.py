@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
+from cityops.api import limits
 from cityops.api.deps import Ctx, SessionDep
 from cityops.cases.rules import CaseRules
 from cityops.cases.runtime import get_rules
@@ -53,7 +54,9 @@ class Open311Route(APIRoute):
                 return await original(request)
             except CityOpsError as exc:  # 422 is the spec's 400 ("general failure")
                 status = 400 if exc.status == 422 else exc.status
-                return spec_error(fmt, status, exc.message)
+                reply = spec_error(fmt, status, exc.message)
+                reply.headers.update(getattr(exc, "headers", None) or {})  # 429: Retry-After
+                return reply
             except RequestValidationError as exc:
                 first = exc.errors()[0] if exc.errors() else {}
                 return spec_error(fmt, 400, str(first.get("msg", "invalid request")))
@@ -154,6 +157,7 @@ def create_request(
     fields = dict(fields)
     fields.pop("jurisdiction_id", None)  # one jurisdiction is served: any id is this one
     _api_key(request, fields, ctx)
+    limits.check_reports(request, None)
     data = request_create(fields)
     rules = _rules(ctx, session)
     body = service.create_request(session=session, rules=rules, data=data, at=rules.clock.now())

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -148,12 +149,8 @@ def create_request(
     if len(description) > rules.settings.max_text_length:
         raise ValidationFailed("description with attributes is too long", code="bad_request")
     token = secrets.token_hex(12)
-    result = intake.report(
-        session=session,
-        rules=rules,
-        actor=ACTOR,
-        at=at,
-        data=CaseCreate(
+    try:
+        report = CaseCreate(
             category=category.code,
             channel=Channel.resident,
             location=Point(lat=data.lat, lng=data.long),
@@ -163,8 +160,12 @@ def create_request(
             reporter_name=data.reporter_name,
             reporter_phone=data.phone,
             external_ref=TOKEN_PREFIX + token,
-        ),
-    )
+        )
+    except ValidationError as exc:  # e.g. first_name and last_name together over 50
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ValidationFailed(f"{where}: {first['msg']}", code="bad_request") from None
+    result = intake.report(session=session, rules=rules, actor=ACTOR, at=at, data=report)
     case = result.case
     notice = (
         f"与已有案件 {case.case_no} 合并处理"

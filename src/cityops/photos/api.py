@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from cityops.api import limits
 from cityops.api.deps import Ctx, get_principal, oauth2
 from cityops.auth.scope import Principal
 from cityops.errors import PayloadTooLarge, ValidationFailed
@@ -75,7 +76,7 @@ async def upload_photo(
     request: Request, ctx: Ctx, user: Annotated[Principal, Depends(_uploader)]
 ) -> PhotoRead:
     """Upload one photo as the multipart field ``file``: JPEG, PNG or WebP, judged by content."""
-    del user  # any logged-in user may upload
+    limits.check_photos(request, user)  # any logged-in user may upload; residents within limits
     max_bytes = ctx.settings.photo_max_bytes
     limit = max_bytes + FORM_OVERHEAD
     declared = request.headers.get("content-length")
@@ -94,6 +95,7 @@ async def upload_photo(
             directory=ctx.settings.photo_dir,
             source=upload.file,
             max_bytes=max_bytes,
+            max_pixels=ctx.settings.photo_max_pixels,
         )
     return PhotoRead(
         ref=stored.ref,

@@ -20,9 +20,11 @@ from typing import BinaryIO
 
 from cityops.errors import CityOpsError, NotFound, PayloadTooLarge, ValidationFailed
 from cityops.photos.formats import (
+    DIMENSION_BYTES,
     HEAD_BYTES,
     REF_PREFIX,
     Format,
+    dimensions,
     is_photo_ref,
     name_of,
     parse_name,
@@ -63,8 +65,26 @@ def _path(directory: Path, name: str) -> Path:
     return directory / name[:2] / name
 
 
-def store(*, directory: Path, source: BinaryIO, max_bytes: int) -> StoredPhoto:
-    """Store the photo read from ``source``; refuse empty, oversize or non-image content."""
+class TooManyPixels(CityOpsError):
+    status = 422
+    code = "photo_too_many_pixels"
+
+
+def _check_pixels(head: bytes, fmt: Format, max_pixels: int | None) -> None:
+    if max_pixels is None:
+        return
+    size = dimensions(head, fmt)
+    if size is not None and size[0] * size[1] > max_pixels:
+        raise TooManyPixels(
+            f"the photo is {size[0]} × {size[1]} pixels; at most {max_pixels} pixels are taken"
+        )
+
+
+def store(
+    *, directory: Path, source: BinaryIO, max_bytes: int, max_pixels: int | None = None
+) -> StoredPhoto:
+    """Store the photo read from ``source``; refuse empty, oversize or non-image content, and
+    (``max_pixels``) a header stating more pixels than that (a decompression bomb)."""
     first = source.read(CHUNK)
     if not first:
         raise EmptyPhoto("the photo is empty")
@@ -79,7 +99,10 @@ def store(*, directory: Path, source: BinaryIO, max_bytes: int) -> StoredPhoto:
     try:
         with os.fdopen(fd, "wb") as out:
             chunk = first
+            head = b""
             while chunk:
+                if len(head) < DIMENSION_BYTES:
+                    head += chunk[: DIMENSION_BYTES - len(head)]
                 size += len(chunk)
                 if size > max_bytes:
                     raise PayloadTooLarge(
@@ -88,6 +111,7 @@ def store(*, directory: Path, source: BinaryIO, max_bytes: int) -> StoredPhoto:
                 digest.update(chunk)
                 out.write(chunk)
                 chunk = source.read(CHUNK)
+            _check_pixels(head, fmt, max_pixels)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; a web server in front may serve the folder
