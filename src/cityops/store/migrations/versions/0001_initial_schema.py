@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 08:20:58.965151
+Create Date: 2026-11-26 10:24:51.222810
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from alembic import op
 
 import cityops.sensing.models
 import cityops.store.base
+import cityops.store.crypto
 
 revision = "0001"
 down_revision = None
@@ -589,6 +590,7 @@ def upgrade() -> None:
                 "inspector",
                 "resident",
                 "device",
+                "insurance_analyst",
                 name="role",
                 native_enum=False,
                 length=24,
@@ -597,7 +599,7 @@ def upgrade() -> None:
         ),
         sa.Column("scope_code", sa.String(length=20), nullable=True),
         sa.Column("staff_id", sa.Integer(), nullable=True),
-        sa.Column("phone", sa.String(length=20), nullable=True),
+        sa.Column("phone", cityops.store.crypto.EncryptedText(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["staff_id"], ["staff.id"], name=op.f("fk_app_user_staff_id_staff")
@@ -761,8 +763,12 @@ def upgrade() -> None:
         sa.Column("component_ident", sa.String(length=17), nullable=True),
         sa.Column("reporter_user_id", sa.Integer(), nullable=True),
         sa.Column("reporter_staff_id", sa.Integer(), nullable=True),
-        sa.Column("reporter_name", sa.String(length=50), nullable=True),
-        sa.Column("reporter_phone", sa.String(length=20), nullable=True),
+        sa.Column("reporter_name", cityops.store.crypto.EncryptedText(), nullable=True),
+        sa.Column("reporter_phone", cityops.store.crypto.EncryptedText(), nullable=True),
+        sa.Column("reporter_id_number", cityops.store.crypto.EncryptedText(), nullable=True),
+        sa.Column(
+            "personal_data_erased_at", cityops.store.base.UtcDateTime(timezone=True), nullable=True
+        ),
         sa.Column("department_id", sa.Integer(), nullable=True),
         sa.Column("handling_level", sa.String(length=16), nullable=True),
         sa.Column("worker_id", sa.Integer(), nullable=True),
@@ -867,6 +873,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_case_next_check", ["next_check_at"], unique=False)
         batch_op.create_index("ix_case_reported", ["reported_at", "id"], unique=False)
         batch_op.create_index("ix_case_reporter", ["reporter_user_id"], unique=False)
+        batch_op.create_index(
+            "ix_case_retention", ["personal_data_erased_at", "status", "closed_at"], unique=False
+        )
         batch_op.create_index("ix_case_status_reported", ["status", "reported_at"], unique=False)
         batch_op.create_index(
             "ix_case_street_status_reported", ["street_code", "status", "reported_at"], unique=False
@@ -1085,6 +1094,9 @@ def upgrade() -> None:
         sa.Column("lat", sa.Float(), nullable=False),
         sa.Column("lng", sa.Float(), nullable=False),
         sa.Column("reporter_user_id", sa.Integer(), nullable=True),
+        sa.Column("reporter_name", cityops.store.crypto.EncryptedText(), nullable=True),
+        sa.Column("reporter_phone", cityops.store.crypto.EncryptedText(), nullable=True),
+        sa.Column("reporter_id_number", cityops.store.crypto.EncryptedText(), nullable=True),
         sa.Column("external_ref", sa.String(length=64), nullable=True),
         sa.Column("duplicate", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["case_id"], ["case.id"], name=op.f("fk_case_report_case_id_case")),
@@ -1417,6 +1429,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_case_worker_status")
         batch_op.drop_index("ix_case_street_status_reported")
         batch_op.drop_index("ix_case_status_reported")
+        batch_op.drop_index("ix_case_retention")
         batch_op.drop_index("ix_case_reporter")
         batch_op.drop_index("ix_case_reported")
         batch_op.drop_index("ix_case_next_check")
