@@ -42,6 +42,9 @@ class CaseCreate(BaseModel):
     reporter_name: str | None = Field(default=None, max_length=50)
     reporter_phone: str | None = Field(default=None, max_length=20)
     external_ref: str | None = Field(default=None, max_length=64)
+    duplicate_of: int | None = Field(
+        default=None, ge=1, description="the open case the reporter says is the same problem"
+    )
 
     @field_validator("photos")
     @classmethod
