@@ -124,7 +124,7 @@ class Case(Base):
     pending_extension_hours: Mapped[float | None] = mapped_column(Float)
     rework_count: Mapped[int] = mapped_column(SmallInteger, default=0)
     # 居民重开: the reporter reopened the case after it was closed as fixed (also a rework).
-    reopen_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    reopen_count: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     reopened_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # What shows this round of handling fixed it (photo | reporter); a resident's case closes
     # only with it. Cleared when the fix is rejected (返工) or the case is reopened.
