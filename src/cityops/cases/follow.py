@@ -50,7 +50,7 @@ def add(*, session: Session, follows: Iterable[tuple[int, int, FollowVia]], at: 
             select(Case.id, Case.reporter_user_id).where(
                 Case.id.in_(sorted({cid for cid, _ in wanted}))
             )
-        ).tuples()
+        ).all()
     )
     rows = [
         {"case_id": cid, "user_id": uid, "since": at, "via": via}

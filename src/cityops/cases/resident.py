@@ -131,7 +131,7 @@ def unread_by_case(session: Session, user: Principal, case_ids: Sequence[int]) -
             Notification.case_id.in_(list(case_ids)),
         )
         .group_by(Notification.case_id)
-    ).tuples()
+    ).all()
     return {cid: int(n) for cid, n in rows}
 
 
@@ -151,7 +151,7 @@ def read(
             select(CaseFollower.case_id, CaseFollower.via).where(
                 CaseFollower.user_id == user.user_id, CaseFollower.case_id.in_(ids)
             )
-        ).tuples()
+        ).all()
     )
     out = []
     for case in cases:
