@@ -63,6 +63,17 @@ def test_a_resident_follows_the_open_case_instead_of_filing_and_sees_its_steps(
     assert page.query_selector("[data-test=confirm]") is None
     pages.shoot(page, "resident-followed-steps")
 
+    # On the community board (云上监督) the case shows as followed, and can be unfollowed.
+    page.click(".tabbar a[href='/resident/board']")
+    page.click("[data-test=community-gps]")
+    button = f"[data-test=board-case][data-id='{case_id}'] [data-test=board-follow]"
+    page.wait_for_selector(f"{button}:has-text('已关注')")
+    page.click(button)
+    page.wait_for_selector(f"{button}:has-text('关注'):not(:has-text('已'))")
+    assert Api(site, "resident").call("GET", "me/cases")["items"] == []
+    page.click(button)
+    page.wait_for_selector(f"{button}:has-text('已关注')")
+
 
 def test_the_reporter_confirms_the_fix_and_rates_it_after_closing(pages: Pages, site: Site) -> None:
     spot = spot_in_workers_street(site, -0.0029, -0.0021)

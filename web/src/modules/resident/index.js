@@ -112,6 +112,8 @@ export default {
         rating: '平均满意度',
         empty: '本社区近期暂无公开的案件',
         masked: '已隐去个人信息',
+        follow: '关注',
+        following: '已关注',
       },
     },
     en: {
@@ -220,6 +222,8 @@ export default {
         rating: 'Avg. rating',
         empty: 'No public cases in this community lately',
         masked: 'Personal data hidden',
+        follow: 'Follow',
+        following: 'Following',
       },
     },
   },
