@@ -9,7 +9,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from cityops.cases.models import Case, CaseFollower, Notification
+from cityops.cases import service
+from cityops.cases.lifecycle import Action
+from cityops.cases.models import Case, CaseFollower, CaseStatus, Notification
+from cityops.cases.runtime import get_rules
+from cityops.cases.schemas import TransitionCreate
 from cityops.geo.coords import wgs84_to_gcj02
 from tests.api.conftest import Api
 from tests.api.test_field_api import at, report, step
@@ -209,6 +213,26 @@ def test_every_step_is_told_to_reporter_and_followers_but_not_to_who_took_it(api
     assert all(n["read_at"] is None for n in followed)
     assert "内部督办说明" not in json.dumps(followed, ensure_ascii=False)
     assert notes(api, "worker") == []  # staff are not residents following the case
+
+
+def test_a_notification_is_written_and_rolled_back_with_its_step(api: Api) -> None:
+    cid = resident_case(api, 0)["id"]
+    count = select(func.count()).select_from(Notification)
+    with api.ctx.sessions() as s:
+        service.transition(
+            session=s,
+            rules=get_rules(api.ctx, s),
+            case_id=cid,
+            command=TransitionCreate(action=Action.start),
+            actor=api.city.users["worker"],
+            at=api.clock.now(),
+        )
+        assert s.execute(count).scalar_one() == 1  # in the step's own transaction
+        s.rollback()
+    with api.ctx.sessions() as s:
+        assert s.execute(count).scalar_one() == 0
+        case = s.get(Case, cid)
+        assert case is not None and case.status is CaseStatus.dispatched
 
 
 def test_notifications_page_unread_first_and_are_marked_read(api: Api) -> None:
