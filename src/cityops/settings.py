@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # 重复案件: same category within this radius (metres) and window (hours) is one case.
     duplicate_radius_m: float = 50.0
     duplicate_window_hours: float = 24.0
+    # 群众重开: the reporter may reopen a case closed as fixed within this many days of closing.
+    reopen_days: float = Field(default=7.0, gt=0)
     max_text_length: int = 4000
     plans_path: Path | None = None
     categories_path: Path | None = None

@@ -137,7 +137,8 @@ def test_a_resident_follows_their_report_and_rates_it_after_closing(api: Api) ->
     api.clock.advance(timedelta(hours=1))
     step(api, "worker", cid, action="start")
     step(api, "worker", cid, action="feedback")
-    step(api, "inspector", cid, action="verify_pass")
+    checked = uploaded_ref(api, jpeg(), who="inspector")  # a resident's case closes on evidence
+    step(api, "inspector", cid, action="verify_pass", photos=[checked])
     assert step(api, "dispatcher", cid, action="close")["status"] == "closed"
     for who, body, status in (
         ("resident", {"action": "evaluate", "satisfaction": 6}, 422),

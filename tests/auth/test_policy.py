@@ -41,6 +41,8 @@ shelve             * S - - - -
 restore            * S - - - -
 escalate           * S S - - -
 self_handle        * - - - S -
+confirm            * - - - - R
+reopen             * - - - - R
 """
 TABLE = {
     Action(row.split()[0]): dict(zip(ROLES, row.split()[1:], strict=True))

@@ -104,6 +104,10 @@ def test_unknown_category_is_not_found_with_its_code() -> None:
         ({"handling_level": "city"}, "handling_level"),
         ({"auto_file": "yes"}, "auto_file"),
         ({"name": ""}, "name is missing"),
+        ({"duplicate_radius_m": 0}, "duplicate_radius_m"),
+        ({"duplicate_radius_m": "50m"}, "duplicate_radius_m"),
+        ({"duplicate_window_hours": True}, "duplicate_window_hours"),
+        ({"duplicate_window_hours": 24 * 91}, "duplicate_window_hours"),
     ],
 )
 def test_a_bad_entry_is_reported_and_left_out(change: dict[str, Any], message: str) -> None:
@@ -159,3 +163,14 @@ def test_bad_time_limit_is_rejected(text: str) -> None:
     with pytest.raises(ValidationFailed) as err:
         TimeLimit.parse(text)
     assert err.value.code == "bad_time_limit"
+
+
+def test_a_category_may_set_its_own_duplicate_radius_and_window() -> None:
+    doc = _doc()
+    doc["categories"][0] |= {"duplicate_radius_m": 200, "duplicate_window_hours": 12}
+    cat = parse_catalogue(doc)
+    assert cat.errors == []
+    noise = cat.get("06010")
+    assert (noise.duplicate_radius_m, noise.duplicate_window_hours) == (200.0, 12.0)
+    cover = cat.get("01002")  # unset: the global settings apply
+    assert (cover.duplicate_radius_m, cover.duplicate_window_hours) == (None, None)

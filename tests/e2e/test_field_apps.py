@@ -181,12 +181,16 @@ def test_a_photo_report_goes_from_resident_to_worker_to_inspector_and_back(
     inspector.wait_for_selector(card, state="detached")
     assert Api(site, "dispatcher").call("GET", f"cases/{case_id}")["status"] == "verified"
 
-    # Closed by the district, the resident follows every step and rates the work.
-    Api(site, "dispatcher").call("POST", f"cases/{case_id}/transitions", {"action": "close"})
+    # A resident's case closes on evidence: the reporter confirms it is fixed (群众确认); closed by
+    # the district, the resident sees every step with its photos and rates the work.
     page.goto(f"{site.url}/resident/cases/{case_id}")
-    page.wait_for_selector("[data-test=case-steps] [data-step=close][data-state=done]")
-    assert loaded(page, "[data-test=photos-before] img")
-    assert loaded(page, "[data-test=photos-after] img")
+    page.click("[data-test=confirm-send]")
+    page.wait_for_selector("[data-test=real-steps] [data-action=confirm]")
+    Api(site, "dispatcher").call("POST", f"cases/{case_id}/transitions", {"action": "close"})
+    page.reload()
+    page.wait_for_selector("[data-test=real-steps] [data-action=close]")
+    assert loaded(page, "[data-test=real-steps] [data-action=report] img")
+    assert loaded(page, "[data-test=real-steps] [data-action=feedback] img")
     page.click("[data-test=star-5]")
     page.fill("[data-test=rate-comment]", "处理很及时")
     page.click("[data-test=rate-send]")

@@ -93,7 +93,11 @@ def test_a_residents_report_travels_the_whole_loop(pages: Pages, site: Site) -> 
     worker.wait_for_selector("[data-test=case-head][data-status=handled]")
     pages.shoot(worker, "4-worker-handled")
 
-    # 5. The inspector compares before and after and passes it.
+    # 5. A resident's case closes on evidence: the reporter confirms it is fixed (群众确认), and
+    # the inspector compares before and after and passes it.
+    phone.goto(f"{site.url}/resident/cases/{case_id}")
+    phone.click("[data-test=confirm-send]")
+    phone.wait_for_selector("[data-test=real-steps] [data-action=confirm]")
     inspector = pages.open("inspector", "/worker/verify", mobile=True)
     card = f"[data-test=verify-case][data-id='{case_id}']"
     inspector.wait_for_selector(card)
@@ -115,7 +119,7 @@ def test_a_residents_report_travels_the_whole_loop(pages: Pages, site: Site) -> 
 
     # 7. The resident sees every step done and rates the work.
     phone.goto(f"{site.url}/resident/cases/{case_id}")
-    phone.wait_for_selector("[data-test=case-steps] [data-step=close][data-state=done]")
+    phone.wait_for_selector("[data-test=real-steps] [data-action=close]")
     phone.click("[data-test=star-5]")
     phone.fill("[data-test=rate-comment]", "拆得快，点赞")
     phone.click("[data-test=rate-send]")
@@ -128,4 +132,4 @@ def test_a_residents_report_travels_the_whole_loop(pages: Pages, site: Site) -> 
     actions = [entry["action"] for entry in final["history"]]
     for step in ("report", "accept", "file", "dispatch", "start", "feedback", "verify_pass"):
         assert step in actions, step
-    assert actions[-2:] == ["close", "evaluate"]
+    assert actions[-4:] == ["confirm", "verify_pass", "close", "evaluate"]

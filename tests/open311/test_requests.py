@@ -90,7 +90,9 @@ def test_status_follows_the_case_to_closed_with_its_real_step(o311: Api) -> None
     assert entry["expected_datetime"].endswith("+08:00")
     move(o311, rid, Action.start)
     assert one(o311, rid)["status_notes"] == "处置中"
-    move(o311, rid, Action.feedback, Action.verify_pass)
+    move(  # a resident's case closes on evidence: the inspector's photo
+        o311, rid, Action.feedback, Action.verify_pass, verify_pass={"photos": ["p://check.jpg"]}
+    )
     assert one(o311, rid)["status_notes"] == "已核查"
     move(o311, rid, Action.close)
     entry = one(o311, rid)

@@ -16,6 +16,8 @@ DOMAINS = [
     "scenarios.community", "scenarios.river", "scenarios.medicare",
 ]  # fmt: skip
 EXTRA = ["cityops.api.stream", "cityops.cases.wechat_api"]
+# Mounted before the domains: ``/cases/nearby`` must come before ``/cases/{case_id}``.
+EARLY = ["cityops.cases.resident_api"]
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -28,6 +30,8 @@ def create_app(ctx: AppContext) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__, "database": ctx.engine.dialect.name}
 
+    for path in EARLY:
+        v1.include_router(import_module(path).router)
     for name in DOMAINS:
         module = import_module(f"cityops.{name}.api")
         v1.include_router(module.router)

@@ -54,6 +54,8 @@ POLICY: dict[Role, dict[Action, Need]] = {
         A.evaluate: Need.reporter,
         A.verify_pass: Need.reporter,
         A.verify_fail: Need.reporter,
+        A.confirm: Need.reporter,
+        A.reopen: Need.reporter,
     },
     Role.device: {},
     Role.insurance_analyst: {},  # 医保分析员 works on insurance data, not on cases

@@ -25,6 +25,7 @@ DEFAULT_PATH = Path(__file__).parent / "data" / "categories.yaml"
 HANDLING_LEVELS = ("street", "district")
 _LIMIT_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hd])\s*$")
 _MAX_AMOUNT = {"hour": 24 * 365.0, "day": 365.0}
+_MAX_DUPLICATE = {"duplicate_radius_m": 5000.0, "duplicate_window_hours": 24 * 90.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,9 @@ class Category:
     closing_criteria: str
     keywords: tuple[str, ...]
     auto_file: bool
+    # 重复案件 radius (m) and window (h) for this category; None: the global settings.
+    duplicate_radius_m: float | None = None
+    duplicate_window_hours: float | None = None
 
 
 class Catalogue:
@@ -173,6 +177,7 @@ def _parse_category(entry: Any, majors: Mapping[str, tuple[str, str, CaseKind]])
     if not isinstance(auto_file, bool):
         raise ValueError("auto_file must be true or false")
     return Category(
+        **_duplicate_limits(entry),
         code=code,
         name=_text(entry, "name"),
         kind=major[2],
@@ -186,6 +191,24 @@ def _parse_category(entry: Any, majors: Mapping[str, tuple[str, str, CaseKind]])
         keywords=tuple(dict.fromkeys(k.strip() for k in keywords)),
         auto_file=auto_file,
     )
+
+
+def _duplicate_limits(entry: Mapping[str, Any]) -> dict[str, float]:
+    """The category's own duplicate radius and window, where it sets them."""
+    out: dict[str, float] = {}
+    for key, top in _MAX_DUPLICATE.items():
+        value = entry.get(key)
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 < value <= top
+            or not math.isfinite(value)
+        ):
+            raise ValueError(f"{key} must be a number above 0 and at most {top:g}")
+        out[key] = float(value)
+    return out
 
 
 def parse_catalogue(data: Any) -> Catalogue:

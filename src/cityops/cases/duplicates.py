@@ -4,6 +4,10 @@ Every case carries the cell of its point (``geo.cells``). A batch is checked wit
 the (category, cell) pairs of the 3×3 cells around each report, an exact probe of the
 ``(category_code, geo_cell, reported_at)`` index each, bounded to the window. Its size does not
 grow with the history. Each report is also checked against the batch's earlier reports.
+
+Radius and window are the category's own (``duplicate_radius_m``/``duplicate_window_hours`` in
+the catalogue) or the global settings. ``nearby`` is the same lookup for a resident who has not
+filed yet (是同一个问题吗？).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from cityops.cases.dispatch import haversine_m
 from cityops.cases.lifecycle import OPEN_STATES
 from cityops.cases.models import Case
 from cityops.cases.rules import CaseRules
+from cityops.errors import NotFound
 from cityops.geo.cells import cells_around
 
 _OPEN = sorted(OPEN_STATES)
@@ -55,15 +60,36 @@ def _among(session: Session, pairs: list[tuple[str, int]]) -> ColumnElement[bool
     return key.in_(select(given.c.cat, given.c.cell))
 
 
+def limits(rules: CaseRules, category_code: str) -> tuple[float, float]:
+    """(radius in metres, window in hours) of the category: its own, or the global settings."""
+    radius, hours = rules.settings.duplicate_radius_m, rules.settings.duplicate_window_hours
+    try:
+        category = rules.catalogue.get(category_code)
+    except NotFound:
+        return radius, hours
+    return category.duplicate_radius_m or radius, category.duplicate_window_hours or hours
+
+
+Row = tuple[int, float, float, datetime]
+
+
 def _open_around(
-    session: Session, items: Sequence[Report], radius: float, since: datetime, at: datetime
-) -> dict[tuple[str, int], list[tuple[int, float, float]]]:
-    """Open cases reported in the window, in the cells around any report, by (category, cell)."""
+    session: Session,
+    items: Sequence[Report],
+    radii: Sequence[float],
+    since: datetime,
+    at: datetime,
+) -> dict[tuple[str, int], list[Row]]:
+    """Open cases reported since ``since``, in the cells around any report, by (category, cell)."""
     pairs = sorted(
-        {(it.category_code, c) for it in items for c in cells_around(it.lat, it.lng, radius)}
+        {
+            (it.category_code, c)
+            for it, radius in zip(items, radii, strict=True)
+            for c in cells_around(it.lat, it.lng, radius)
+        }
     )
     rows = session.execute(
-        select(Case.id, Case.category_code, Case.geo_cell, Case.lat, Case.lng)
+        select(Case.id, Case.category_code, Case.geo_cell, Case.lat, Case.lng, Case.reported_at)
         .where(
             _among(session, pairs),
             Case.reported_at >= since,
@@ -72,11 +98,11 @@ def _open_around(
         )
         .order_by(Case.reported_at)
     )
-    found: dict[tuple[str, int], list[tuple[int, float, float]]] = {}
-    for case_id, cat, cell, lat, lng in rows:
+    found: dict[tuple[str, int], list[Row]] = {}
+    for case_id, cat, cell, lat, lng, reported_at in rows:
         if cell is None:
             continue
-        found.setdefault((cat, cell), []).append((case_id, lat, lng))
+        found.setdefault((cat, cell), []).append((case_id, lat, lng, reported_at))
     return found
 
 
@@ -86,10 +112,14 @@ def find_duplicates(
     """重复案件: same category within radius and window, in the database or earlier in the batch."""
     if not items:
         return
-    radius = rules.settings.duplicate_radius_m
-    since = at - timedelta(hours=rules.settings.duplicate_window_hours)
-    known = _open_around(session, items, radius, since, at)
+    rule = {code: limits(rules, code) for code in {it.category_code for it in items}}
+    radii = [rule[it.category_code][0] for it in items]
+    since = at - timedelta(hours=max(hours for _, hours in rule.values()))
+    known = _open_around(session, items, radii, since, at)
     for i, it in enumerate(items):
+        if it.link_to is not None:  # the resident chose the case (duplicate_of)
+            continue
+        radius, hours = rule[it.category_code]
         for j in range(i):
             first = items[j]
             if (
@@ -109,7 +139,33 @@ def find_duplicates(
                 for row in known.get((it.category_code, c), ())
             ),
         )
-        for case_id, lat, lng in candidates:  # the oldest open case wins
-            if _near(it, lat, lng, radius):
+        start = at - timedelta(hours=hours)
+        for case_id, lat, lng, reported_at in candidates:  # the oldest open case wins
+            if reported_at >= start and _near(it, lat, lng, radius):
                 it.link_to = case_id
                 break
+
+
+def nearby(
+    *,
+    session: Session,
+    rules: CaseRules,
+    category_code: str,
+    lat: float,
+    lng: float,
+    at: datetime,
+    limit: int = 20,
+) -> list[tuple[Case, float]]:
+    """Open cases of the category within its radius and window of the point, nearest first,
+    each with its distance in metres: what a resident is offered before filing."""
+    radius, hours = limits(rules, category_code)
+    stmt = select(Case).where(
+        Case.category_code == category_code,
+        Case.geo_cell.in_(cells_around(lat, lng, radius)),
+        Case.reported_at >= at - timedelta(hours=hours),
+        Case.reported_at <= at,
+        Case.status.in_(_OPEN),
+    )
+    found = [(c, haversine_m(lat, lng, c.lat, c.lng)) for c in session.execute(stmt).scalars()]
+    near = sorted(((c, d) for c, d in found if d <= radius), key=lambda p: (p[1], p[0].id))
+    return near[:limit]

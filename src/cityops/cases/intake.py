@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from cityops.auth.models import Role
 from cityops.auth.scope import Principal
 from cityops.bus.memory import queue_event
-from cityops.cases import assign
+from cityops.cases import assign, follow
 from cityops.cases.categories import Category
 from cityops.cases.dispatch import Candidate
 from cityops.cases.duplicates import find_duplicates
@@ -252,6 +252,7 @@ def report_batch(
         except CityOpsError as exc:
             planned.append(exc)
     _locate(rules, planned)
+    follow.link_chosen(session=session, rules=rules, items=planned)
     good = [it for it in planned if isinstance(it, _Item)]
     find_duplicates(session=session, rules=rules, items=good, at=at)
     fresh = [it for it in good if it.link_to is None and it.link_item is None]
@@ -372,6 +373,7 @@ def _write(session: Session, good: list[_Item], actor: Principal, at: datetime) 
     if holds:
         session.execute(_HOLD, [{"sid": sid, "n": n} for sid, n in holds.items()])
     ledger.append_many(session=session, at=at, facts=facts)
+    follow.add(session=session, follows=follow.of_linked(good, actor), at=at)
     for action, body in events:
         queue_event(session.info, f"cases.{action}", body)
 

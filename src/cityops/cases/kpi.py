@@ -66,7 +66,9 @@ class KpiCounts:
     - closed_on_time: of closed, ``closing_type = normal`` (按期结案数).
     - due_to_handle: ``dispatched_at`` in the period and ``status != void`` (应处置数).
     - handled_on_time: of due_to_handle, ``handled_on_time is true`` (按期处置数).
-    - reworked: of due_to_close, ``rework_count > 0`` (返工数).
+    - reworked: of due_to_close, ``rework_count > 0`` (返工数): sent back by a failed check
+      (核查不通过), or closed as fixed and reopened by its reporter within
+      ``CITYOPS_REOPEN_DAYS`` (群众重开, ``reopen``); either adds one to ``rework_count``.
     - overdue: of due_to_handle, ``deadline_at < as_of`` and (``handled_at`` is null or
       ``handled_at > deadline_at``), with ``as_of = min(period end, now)`` (超期数).
     - public_verified: of due_to_close, ``channel in (resident, hotline)`` (监督举报核实数;

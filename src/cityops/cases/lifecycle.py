@@ -33,6 +33,8 @@ class Action(enum.StrEnum):
     restore = "restore"  # 挂账恢复
     escalate = "escalate"  # 督办
     self_handle = "self_handle"  # 自处置
+    confirm = "confirm"  # 群众确认已解决 (the reporter's verification evidence)
+    reopen = "reopen"  # 群众重开 (closed as fixed, not fixed: rework)
 
 
 OPEN_STATES = frozenset(
@@ -91,6 +93,8 @@ TRANSITIONS: dict[Action, Edge] = {
         frozenset({S.filed, S.dispatched, S.in_progress, S.returned, S.handled}), None
     ),
     Action.self_handle: Edge(frozenset({S.reported}), S.handled),
+    Action.confirm: Edge(frozenset({S.handled, S.verified}), None),
+    Action.reopen: Edge(frozenset({S.closed, S.evaluated}), S.dispatched),
 }
 
 ACTION_NAMES_ZH: dict[Action, str] = {
@@ -113,6 +117,8 @@ ACTION_NAMES_ZH: dict[Action, str] = {
     Action.restore: "挂账恢复",
     Action.escalate: "督办",
     Action.self_handle: "自处置",
+    Action.confirm: "群众确认解决",
+    Action.reopen: "群众重开",
 }
 
 

@@ -128,6 +128,12 @@ class Case(Base):
     extension_count: Mapped[int] = mapped_column(SmallInteger, default=0)
     pending_extension_hours: Mapped[float | None] = mapped_column(Float)
     rework_count: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # 居民重开: the reporter reopened the case after it was closed as fixed (also a rework).
+    reopen_count: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    reopened_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # What shows this round of handling fixed it (photo | reporter); a resident's case closes
+    # only with it. Cleared when the fix is rejected (返工) or the case is reopened.
+    closing_evidence: Mapped[str | None] = mapped_column(String(12))
     return_count: Mapped[int] = mapped_column(SmallInteger, default=0)
     escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0)
     near_overdue_warned: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -232,3 +238,48 @@ class CaseReport(Base):
     # e.g. "12345:<工单编号>": the hotline import's idempotency key.
     external_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FollowVia(enum.StrEnum):
+    """How a person came to follow a case."""
+
+    duplicate = "duplicate"  # chose "same problem" before filing (是同一个问题)
+    auto_duplicate = "auto_duplicate"  # the report was linked at intake
+    follow = "follow"  # pressed 关注 on a public case
+
+
+class CaseFollower(Base):
+    """A person who follows a case besides its reporter; each is notified of its steps."""
+
+    __tablename__ = "case_follower"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    since: Mapped[datetime] = mapped_column(UtcDateTime())
+    via: Mapped[FollowVia] = mapped_column(Enum(FollowVia, native_enum=False, length=16))
+
+    __table_args__ = (
+        Index("ux_case_follower", "case_id", "user_id", unique=True),
+        Index("ix_case_follower_user", "user_id", "since"),
+    )
+
+
+class Notification(Base):
+    """One step of a case told to one person (消息通知), written with the step itself."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # the step: accept, dispatch, close, ...
+    status: Mapped[CaseStatus] = mapped_column(Enum(CaseStatus, native_enum=False, length=12))
+    text: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        # A person's list: unread first, newest first.
+        Index("ix_notification_user_read", "user_id", "read_at", "created_at"),
+    )

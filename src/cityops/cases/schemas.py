@@ -45,6 +45,9 @@ class CaseCreate(BaseModel):
         default=None, max_length=20, description="身份证号 (hotline); stored encrypted"
     )
     external_ref: str | None = Field(default=None, max_length=64)
+    duplicate_of: int | None = Field(
+        default=None, ge=1, description="the open case the reporter says is the same problem"
+    )
 
     @field_validator("photos")
     @classmethod

@@ -17,6 +17,7 @@ from cityops.auth import policy
 from cityops.auth.scope import Principal, machine
 from cityops.bus.memory import queue_event
 from cityops.cases import assign as dispatching
+from cityops.cases import notify, verification
 from cityops.cases.categories import TimeLimit
 from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action, allowed_actions, next_status
 from cityops.cases.masking import mask_text
@@ -79,10 +80,15 @@ def record(
     action: str,
     at: datetime,
     payload: dict[str, Any],
+    actor_user_id: int | None = None,
 ) -> None:
-    """Ledger entry and bus event for one change of ``case`` (already flushed)."""
+    """Ledger entry, followers' notifications and bus event for one change of ``case`` (already
+    flushed); the notifications are rows of the same transaction, so none is lost."""
     fact, event = case_fact(case, actor=actor, action=action, at=at, payload=payload)
     ledger.append_many(session=session, at=at, facts=[fact])
+    notify.step(
+        session=session, case=case, action=action, at=at, payload=payload, actor=actor_user_id
+    )
     queue_event(session.info, f"cases.{action}", event)
 
 
@@ -119,12 +125,19 @@ def transition(
             f"you saw {command.expected_version}; reload",
             code="stale_update",
         )
-    policy.require_action(actor, command.action, **_policy_facts(case, actor))
+    relation = _policy_facts(case, actor)
+    policy.require_action(actor, command.action, **relation)
     photos.require_known(command.photos, directory=rules.settings.photo_dir)
     before = case.status
     case.status = next_status(before, command.action)
     payload = apply_effects(
         session=session, rules=rules, case=case, command=command, at=at, before=before
+    )
+    case.closing_evidence = verification.evidence_after(
+        command.action,
+        current=case.closing_evidence,
+        photos=bool(command.photos),
+        by_reporter=relation["is_reporter"],
     )
     case.updated_at = at
     if command.reason:  # the ledger is forever: no phone or ID numbers in it (docs/privacy.md)
@@ -137,6 +150,7 @@ def transition(
         action=command.action.value,
         at=at,
         payload={"from": before.value, "to": case.status.value, **payload},
+        actor_user_id=actor.user_id or None,
     )
     return case
 
@@ -211,6 +225,7 @@ def apply_effects(
         dispatching.hold_worker(session=session, case=case)
         schedule_next_check(rules=rules, case=case)
     elif a is Action.close:
+        verification.require_closing_evidence(case)
         case.closed_at = at
         late = case.handled_on_time is False or (
             case.deadline_at is not None
@@ -253,12 +268,46 @@ def apply_effects(
         dispatching.hold_worker(session=session, case=case)
         schedule_next_check(rules=rules, case=case)
         facts["deadline_at"] = case.deadline_at.isoformat()
+    elif a is Action.confirm:
+        if case.closing_evidence == verification.REPORTER:
+            raise Conflict("the reporter has confirmed already", code="already_confirmed")
+        facts["method"] = "reporter"
+        if command.comment:
+            facts["evidence"] = command.comment
+    elif a is Action.reopen:
+        facts |= reopen(session=session, rules=rules, case=case, command=command, at=at)
     elif a is Action.self_handle:
         case.accepted_at = case.filed_at = case.dispatched_at = case.handled_at = at
         case.self_handled = True
         case.handled_on_time = True
         case.worker_id = case.reporter_staff_id
         _add_photos(case, command.photos, facts)
+    return facts
+
+
+def reopen(
+    *, session: Session, rules: CaseRules, case: Case, command: TransitionCreate, at: datetime
+) -> dict[str, Any]:
+    """群众重开: back to the same department and worker with a new deadline; a rework (返工)."""
+    _require(command.reason, "a reason", Action.reopen)
+    verification.require_reopenable(case, at=at, days=rules.settings.reopen_days)
+    facts: dict[str, Any] = {
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "department_id": case.department_id,
+    }
+    case.closed_at = case.closing_type = None
+    case.handled_on_time = None
+    case.rework_count += 1
+    case.reopen_count += 1
+    case.reopened_at = at
+    limit = rules.catalogue.get(case.category_code).time_limit
+    case.time_limit = str(limit)
+    case.deadline_at = rules.calendar.deadline(at, limit)
+    case.near_overdue_warned = False
+    dispatching.hold_worker(session=session, case=case)
+    schedule_next_check(rules=rules, case=case)
+    _add_photos(case, command.photos, facts)
+    facts |= {"deadline_at": case.deadline_at.isoformat(), "count": case.reopen_count}
     return facts
 
 

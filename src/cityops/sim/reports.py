@@ -169,8 +169,10 @@ class ReportSimulator:
                 return None, center  # 智能核查: the plan verifies it from the readings
             if roll < 0.1:
                 return TransitionCreate(action=Action.verify_fail, reason="现场未处理到位"), center
-            return TransitionCreate(
-                action=Action.verify_pass, verification_method="inspector"
+            return TransitionCreate(  # the on-site photo: a resident's case closes only with it
+                action=Action.verify_pass,
+                verification_method="inspector",
+                photos=["sim://photo/verify.jpg"],
             ), center
         if case.status is CaseStatus.closed:
             return TransitionCreate(

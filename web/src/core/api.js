@@ -68,6 +68,7 @@ export const api = {
   get: (path, query, opts = {}) => request(path, { ...opts, query }),
   post: (path, body, opts = {}) => request(path, { ...opts, method: 'POST', body }),
   put: (path, body, opts = {}) => request(path, { ...opts, method: 'PUT', body }),
+  del: (path, opts = {}) => request(path, { ...opts, method: 'DELETE' }),
   form: (path, form, opts = {}) => request(path, { ...opts, method: 'POST', form }),
 }
 

@@ -25,6 +25,8 @@ export const ACTION_FORMS = {
   restore: { tone: 'primary', reason: 'optional' },
   escalate: { tone: 'warn', reason: 'required' },
   self_handle: { tone: 'primary', reason: 'optional', extra: ['photos'] },
+  confirm: { tone: 'primary', reason: 'optional', extra: ['comment'] },
+  reopen: { tone: 'danger', reason: 'required', extra: ['photos'] },
 }
 
 export const METHODS = ['inspector', 'reporter', 'machine']
