@@ -76,6 +76,7 @@ def build(session: Session, *, emp_balance: int = 1000, stock_qty: int = 10) -> 
         ("NEAR", IBU): 500,
         ("OPEN24", AMOX36): 1440,  # 40 fen a capsule: cheaper per unit in the bigger pack
         ("OPEN24", AMOX_OTHER): 100,  # another maker: another product
+        ("OPEN24", IBU): 500,
         ("NIGHT", AMOX24): 100,
         ("FAR", AMOX24): 100,
     }

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityops.errors import Conflict, NotFound, ValidationFailed
+from cityops.geo.coords import haversine_m
 from cityops.ledger import service as ledger
 from cityops.scenarios.medicare import codes, paysplit
 from cityops.scenarios.medicare.models import (
@@ -39,7 +40,6 @@ from cityops.scenarios.medicare.models import (
     Settlement,
     Stock,
 )
-from cityops.scenarios.medicare.offers import distances_m
 from cityops.scenarios.medicare.order_read import read_order
 from cityops.scenarios.medicare.schemas import OrderIn, OrderRead
 from cityops.settings import Settings
@@ -115,7 +115,7 @@ def _check(
     if body.delivery:
         if body.lat is None or body.lng is None:
             raise ValidationFailed("a delivery needs lat and lng", code="delivery_address_missing")
-        distance = float(distances_m(shop.lat, shop.lng, [body.lat], [body.lng])[0])  # type: ignore[arg-type]
+        distance = haversine_m(shop.lng, shop.lat, body.lng, body.lat)
         if shop.delivery_radius_m <= 0 or distance > shop.delivery_radius_m:
             raise Conflict(
                 "the address is beyond the pharmacy's delivery radius",
