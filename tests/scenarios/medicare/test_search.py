@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from cityops.scenarios.medicare import offers
-from cityops.scenarios.medicare.models import Stock
+from cityops.scenarios.medicare.models import Drug, Fixmedins, Stock
 from tests.api.conftest import Api, api  # noqa: F401
 from tests.scenarios.medicare import kit
 
@@ -78,6 +78,28 @@ def test_night_pharmacy_shows_after_midnight_and_sold_out_offers_vanish(market: 
                   .values(qty=0))  # fmt: skip
     items = get(market, "/offers", product=kit.AMOX24, lat=kit.LAT, lng=kit.LNG).json()["items"]
     assert [i["fixmedins_code"] for i in items] == ["P50010700002"]
+    # Restocked at a new price: back at once, at that price.
+    with market.ctx.sessions.begin() as s:
+        s.execute(update(Stock).where(Stock.id == market.ctx.extras["stock"]["NIGHT/" + kit.AMOX24])
+                  .values(qty=4, pric=2400))  # fmt: skip
+    items = get(market, "/offers", product=kit.AMOX24, lat=kit.LAT, lng=kit.LNG).json()["items"]
+    assert [(i["fixmedins_code"], i["pric"], i["qty"]) for i in items] == [
+        ("P50010700002", 1440, 10), ("P50010700003", 2400, 4)]  # fmt: skip
+
+
+def test_a_pharmacy_newly_stocking_the_product_shows_after_the_index_refresh(market: Api) -> None:
+    def codes() -> list[str]:
+        r = get(market, "/offers", product=kit.IBU, lat=kit.LAT, lng=kit.LNG, sort="distance")
+        return [i["fixmedins_code"] for i in r.json()["items"]]
+
+    assert codes() == ["P50010700001", "P50010700002"]
+    with market.ctx.sessions.begin() as s:
+        s.add(Stock(fixmedins_id=s.scalar(select(Fixmedins.id).where(
+            Fixmedins.fixmedins_code == "P50010700004")), drug_id=s.scalar(select(Drug.id).where(
+            Drug.hilist_code == kit.IBU)), pric=300, qty=1))  # fmt: skip
+    market.ctx.extras["medicare_offers"].forget()  # what the TTL does on its own
+    far = get(market, "/offers", product=kit.IBU, lat=kit.LAT + 0.45, lng=kit.LNG).json()
+    assert [i["fixmedins_code"] for i in far["items"]] == ["P50010700004"]
 
 
 def test_opening_hours_span_midnight_and_closed_days() -> None:

@@ -190,7 +190,7 @@ class Stock(Base):
 
     __table_args__ = (
         UniqueConstraint("fixmedins_id", "drug_id"),
-        Index("ix_medicare_stock_drug", "drug_id", "fixmedins_id"),
+        Index("ix_medicare_stock_drug", "drug_id", "fixmedins_id", "pric", "qty"),  # covering
         CheckConstraint("qty >= 0", name="qty_not_negative"),
         CheckConstraint("pric > 0", name="pric_positive"),
     )

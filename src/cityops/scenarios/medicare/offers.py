@@ -63,9 +63,11 @@ class Pharmacies:
 
 @dataclass(slots=True)
 class Candidates:
-    """The stock rows of one product; ``row`` indexes ``Pharmacies`` arrays."""
+    """The stock rows of one product; ``row`` indexes ``Pharmacies`` arrays (-1: the pharmacy is
+    not active). ``qty`` is only as last seen: the caller re-reads the stock of what it shows."""
 
     stock_id: I64
+    fixmedins_id: I64
     row: I64
     drug_id: I64
     price: I64  # fen per pack
@@ -110,11 +112,12 @@ class Query:
 
 
 def nearest(ph: Pharmacies, cand: Candidates, q: Query) -> tuple[I64, F64]:
-    """Eligible candidate indexes ordered nearest first, with their distances."""
+    """Candidates at active pharmacies open now within the radius, nearest first, with their
+    distances. Stock is not judged here (the index's counts may be stale)."""
+    idx = np.flatnonzero(cand.row >= 0)
+    rows = cand.row[idx]
+    idx = idx[is_open(ph, rows, q.weekday, q.minute)]
     rows = cand.row
-    ok = cand.qty > 0
-    ok &= is_open(ph, rows, q.weekday, q.minute)
-    idx = np.flatnonzero(ok)
     dist = distances_m(q.lat, q.lng, ph.lat[rows[idx]], ph.lng[rows[idx]])
     near = dist <= q.radius_m
     idx, dist = idx[near], dist[near]

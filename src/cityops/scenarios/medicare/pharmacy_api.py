@@ -20,6 +20,7 @@ from cityops.auth.scope import Principal
 from cityops.errors import Forbidden, ValidationFailed
 from cityops.scenarios.medicare import order_read, orders, search
 from cityops.scenarios.medicare.models import InsuredPerson, Order
+from cityops.scenarios.medicare.offer_index import OfferIndex
 from cityops.scenarios.medicare.offers import SortKey
 from cityops.scenarios.medicare.schemas import DrugList, OfferList, OrderIn, OrderRead, StatusIn
 
@@ -28,11 +29,11 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 _INDEX = "medicare_offers"
 
 
-def offer_index(ctx: Ctx) -> search.OfferIndex:
+def offer_index(ctx: Ctx) -> OfferIndex:
     index = ctx.extras.get(_INDEX)
     if index is None:
-        index = ctx.extras.setdefault(_INDEX, search.OfferIndex(ctx.settings.medicare_index_ttl_s))
-    assert isinstance(index, search.OfferIndex)
+        index = ctx.extras.setdefault(_INDEX, OfferIndex(ctx.settings.medicare_index_ttl_s))
+    assert isinstance(index, OfferIndex)
     return index
 
 

@@ -1,31 +1,24 @@
 """Find a medicine (name, pinyin initials or code) and the nearby offers of the same product.
 
-The hot query ("nearest 20 open pharmacies with this product in stock") runs on an in-memory
-index (``OfferIndex``, one per process, in ``ctx.extras``): every active pharmacy as arrays, and
-per product (四同 key) the stock rows as arrays, loaded on first use and reloaded after
-``medicare_index_ttl_s``. The index only ranks: the stock of the offers it returns is read again
-from the database in the same request (one primary-key lookup), so an offer sold out a moment
-ago is never shown; a restock or a price change shows within the TTL.
+The hot query ("nearest 20 open pharmacies with this product in stock") ranks on the in-memory
+``offer_index.OfferIndex`` and then reads the stock of the offers it returns again (one
+primary-key lookup of ~40 rows): that read is the only database work of a warm query.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from cityops.errors import NotFound, ValidationFailed
 from cityops.scenarios.medicare import codes
 from cityops.scenarios.medicare.catalogue import pinyin_initials
-from cityops.scenarios.medicare.models import Drug, Fixmedins, FixmedinsType, RefPrice, Stock
+from cityops.scenarios.medicare.models import Drug, RefPrice, Stock
+from cityops.scenarios.medicare.offer_index import OfferIndex
 from cityops.scenarios.medicare.offers import (
-    Candidates,
-    Pharmacies,
     Query,
     SortKey,
     nearest,
@@ -100,71 +93,6 @@ def find_drugs(*, session: Session, q: str, limit: int = 20) -> DrugList:
     return DrugList(q=q, matched_by=how, items=items)
 
 
-class OfferIndex:
-    """Per-process arrays for the offer query; see the module docstring for freshness."""
-
-    def __init__(self, ttl_s: float = 60.0) -> None:
-        self.ttl_s = ttl_s
-        self._lock = threading.Lock()
-        self._pharmacies: tuple[float, Pharmacies, dict[int, int]] | None = None
-        self._products: dict[str, tuple[float, Candidates]] = {}
-
-    def pharmacies(self, session: Session) -> tuple[Pharmacies, dict[int, int]]:
-        with self._lock:
-            cached = self._pharmacies
-        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
-            return cached[1], cached[2]
-        rows = session.execute(
-            select(
-                Fixmedins.id, Fixmedins.lat, Fixmedins.lng, Fixmedins.opening_hours,
-                Fixmedins.delivery_radius_m,
-            ).where(Fixmedins.active, Fixmedins.fixmedins_type == FixmedinsType.pharmacy)
-            .order_by(Fixmedins.id)
-        ).all()  # fmt: skip
-        ph = Pharmacies.from_rows([tuple(r) for r in rows])
-        where = {int(pid): i for i, pid in enumerate(ph.ids.tolist())}
-        with self._lock:
-            self._pharmacies = (time.monotonic(), ph, where)
-            self._products.clear()  # rows index the old arrays
-        return ph, where
-
-    def candidates(self, session: Session, product_key: str, where: dict[int, int]) -> Candidates:
-        with self._lock:
-            cached = self._products.get(product_key)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
-            return cached[1]
-        rows = session.execute(
-            select(
-                Stock.id, Stock.fixmedins_id, Stock.drug_id, Stock.pric, Drug.pack_qty, Stock.qty
-            )
-            .join(Drug, Drug.id == Stock.drug_id)
-            .where(Drug.product_key == product_key)
-        ).all()  # fmt: skip
-        rows = [r for r in rows if r[1] in where]
-        arr = np.array([tuple(r) for r in rows], dtype=np.int64).reshape(-1, 6)
-        cand = Candidates(
-            stock_id=arr[:, 0].copy(),
-            row=np.array([where[int(f)] for f in arr[:, 1].tolist()], dtype=np.int64),
-            drug_id=arr[:, 2].copy(),
-            price=arr[:, 3].copy(),
-            pack_qty=arr[:, 4].copy(),
-            qty=arr[:, 5].copy(),
-        )
-        with self._lock:
-            self._products[product_key] = (time.monotonic(), cand)
-        return cand
-
-    def forget(self, product_keys: list[str] | None = None) -> None:
-        """Drop products (all when None) so the next query reloads them."""
-        with self._lock:
-            if product_keys is None:
-                self._products.clear()
-                self._pharmacies = None
-            else:
-                for key in product_keys:
-                    self._products.pop(key, None)
-
-
 def find_offers(
     *,
     session: Session,
@@ -178,52 +106,57 @@ def find_offers(
     now: datetime,
 ) -> OfferList:
     """The ``limit`` nearest open pharmacies with the product in stock, ordered by ``sort``."""
-    drug = drug_by_code(session, product)
+    try:
+        code = codes.parse(product).code
+    except codes.BadDrugCode as exc:
+        raise ValidationFailed(str(exc), code=f"drug_code_{exc.reason}") from exc
+    entry = index.catalogue(session).by_code.get(code)
+    product_key = entry.product_key if entry else drug_by_code(session, code).product_key
     local = now.astimezone(ZoneInfo(settings.time_zone))
     query = Query(
         lat=lat, lng=lng, weekday=local.weekday(), minute=local.hour * 60 + local.minute,
         radius_m=settings.medicare_search_radius_m, prep_minutes=settings.medicare_prep_minutes,
         m_per_min=settings.medicare_delivery_m_per_min,
     )  # fmt: skip
-    ph, where = index.pharmacies(session)
-    cand = index.candidates(session, drug.product_key, where)
+    table = index.pharmacies(session)
+    ph = table.arrays
+    cand = index.candidates(session, product_key)
     order, dist = nearest(ph, cand, query)
-    chosen: list[tuple[int, float, int, int]] = []  # index, distance, fresh qty, fresh price
+    chosen: list[tuple[int, float, int]] = []  # candidate index, distance, fresh qty
     start = 0
     while len(chosen) < limit and start < order.size:
-        chunk = order[start : start + 2 * limit]
-        chunk_d = dist[start : start + 2 * limit]
-        start += chunk.size
-        ids = [int(cand.stock_id[i]) for i in chunk]
+        chunk = order[start : start + 2 * limit].tolist()
+        chunk_d = dist[start : start + 2 * limit].tolist()
+        start += len(chunk)
         fresh = {
-            int(r.id): (int(r.qty), int(r.pric))
-            for r in session.execute(
-                select(Stock.id, Stock.qty, Stock.pric).where(Stock.id.in_(ids))
+            int(i): (int(q), int(p))
+            for i, q, p in session.execute(
+                select(Stock.id, Stock.qty, Stock.pric).where(
+                    Stock.id.in_([int(cand.stock_id[i]) for i in chunk])
+                )
             )
         }
-        for i, d in zip(chunk.tolist(), chunk_d.tolist(), strict=True):
-            qty, pric = fresh.get(int(cand.stock_id[i]), (0, 0))
-            cand.qty[i], cand.price[i] = qty, pric or cand.price[i]
+        for i, d in zip(chunk, chunk_d, strict=True):
+            qty, pric = fresh.get(int(cand.stock_id[i]), (0, int(cand.price[i])))
+            cand.qty[i], cand.price[i] = qty, pric
             if qty > 0 and len(chosen) < limit:
-                chosen.append((i, d, qty, pric))
-    ranked = order_by([offer(ph, cand, i, d, query) for i, d, _, _ in chosen], sort)
-    by_index = {i: (qty, pric) for i, _, qty, pric in chosen}
-    fix_ids = [int(ph.ids[cand.row[o.index]]) for o in ranked]
-    drug_ids = [int(cand.drug_id[o.index]) for o in ranked]
-    fixes = {f.id: f for f in session.scalars(select(Fixmedins).where(Fixmedins.id.in_(fix_ids)))}
-    drugs = {d.id: d for d in session.scalars(select(Drug).where(Drug.id.in_(drug_ids)))}
+                chosen.append((i, d, qty))
+    ranked = order_by([offer(ph, cand, i, d, query) for i, d, _ in chosen], sort)
+    fresh_qty = {i: qty for i, _, qty in chosen}
+    by_id = index.catalogue(session).by_id
     items = []
-    for o, fid, did in zip(ranked, fix_ids, drug_ids, strict=True):
-        f, d = fixes[fid], drugs[did]
-        qty, pric = by_index[o.index]
+    for o in ranked:
+        row = int(cand.row[o.index])
+        drug = by_id[int(cand.drug_id[o.index])]
+        pric = int(cand.price[o.index])
         items.append(
             OfferRead(
-                fixmedins_code=f.fixmedins_code, fixmedins_name=f.fixmedins_name,
-                hilist_code=d.hilist_code, pack_qty=d.pack_qty, pric=pric,
-                unit_price=round(pric / d.pack_qty, 4), qty=qty,
+                fixmedins_code=table.codes[row], fixmedins_name=table.names[row],
+                hilist_code=drug.code, pack_qty=drug.pack_qty, pric=pric,
+                unit_price=round(pric / drug.pack_qty, 4), qty=fresh_qty[o.index],
                 distance_m=round(o.distance_m, 1),
                 eta_minutes=None if o.eta_minutes is None else round(o.eta_minutes, 1),
-                lat=f.lat, lng=f.lng,
+                lat=float(ph.lat[row]), lng=float(ph.lng[row]),
             )
         )  # fmt: skip
-    return OfferList(product_key=drug.product_key, sort=sort.value, items=items)
+    return OfferList(product_key=product_key, sort=sort.value, items=items)
