@@ -1,4 +1,5 @@
 """``python -m bench [names...]`` (``make bench``): run the benchmarks and write bench/results/.
+
 Names: ``queries``, ``cockpit``, ``intake``, ``geo``, ``rules``, ``sensing``, ``devices``,
 ``river_sim``, ``river_eval`` (``BENCH_RIVER_STATIONS``, default 1,000: a year of hourly water
 quality evaluated), ``river_detect`` (``BENCH_RIVER_DETECT_STATIONS``/``_DAYS``: detection rate and

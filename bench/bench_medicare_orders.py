@@ -1,0 +1,204 @@
+"""渝药易购 payments: settlements per second with concurrent payers, then a balance audit.
+
+Market: the search bench's (10,000 pharmacies × 5,000 products, 20,000 insured persons), reused.
+Work: ``BENCH_MEDICARE_ORDERS`` (default 4,000) orders by ``BENCH_MEDICARE_PROCS`` processes ×
+``BENCH_MEDICARE_THREADS`` threads (default 2 × 4), each order 1–3 lines at one pharmacy open on
+Wednesday 10:00, paid by one of 300 insured persons (own account, else a bound relative's, then
+cash), so many orders race for the same accounts and pharmacies. Each order is one
+``orders.place_order`` transaction with its ledger entry, as the API runs it.
+Figure: settlements per second (wall clock). Audit afterwards: no balance below zero, and for
+every account: balance before − its debits in this run's settlements (own ``acct_pay`` and
+``acct_mulaid_pay`` detail) = balance after; stock likewise per stock row; the ledger verifies.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import get_context
+from typing import Any
+
+import numpy as np
+from sqlalchemy import func, select
+
+from bench.bench_medicare_search import NOW, SETTINGS, prepared
+from bench.common import backends, console, machine, save
+from cityops.errors import CityOpsError
+from cityops.ledger import service as ledger
+from cityops.scenarios.medicare import orders
+from cityops.scenarios.medicare.models import (
+    Account,
+    Drug,
+    FeeLine,
+    Fixmedins,
+    InsuredPerson,
+    MutualAidBinding,
+    Settlement,
+    Stock,
+)
+from cityops.scenarios.medicare.schemas import OrderIn, OrderLineIn
+from cityops.store.engine import make_engine, make_session_factory, reading, transaction
+
+Plan = tuple[str, str, list[tuple[str, int]]]
+
+
+def _plans(factory: Any, n: int, seed: int) -> list[Plan]:
+    rng = np.random.default_rng(seed)
+    with reading(factory) as s:
+        payers = [
+            p
+            for (p,) in s.execute(
+                select(InsuredPerson.psn_no).where(
+                    InsuredPerson.psn_no.in_(select(Account.psn_no))
+                    | InsuredPerson.psn_no.in_(select(MutualAidBinding.beneficiary_psn_no))
+                )
+            ).all()
+        ]
+        shops = [
+            c
+            for (c,) in s.execute(
+                select(Fixmedins.fixmedins_code).where(Fixmedins.fixmedins_type == "pharmacy")
+            ).all()
+        ]
+        hot_shops = list(rng.choice(shops, size=200, replace=False))
+        rows = s.execute(
+            select(Fixmedins.fixmedins_code, Drug.hilist_code)
+            .join(Stock, Stock.fixmedins_id == Fixmedins.id)
+            .join(Drug, Drug.id == Stock.drug_id)
+            .where(Fixmedins.fixmedins_code.in_(hot_shops), Stock.qty > 0)
+        ).all()
+    by_shop: dict[str, list[str]] = {}
+    for shop, code in rows:
+        by_shop.setdefault(shop, []).append(code)
+    open_shops = [s for s in by_shop if len(by_shop[s]) >= 3]  # closed ones simply get refused
+    hot_payers = list(rng.choice(payers, size=300, replace=False))
+    plans: list[Plan] = []
+    for _ in range(n):
+        shop = open_shops[int(rng.integers(len(open_shops)))]
+        k = int(rng.integers(1, 4))
+        codes = rng.choice(by_shop[shop], size=k, replace=False)
+        lines = [(str(c), int(rng.integers(1, 3))) for c in codes]
+        plans.append((str(hot_payers[int(rng.integers(len(hot_payers)))]), shop, lines))
+    return plans
+
+
+def _worker(args: tuple[str, list[Plan], int]) -> tuple[int, dict[str, int], float]:
+    url, plans, threads = args
+    engine = make_engine(url)
+    factory = make_session_factory(engine)
+    outcomes: Counter[str] = Counter()
+
+    def one(plan: Plan) -> str:
+        psn, shop, lines = plan
+        body = OrderIn(
+            psn_no=psn, fixmedins_code=shop, prescription_no="RX-BENCH",
+            lines=[OrderLineIn(hilist_code=c, cnt=n) for c, n in lines],
+        )  # fmt: skip
+        try:
+            with transaction(factory) as s:
+                orders.place_order(
+                    session=s, settings=SETTINGS, body=body, idem_key=uuid.uuid4().hex,
+                    now=NOW, actor="bench",
+                )  # fmt: skip
+            return "paid"
+        except CityOpsError as exc:
+            return exc.code
+        except Exception as exc:  # a deadlock or a lock timeout would show up here
+            return f"error:{type(exc).__name__}"
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        outcomes.update(pool.map(one, plans))
+    took = time.perf_counter() - t0
+    engine.dispose()
+    return outcomes["paid"], dict(outcomes), took
+
+
+def _snapshot(factory: Any) -> tuple[dict[str, int], dict[int, int], int]:
+    with reading(factory) as s:
+        balances = dict(s.execute(select(Account.psn_no, Account.balc)).all())
+        stock = dict(s.execute(select(Stock.id, Stock.qty)).all())
+        last = s.scalar(select(func.max(Settlement.id))) or 0
+    return balances, stock, int(last)
+
+
+def _audit(factory: Any, before: tuple[dict[str, int], dict[int, int], int]) -> dict[str, Any]:
+    balances, stock, last = before
+    after_bal, after_stock, _ = _snapshot(factory)
+    debit: Counter[str] = Counter()
+    taken: Counter[int] = Counter()
+    with reading(factory) as s:
+        for setl in s.scalars(select(Settlement).where(Settlement.id > last)):
+            debit[setl.psn_no] += setl.acct_pay
+            for psn, amount in setl.mulaid_detail:
+                debit[str(psn)] += int(amount)
+        for stock_id, cnt in s.execute(
+            select(FeeLine.stock_id, FeeLine.cnt)
+            .join(Settlement, Settlement.setl_id == FeeLine.setl_id)
+            .where(Settlement.id > last)
+        ).all():
+            taken[int(stock_id)] += int(cnt)
+        chain = ledger.verify(session=s)
+    balance_errors = sum(1 for p, b in balances.items() if b - debit[p] != after_bal[p])
+    stock_errors = sum(1 for i, q in stock.items() if q - taken[i] != after_stock[i])
+    return {
+        "balance_errors": balance_errors,
+        "negative_balances": sum(1 for b in after_bal.values() if b < 0),
+        "stock_errors": stock_errors,
+        "ledger_ok": chain.ok,
+        "debited_fen": sum(debit.values()),
+    }
+
+
+def run(name: str, url: str, n: int, procs: int, threads: int) -> dict[str, Any]:
+    engine = prepared(name, url)
+    real = engine.url.render_as_string(hide_password=False)
+    factory = make_session_factory(engine)
+    plans = _plans(factory, n, seed=int(time.time()))
+    before = _snapshot(factory)
+    chunks = [plans[i::procs] for i in range(procs)]
+    t0 = time.perf_counter()
+    with get_context("spawn").Pool(procs) as pool:
+        results = pool.map(_worker, [(real, c, threads) for c in chunks])
+    wall = time.perf_counter() - t0
+    outcomes: Counter[str] = Counter()
+    for _, out, _ in results:
+        outcomes.update(out)
+    audit = _audit(factory, before)
+    engine.dispose()
+    paid = outcomes["paid"]
+    figures = {
+        "orders": n,
+        "processes": procs,
+        "threads": threads,
+        "paid": paid,
+        "outcomes": dict(outcomes),
+        "seconds": round(wall, 2),
+        "settlements_per_s": round(paid / wall),
+        **audit,
+    }
+    console.print(
+        f"{name}: {paid:,} settlements of {n:,} orders in {wall:.1f} s = "
+        f"{figures['settlements_per_s']:,}/s ({procs} processes × {threads} threads); "
+        f"refused {dict((k, v) for k, v in outcomes.items() if k != 'paid')}; "
+        f"balance errors {audit['balance_errors']}, negative {audit['negative_balances']}, "
+        f"stock errors {audit['stock_errors']}, ledger ok {audit['ledger_ok']}"
+    )
+    return figures
+
+
+def main() -> None:
+    n = int(os.environ.get("BENCH_MEDICARE_ORDERS", "4000"))
+    procs = int(os.environ.get("BENCH_MEDICARE_PROCS", "2"))
+    threads = int(os.environ.get("BENCH_MEDICARE_THREADS", "4"))
+    results: dict[str, Any] = {"machine": machine()}
+    for name, url in backends():
+        results[name] = run(name, url, n, procs, threads)
+    save("bench_medicare_orders", results)
+
+
+if __name__ == "__main__":
+    main()
