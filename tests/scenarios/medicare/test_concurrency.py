@@ -135,3 +135,43 @@ def test_concurrent_refunds_refund_once(
     assert sorted(results) == ["already_refunded"] * (THREADS - 1) + ["refunded"]
     assert _balance(session_factory, "EMP") == 1000
     assert _setl_count(session_factory) == 2
+
+
+def test_a_batch_decides_its_orders_in_turn_as_if_one_after_another(
+    session_factory: sessionmaker[Session], clock: FakeClock
+) -> None:
+    with transaction(session_factory) as s:
+        kit.build(s, emp_balance=1000)
+
+    def req(key: str, psn: str, cnt: int = 1, allow_cash: bool = False) -> orders.PayRequest:
+        body = OrderIn(
+            psn_no=psn, fixmedins_code="P50010700001", allow_cash=allow_cash,
+            lines=[OrderLineIn(hilist_code=kit.IBU, cnt=cnt)],
+        )  # fmt: skip
+        return orders.PayRequest(body, key, "t")
+
+    batch = [
+        req("a", "EMP"),  # ¥5.00 from EMP's ¥10.00
+        req("b", "KID", cnt=99),  # more than in stock: refused, nothing moves
+        req("c", "KID"),  # ¥5.00 from EMP by 家庭共济: sees a's debit
+        req("d", "EMP"),  # nothing left and no cash allowed: refused
+        req("a", "EMP"),  # the same key again: a replay of a
+        req("c", "LONE"),  # the same key, another order: refused
+    ]
+    with transaction(session_factory) as s:
+        out = orders.settle_many(session=s, settings=SETTINGS, requests=batch, now=clock.now())
+    codes = [r.code if isinstance(r, CityOpsError) else r.settlements[0].acct_mulaid_pay
+             for r in out]  # fmt: skip
+    assert codes == [0, "insufficient_stock", 500, "insufficient_balance", 0,
+                     "idempotency_key_reused"]  # fmt: skip
+    assert not isinstance(out[4], CityOpsError) and out[4].replayed
+    assert not isinstance(out[0], CityOpsError) and out[4].order_no == out[0].order_no
+    assert _balance(session_factory, "EMP") == 0
+    assert _setl_count(session_factory) == 2
+    # After the commit, the keys replay from the database.
+    with transaction(session_factory) as s:
+        again = orders.settle_many(
+            session=s, settings=SETTINGS, requests=batch[:1], now=clock.now()
+        )
+    assert not isinstance(again[0], CityOpsError) and again[0].replayed
+    assert again[0].order_no == out[0].order_no and _setl_count(session_factory) == 2
