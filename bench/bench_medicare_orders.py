@@ -2,17 +2,19 @@
 
 Market: the search bench's (10,000 pharmacies × 5,000 products, 20,000 insured persons), reused.
 Work: ``BENCH_MEDICARE_ORDERS`` (default 6,000) orders by ``BENCH_MEDICARE_PROCS`` processes ×
-``BENCH_MEDICARE_THREADS`` threads (default 2 × 2), each order 1–3 lines at one pharmacy open on
-Wednesday 10:00, paid by one of 2,000 insured persons (own account, else a bound relative's, then
-cash), so many orders race for the same accounts and pharmacies. Each settled
-order has its settlement, fee lines with 追溯码 and ledger entry, as the API writes them.
-Orders are paid in batches of ``BENCH_MEDICARE_BATCH`` (default 100) per transaction with
+``BENCH_MEDICARE_THREADS`` threads (default 2 × 2), each order 1–3 lines at one of
+``BENCH_MEDICARE_SHOPS`` (default 200) pharmacies, open on Wednesday 10:00, paid by one of
+``BENCH_MEDICARE_PAYERS`` (default 2,000) insured persons (own account, else a bound relative's,
+then cash), so concurrent batches race for the same accounts and stock rows. Each settled order
+has its settlement, fee lines with 追溯码 and ledger entry, as the API writes them. Orders are
+paid in batches of ``BENCH_MEDICARE_BATCH`` (default 100) per transaction with
 ``orders.settle_many`` (group commit); ``BENCH_MEDICARE_BATCH=1`` measures one order per
 transaction, as the HTTP route pays today.
+
 Figure: settlements per second (wall clock from the first worker's start to the last's end).
-Audit afterwards: no balance below zero, and for every account: balance before − its debits in
-this run's settlements (own ``acct_pay`` and
-``acct_mulaid_pay`` detail) = balance after; stock likewise per stock row; the ledger verifies.
+Audit afterwards: no balance below zero; for every account, balance before − its debits in this
+run's settlements (own ``acct_pay`` and the ``acct_mulaid_pay`` detail) = balance after; stock
+likewise per stock row; the ledger verifies.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from cityops.store.engine import make_engine, make_session_factory, reading, tra
 Plan = tuple[str, str, list[tuple[str, int]]]
 
 
-def _plans(factory: Any, n: int, seed: int) -> list[Plan]:
+def _plans(factory: Any, n: int, seed: int, n_payers: int, n_shops: int) -> list[Plan]:
     rng = np.random.default_rng(seed)
     with reading(factory) as s:
         payers = [
@@ -66,7 +68,7 @@ def _plans(factory: Any, n: int, seed: int) -> list[Plan]:
                 select(Fixmedins.fixmedins_code).where(Fixmedins.fixmedins_type == "pharmacy")
             ).all()
         ]
-        hot_shops = list(rng.choice(shops, size=200, replace=False))
+        hot_shops = list(rng.choice(shops, size=min(n_shops, len(shops)), replace=False))
         rows = s.execute(
             select(Fixmedins.fixmedins_code, Drug.hilist_code)
             .join(Stock, Stock.fixmedins_id == Fixmedins.id)
@@ -77,7 +79,7 @@ def _plans(factory: Any, n: int, seed: int) -> list[Plan]:
     for shop, code in rows:
         by_shop.setdefault(shop, []).append(code)
     open_shops = [s for s in by_shop if len(by_shop[s]) >= 3]  # closed ones simply get refused
-    hot_payers = list(rng.choice(payers, size=2000, replace=False))
+    hot_payers = list(rng.choice(payers, size=min(n_payers, len(payers)), replace=False))
     plans: list[Plan] = []
     for _ in range(n):
         shop = open_shops[int(rng.integers(len(open_shops)))]
@@ -165,7 +167,9 @@ def run(name: str, url: str, n: int, procs: int, threads: int, batch: int) -> di
     engine = prepared(name, url)
     real = engine.url.render_as_string(hide_password=False)
     factory = make_session_factory(engine)
-    plans = _plans(factory, n, seed=int(time.time()))
+    payers = int(os.environ.get("BENCH_MEDICARE_PAYERS", "2000"))
+    shops = int(os.environ.get("BENCH_MEDICARE_SHOPS", "200"))
+    plans = _plans(factory, n, int(time.time()), payers, shops)
     with transaction(factory) as s:  # the ledger head exists before the workers race for it
         ledger.append(session=s, at=NOW, actor="bench", action="bench.start", subject="bench",
                       payload={"orders": n})  # fmt: skip
@@ -186,6 +190,8 @@ def run(name: str, url: str, n: int, procs: int, threads: int, batch: int) -> di
         "processes": procs,
         "threads": threads,
         "batch": batch,
+        "payers": payers,
+        "pharmacies": shops,
         "paid": paid,
         "outcomes": dict(outcomes),
         "seconds": round(wall, 2),
