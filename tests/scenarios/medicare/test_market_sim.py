@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from cityops.cli import app
 from cityops.scenarios.medicare import codes
 from cityops.scenarios.medicare.models import Account, Drug, Fixmedins, Stock
 from cityops.sim import medicare_load, medicare_market, medicare_people
+from cityops.store.base import Base
+from cityops.store.engine import make_engine
 
 SMALL = medicare_market.MarketSize(pharmacies=300, products=400, hospitals=10, coverage=0.2)
 
@@ -51,3 +57,19 @@ def test_loads_into_both_databases(session: Session) -> None:
     assert session.scalar(select(func.count()).select_from(Stock)) == summary.stock_rows
     assert session.scalar(select(func.count()).select_from(Fixmedins)) == 310
     assert session.scalar(select(func.min(Account.balc))) >= 0
+
+
+def test_the_cli_fills_an_empty_market_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
+    runner = CliRunner()
+    args = ["sim", "medicare", "--persons", "300", "--database-url", url]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert "800 pharmacies" in first.output and "1000 products" in first.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "already hold a market" in again.output
+    bad = runner.invoke(app, ["sim", "medicare", "--size", "huge", "--database-url", url])
+    assert bad.exit_code == 2
