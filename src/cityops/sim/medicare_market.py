@@ -28,7 +28,7 @@ import shapely
 
 from cityops.geo.cells import cells_of
 from cityops.scenarios.medicare.catalogue import pinyin_initials, product_key
-from cityops.sim.geography import _district_polygons, _sample_inside
+from cityops.sim.geography import _district_polygons, _divisions, _sample_inside
 
 # Resident population in 万 (approximate), which drives how many pharmacies a district has.
 POPULATION = {
@@ -135,24 +135,22 @@ def _fixmedins(size: MarketSize, rng: np.random.Generator) -> list[dict[str, Any
     kinds = rng.choice(len(HOURS), size=total, p=shares / shares.sum())
     radii = rng.choice(RADII, size=total, p=[0.3, 0.4, 0.3])
     chains = rng.integers(0, len(CHAINS), size=total)
+    names = {d.code: d.name for d in _divisions()} | {"500157": "两江新区"}
     rows: list[dict[str, Any]] = []
-    serial: dict[str, int] = {}
+    serial: dict[tuple[str, str], int] = {}
     for i in range(total):
         pharmacy = i < size.pharmacies
         adm = admdvs[i]
-        serial[adm] = serial.get(adm, 0) + 1
         prefix = "P" if pharmacy else "H"
+        k = serial[(prefix, adm)] = serial.get((prefix, adm), 0) + 1
         _, weekday, sunday = HOURS[int(kinds[i])]
         hours = [weekday] * 6 + [sunday] if pharmacy else [[0, 1440]] * 7
-        name = (
-            f"{CHAINS[int(chains[i])]}({adm}-{serial[adm]}店)"
-            if pharmacy
-            else f"重庆市{adm}第{serial[adm]}医院"
-        )
+        place = names.get(adm, adm)
+        name = f"{CHAINS[int(chains[i])]}({place}{k}店)" if pharmacy else f"{place}第{k}医院"
         rows.append(
             {
                 "id": i + 1,
-                "fixmedins_code": f"{prefix}{adm}{serial[adm]:05d}",
+                "fixmedins_code": f"{prefix}{adm}{k:05d}",
                 "fixmedins_name": name,
                 "fixmedins_type": "pharmacy" if pharmacy else "hospital",
                 "admdvs": adm,
