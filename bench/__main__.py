@@ -6,11 +6,14 @@ quality evaluated), ``river_detect`` (``BENCH_RIVER_DETECT_STATIONS``/``_DAYS``:
 false alarms on the simulator's labelled discharges), ``drg`` (``BENCH_DRG_CASES``, default
 100,000: a month of synthetic discharges grouped, CMI by hospital, payment), ``mqtt``, ``burst``,
 ``bus``, ``pipeline``, ``open311`` (GeoReport v2 over uvicorn next to a bare endpoint;
-``BENCH_OPEN311_N``, ``BENCH_OPEN311_CLIENTS``), ``cockpit_web`` (when present); none given runs
-them all. The history is loaded once per database and reused (``BENCH_CASES``, default
-4,000,000; ``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``, default 2, is how often each
-figure is measured). ``rules`` needs no history: it builds its own SQLite file. ``cockpit_web``
-needs the built web app and Chromium (its own database, ``BENCH_DEVICES`` devices).
+``BENCH_OPEN311_N``, ``BENCH_OPEN311_CLIENTS``), ``medicare_search`` (nearest-20 offers over
+10,000 pharmacies × 5,000 products; ``BENCH_MEDICARE_QUERIES``), ``medicare_orders``
+(settlements per second with concurrent payers and a balance audit; ``BENCH_MEDICARE_ORDERS``),
+``cockpit_web`` (when present); none given runs them all. The history is loaded once per
+database and reused (``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1`` loads it again;
+``BENCH_REPEAT``, default 2, is how often each figure is measured). ``rules`` needs no history:
+it builds its own SQLite file. ``cockpit_web`` needs the built web app and Chromium (its own
+database, ``BENCH_DEVICES`` devices).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ ALL = (
     "bus",
     "pipeline",
     "open311",
+    "medicare_search",
+    "medicare_orders",
     "cockpit_web",
 )
 

@@ -1,4 +1,4 @@
-"""``cityops sim``: bulk history for benchmarks, simulated sensing devices."""
+"""``cityops sim``: bulk history for benchmarks, simulated sensing devices, the 渝药易购 market."""
 
 from __future__ import annotations
 
@@ -89,3 +89,40 @@ def sim_devices(
         pass
     finally:
         run.stop()
+
+
+@sim_app.command("medicare")
+def sim_medicare(
+    size: Annotated[
+        str, typer.Option(help="demo (800 × 1,000) or bench (10,000 × 5,000)")
+    ] = "demo",
+    persons: Annotated[int, typer.Option(help="insured persons, in families")] = 2000,
+    seed: int = 7,
+    database_url: DbOption = None,
+) -> None:
+    """Fill the 渝药易购 market: pharmacies across Chongqing, catalogue, prices, stock, people."""
+    from sqlalchemy import func, select
+
+    from cityops.scenarios.medicare.models import Fixmedins
+    from cityops.sim import medicare_load, medicare_market
+    from cityops.store.engine import make_engine, make_session_factory, transaction
+
+    sizes = {"demo": medicare_market.DEMO, "bench": medicare_market.BENCH}
+    if size not in sizes:
+        fail(f"--size is demo or bench, not {size!r}")
+    engine = make_engine(settings_for(database_url).database_url)
+    try:
+        with transaction(make_session_factory(engine)) as s:
+            if s.scalar(select(func.count()).select_from(Fixmedins)):
+                fail("the medicare tables already hold a market; nothing loaded")
+            with console.status(f"generating and loading the {size} market…"):
+                summary = medicare_load.seed_market(
+                    session=s, size=sizes[size], persons=persons, seed=seed
+                )
+    finally:
+        engine.dispose()
+    console.print(
+        f"{summary.pharmacies} pharmacies, {summary.hospitals} hospitals, {summary.products} "
+        f"products, {summary.stock_rows} stock rows, {summary.persons} persons "
+        f"({summary.accounts} accounts, {summary.bindings} 家庭共济 bindings)"
+    )

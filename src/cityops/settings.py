@@ -118,6 +118,17 @@ class Settings(BaseSettings):
     # at once, below it waits for a dispatcher. Local defaults, not from a standard.
     river_detection_max_distance_m: float = Field(default=500.0, gt=0, le=50_000)
     river_detection_min_confidence: float = Field(default=0.8, ge=0, le=1)
+    # 渝药易购 (docs/medicare.md): nearby offers, delivery estimate, payment rules.
+    medicare_search_radius_m: float = Field(default=10_000.0, gt=0, le=200_000)
+    medicare_offers_max: int = Field(default=50, ge=1, le=500)
+    medicare_delivery_m_per_min: float = Field(default=250.0, gt=0)  # ≈15 km/h rider [unconfirmed]
+    medicare_prep_minutes: float = Field(default=10.0, ge=0)  # [unconfirmed]
+    medicare_index_ttl_s: float = Field(default=60.0, ge=0)
+    medicare_mulaid_relations: str = "spouse,parent,child,sibling,grandparent,grandchild"
+    medicare_mulaid_single_provider: bool = True  # one provider per beneficiary [verify]
+    medicare_rx_needs_prescription: bool = True
+    medicare_max_order_lines: int = Field(default=20, ge=1, le=200)
+    medicare_max_line_count: int = Field(default=100, ge=1)
 
     # 智慧医保 DRG/DIP (scenarios/medicare): grouping tables (a directory in the CSV layout of
     # docs/medicare.md), payment parameters (YAML) and the DIP catalogue (CSV); unset = the

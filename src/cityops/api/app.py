@@ -15,7 +15,11 @@ DOMAINS = [
     "auth", "geo", "registry", "cases", "ledger", "rules", "sensing", "photos", "cockpit",
     "scenarios.community", "scenarios.river", "scenarios.medicare",
 ]  # fmt: skip
-EXTRA = ["cityops.api.stream", "cityops.cases.wechat_api"]
+EXTRA = [
+    "cityops.api.stream",
+    "cityops.cases.wechat_api",
+    "cityops.scenarios.medicare.pharmacy_api",
+]
 # Mounted before the domains: ``/cases/nearby`` must come before ``/cases/{case_id}``.
 EARLY = ["cityops.cases.resident_api"]
 

@@ -9,7 +9,7 @@ import pytest
 
 from cityops.scenarios.medicare import dip, payment
 from cityops.scenarios.medicare.dip import Deviation
-from tests.scenarios.medicare.kit import TABLES, rec
+from tests.scenarios.medicare.drg_kit import TABLES, rec
 
 CAT, _ = dip.load_catalogue()
 RULES = payment.load_rules().dip

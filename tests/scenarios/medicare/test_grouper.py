@@ -7,7 +7,7 @@ import gc
 
 from cityops.scenarios.medicare.grouper import Status, group_many
 from cityops.scenarios.medicare.grouper import group as group_one
-from tests.scenarios.medicare.kit import TABLES, group, rec, trace
+from tests.scenarios.medicare.drg_kit import TABLES, group, rec, trace
 
 
 def test_appendectomy_with_mcc_and_an_excluded_mcc_reads_as_a_trace() -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from cityops.scenarios.medicare import dip, drg_loader
 from cityops.scenarios.medicare.grouper import group
-from tests.scenarios.medicare.kit import rec
+from tests.scenarios.medicare.drg_kit import rec
 
 
 def test_the_shipped_tables_are_synthetic_and_load_clean() -> None:

@@ -11,7 +11,7 @@ import pytest
 from cityops.scenarios.medicare import payment
 from cityops.scenarios.medicare.grouper import group
 from cityops.scenarios.medicare.payment import PayKind
-from tests.scenarios.medicare.kit import TABLES, rec
+from tests.scenarios.medicare.drg_kit import TABLES, rec
 
 RULES = payment.load_rules()
 

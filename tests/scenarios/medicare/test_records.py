@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cityops.scenarios.medicare import icd, records
-from tests.scenarios.medicare.kit import rec
+from tests.scenarios.medicare.drg_kit import rec
 
 
 @pytest.mark.parametrize(

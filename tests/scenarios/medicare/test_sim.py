@@ -7,7 +7,7 @@ import collections
 
 from cityops.scenarios.medicare.grouper import Status, group_many
 from cityops.sim.medicare_discharges import generate, hospitals
-from tests.scenarios.medicare.kit import TABLES
+from tests.scenarios.medicare.drg_kit import TABLES
 
 
 def test_hospitals_cover_levels_and_districts() -> None:

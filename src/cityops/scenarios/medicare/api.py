@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from cityops.api.deps import Ctx, CurrentUser
 from cityops.auth.models import Role
 from cityops.scenarios.medicare import service
-from cityops.scenarios.medicare.schemas import BatchIn, BatchRead, DischargeIn, GroupingRead
+from cityops.scenarios.medicare.drg_schemas import BatchIn, BatchRead, DischargeIn, GroupingRead
 
 router = APIRouter(prefix="/medicare", tags=["medicare"])
 

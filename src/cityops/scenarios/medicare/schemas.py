@@ -1,104 +1,126 @@
-"""Request and response bodies of the DRG/DIP routes. Money in integer fen; RW and CMI as
-decimals to 4 places."""
+"""Request and response shapes of 渝药易购; money is integer fen, field names the platform's."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-
-class DischargeIn(BaseModel):
-    """One discharge record (医保结算清单 fields); codes are checked by the grouper, not here,
-    so a malformed ICD code gets ``invalid_icd`` with the field and the reason."""
-
-    id: str = ""
-    hospital: str = Field("", description="the hospital's code (fixmedins_code)")
-    hospital_level: str | None = Field(None, description="一级/二级/三级: needed for payment")
-    sex: int | None = Field(None, description="1 male, 2 female")
-    age: int | None = Field(None, description="years")
-    age_days: int | None = Field(None, description="age in days, required when age is 0")
-    birth_weight_g: int | None = Field(None, description="required for a newborn ≤ 28 days")
-    principal_dx: str | None = Field(None, description="主要诊断, ICD-10 e.g. K35.800")
-    other_dx: list[str] = Field(default_factory=list, description="其他诊断")
-    procedures: list[str] = Field(
-        default_factory=list, description="ICD-9-CM-3; the first is the principal procedure"
-    )
-    vent_hours: int | None = None
-    los_days: int | None = None
-    cost_fen: int | None = Field(None, description="total cost in fen (分)")
+from cityops.scenarios.medicare.models import OrderStatus
 
 
-class StepRead(BaseModel):
-    stage: str
-    rule: str
-    why: str
+class DrugRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    hilist_code: str
+    hilist_name: str
+    pinyin: str
+    kind: str
+    maker_name: str
+    dosage_form: str
+    strength: str
+    pack_qty: int
+    pack_unit: str
+    list_type: str
+    rx_flag: bool
+    lmt_used_flag: bool
+    lmt_scope: str
+    product_key: str
+    listed_price: int | None = None
+    vbp_price: int | None = None
 
 
-class PaymentRead(BaseModel):
-    kind: str = Field(description="drg, high (高倍率), low (低倍率) or item (per item)")
-    standard_fen: int
-    paid_fen: int
-    deposit_fen: int = Field(description="quality deposit withheld from the pre-payment")
-    why: str
+class DrugList(BaseModel):
+    q: str
+    matched_by: str  # code / pinyin / name
+    items: list[DrugRead]
 
 
-class DipRead(BaseModel):
-    packet: str | None
-    points: Decimal
-    deviation: str
-    why: str
+class OfferRead(BaseModel):
+    fixmedins_code: str
+    fixmedins_name: str
+    hilist_code: str
+    pack_qty: int
+    pric: int  # fen per pack
+    unit_price: float  # fen per smallest unit
+    qty: int
+    distance_m: float
+    eta_minutes: float | None  # None: pick-up only at this distance
+    lat: float
+    lng: float
 
 
-class GroupingRead(BaseModel):
-    record_id: str
-    drg: str
-    drg_name: str | None
-    status: str
-    mdc: str | None
-    adrg: str | None
-    cc_level: str
-    weight: Decimal
-    reason: str | None
-    trace: list[StepRead]
-    payment: PaymentRead | None = None
-    dip: DipRead
-    tables: str
-    synthetic: bool
+class OfferList(BaseModel):
+    product_key: str
+    sort: str
+    items: list[OfferRead]
 
 
-class BatchIn(BaseModel):
-    records: list[dict[str, Any]] = Field(
-        description="discharge records as in /drg/group; a bad one is refused, not the batch"
-    )
+class OrderLineIn(BaseModel):
+    hilist_code: str = Field(min_length=1, max_length=40)
+    cnt: int = Field(ge=1)
 
 
-class RefusalRead(BaseModel):
-    index: int
-    id: str
-    code: str
-    reason: str
+class OrderIn(BaseModel):
+    psn_no: str = Field(min_length=1, max_length=30)
+    fixmedins_code: str = Field(min_length=1, max_length=20)
+    lines: list[OrderLineIn] = Field(min_length=1)
+    delivery: bool = False
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    prescription_no: str | None = Field(default=None, max_length=40)
+    use_account: bool = True
+    allow_cash: bool = True  # False: refuse rather than ask for cash (insufficient_balance)
 
 
-class HospitalRead(BaseModel):
-    hospital: str
-    cases: int
-    grouped: int
-    ambiguous: int
-    ungroupable: int
-    total_weight: Decimal
-    cmi: Decimal
-    paid_fen: int | None = Field(None, description="when every case's hospital_level is known")
+class FeeLineRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    hilist_code: str
+    hilist_name: str
+    list_type: str
+    cnt: int
+    pric: int
+    det_item_fee_sumamt: int
+    trace_codes: list[str]
 
 
-class BatchRead(BaseModel):
-    cases: int
-    grouped: int
-    ambiguous: int
-    ungroupable: int
-    refused: list[RefusalRead]
-    hospitals: list[HospitalRead]
-    cmi: Decimal
-    tables: str
-    synthetic: bool
+class SettlementRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    setl_id: str
+    mdtrt_id: str
+    psn_no: str
+    insutype: str
+    med_type: str
+    medfee_sumamt: int
+    inscp_amt: int
+    hifp_pay: int
+    acct_pay: int
+    acct_mulaid_pay: int
+    mulaid_psn_no: str | None
+    psn_cash_pay: int
+    balc: int
+    refd_setl_flag: str
+    orig_setl_id: str | None
+    setl_time: datetime
+    fixmedins_code: str
+
+
+class OrderRead(BaseModel):
+    order_no: str
+    status: OrderStatus
+    psn_no: str
+    fixmedins_code: str
+    delivery: bool
+    distance_m: float | None
+    eta_minutes: float | None
+    created_at: datetime
+    updated_at: datetime
+    replayed: bool = False  # True: the idempotency key was seen before; nothing moved again
+    settlements: list[SettlementRead]
+    fee_lines: list[FeeLineRead]
+
+
+class StatusIn(BaseModel):
+    status: OrderStatus

@@ -12,7 +12,7 @@ from typing import Any
 
 from cityops.errors import CityOpsError, PayloadTooLarge
 from cityops.scenarios.medicare import dip, drg_loader, grouper, payment, records
-from cityops.scenarios.medicare.schemas import (
+from cityops.scenarios.medicare.drg_schemas import (
     BatchRead,
     DipRead,
     GroupingRead,
