@@ -1,8 +1,8 @@
-"""initial schema: map, registry, accounts, cases, ledger, sensing, rules, photos, community, river
+"""initial schema: map, registry, accounts, cases, ledger, sensing, rules, photos, community, river, medicare
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 10:24:51.222810
+Create Date: 2026-11-26 10:29:53.442061
 """
 
 from __future__ import annotations
@@ -205,6 +205,61 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_head")),
     )
+    op.create_table(
+        "medicare_drug",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hilist_code", sa.String(length=23), nullable=False),
+        sa.Column("hilist_name", sa.String(length=100), nullable=False),
+        sa.Column("pinyin", sa.String(length=60), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("maker_name", sa.String(length=100), nullable=False),
+        sa.Column("maker_code", sa.String(length=5), nullable=False),
+        sa.Column("dosage_form", sa.String(length=30), nullable=False),
+        sa.Column("strength", sa.String(length=60), nullable=False),
+        sa.Column("pack_qty", sa.Integer(), nullable=False),
+        sa.Column("pack_unit", sa.String(length=10), nullable=False),
+        sa.Column("list_type", sa.String(length=2), nullable=False),
+        sa.Column("rx_flag", sa.Boolean(), nullable=False),
+        sa.Column("lmt_used_flag", sa.Boolean(), nullable=False),
+        sa.Column("lmt_scope", sa.String(length=200), nullable=False),
+        sa.Column("product_key", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_drug")),
+        sa.UniqueConstraint("hilist_code", name=op.f("uq_medicare_drug_hilist_code")),
+    )
+    with op.batch_alter_table("medicare_drug", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_medicare_drug_hilist_name"), ["hilist_name"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_medicare_drug_pinyin"), ["pinyin"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_medicare_drug_product_key"), ["product_key"], unique=False
+        )
+
+    op.create_table(
+        "medicare_fixmedins",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("fixmedins_code", sa.String(length=20), nullable=False),
+        sa.Column("fixmedins_name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "fixmedins_type",
+            sa.Enum("pharmacy", "hospital", name="fixmedinstype", native_enum=False, length=12),
+            nullable=False,
+        ),
+        sa.Column("admdvs", sa.String(length=6), nullable=False),
+        sa.Column("address", sa.String(length=200), nullable=False),
+        sa.Column("lat", sa.Float(), nullable=False),
+        sa.Column("lng", sa.Float(), nullable=False),
+        sa.Column("cell", sa.BigInteger(), nullable=False),
+        sa.Column("opening_hours", sa.JSON(), nullable=False),
+        sa.Column("delivery_radius_m", sa.Integer(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_fixmedins")),
+        sa.UniqueConstraint("fixmedins_code", name=op.f("uq_medicare_fixmedins_fixmedins_code")),
+    )
+    with op.batch_alter_table("medicare_fixmedins", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_medicare_fixmedins_admdvs"), ["admdvs"], unique=False)
+        batch_op.create_index(batch_op.f("ix_medicare_fixmedins_cell"), ["cell"], unique=False)
+
     op.create_table(
         "obs_agg_1h",
         sa.Column("datastream_id", sa.Integer(), nullable=False),
@@ -485,6 +540,49 @@ def upgrade() -> None:
             batch_op.f("ix_component_category_code"), ["category_code"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_component_grid_code"), ["grid_code"], unique=False)
+
+    op.create_table(
+        "medicare_ref_price",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hilist_code", sa.String(length=23), nullable=False),
+        sa.Column(
+            "listed_price", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("vbp_price", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("vbp_batch", sa.String(length=20), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["hilist_code"],
+            ["medicare_drug.hilist_code"],
+            name=op.f("fk_medicare_ref_price_hilist_code_medicare_drug"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_ref_price")),
+        sa.UniqueConstraint("hilist_code", name=op.f("uq_medicare_ref_price_hilist_code")),
+    )
+    op.create_table(
+        "medicare_stock",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("fixmedins_id", sa.Integer(), nullable=False),
+        sa.Column("drug_id", sa.Integer(), nullable=False),
+        sa.Column("pric", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("qty", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.CheckConstraint("pric > 0", name=op.f("ck_medicare_stock_pric_positive")),
+        sa.CheckConstraint("qty >= 0", name=op.f("ck_medicare_stock_qty_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["drug_id"], ["medicare_drug.id"], name=op.f("fk_medicare_stock_drug_id_medicare_drug")
+        ),
+        sa.ForeignKeyConstraint(
+            ["fixmedins_id"],
+            ["medicare_fixmedins.id"],
+            name=op.f("fk_medicare_stock_fixmedins_id_medicare_fixmedins"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_stock")),
+        sa.UniqueConstraint("fixmedins_id", "drug_id", name=op.f("uq_medicare_stock_fixmedins_id")),
+    )
+    with op.batch_alter_table("medicare_stock", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_medicare_stock_drug", ["drug_id", "fixmedins_id", "pric", "qty"], unique=False
+        )
 
     op.create_table(
         "river_section",
@@ -789,6 +887,9 @@ def upgrade() -> None:
         sa.Column("extension_count", sa.SmallInteger(), nullable=False),
         sa.Column("pending_extension_hours", sa.Float(), nullable=True),
         sa.Column("rework_count", sa.SmallInteger(), nullable=False),
+        sa.Column("reopen_count", sa.SmallInteger(), server_default="0", nullable=False),
+        sa.Column("reopened_at", cityops.store.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("closing_evidence", sa.String(length=12), nullable=True),
         sa.Column("return_count", sa.SmallInteger(), nullable=False),
         sa.Column("escalation_level", sa.SmallInteger(), nullable=False),
         sa.Column("near_overdue_warned", sa.Boolean(), nullable=False),
@@ -881,6 +982,26 @@ def upgrade() -> None:
             "ix_case_street_status_reported", ["street_code", "status", "reported_at"], unique=False
         )
         batch_op.create_index("ix_case_worker_status", ["worker_id", "status"], unique=False)
+
+    op.create_table(
+        "medicare_insured",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("psn_no", sa.String(length=30), nullable=False),
+        sa.Column("psn_name", sa.String(length=50), nullable=False),
+        sa.Column("insutype", sa.String(length=6), nullable=False),
+        sa.Column("insu_admdvs", sa.String(length=6), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["app_user.id"], name=op.f("fk_medicare_insured_user_id_app_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_insured")),
+        sa.UniqueConstraint("psn_no", name=op.f("uq_medicare_insured_psn_no")),
+    )
+    with op.batch_alter_table("medicare_insured", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_medicare_insured_insu_admdvs"), ["insu_admdvs"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_medicare_insured_user_id"), ["user_id"], unique=False)
 
     op.create_table(
         "river_patrol",
@@ -1070,6 +1191,36 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "case_follower",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("since", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "via",
+            sa.Enum(
+                "duplicate",
+                "auto_duplicate",
+                "follow",
+                name="followvia",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["case.id"], name=op.f("fk_case_follower_case_id_case")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["app_user.id"], name=op.f("fk_case_follower_user_id_app_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_case_follower")),
+    )
+    with op.batch_alter_table("case_follower", schema=None) as batch_op:
+        batch_op.create_index("ix_case_follower_user", ["user_id", "since"], unique=False)
+        batch_op.create_index("ux_case_follower", ["case_id", "user_id"], unique=True)
+
+    op.create_table(
         "case_report",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("case_id", sa.Integer(), nullable=False),
@@ -1111,6 +1262,168 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_case_report_case_id"), ["case_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_case_report_external_ref"), ["external_ref"], unique=False
+        )
+
+    op.create_table(
+        "medicare_account",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("psn_no", sa.String(length=30), nullable=False),
+        sa.Column("balc", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.CheckConstraint("balc >= 0", name=op.f("ck_medicare_account_balc_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["psn_no"],
+            ["medicare_insured.psn_no"],
+            name=op.f("fk_medicare_account_psn_no_medicare_insured"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_account")),
+        sa.UniqueConstraint("psn_no", name=op.f("uq_medicare_account_psn_no")),
+    )
+    op.create_table(
+        "medicare_mulaid_binding",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("provider_psn_no", sa.String(length=30), nullable=False),
+        sa.Column("beneficiary_psn_no", sa.String(length=30), nullable=False),
+        sa.Column(
+            "relation",
+            sa.Enum(
+                "spouse",
+                "parent",
+                "child",
+                "sibling",
+                "grandparent",
+                "grandchild",
+                name="relation",
+                native_enum=False,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("bound_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "provider_psn_no <> beneficiary_psn_no",
+            name=op.f("ck_medicare_mulaid_binding_not_self"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["beneficiary_psn_no"],
+            ["medicare_insured.psn_no"],
+            name=op.f("fk_medicare_mulaid_binding_beneficiary_psn_no_medicare_insured"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["provider_psn_no"],
+            ["medicare_insured.psn_no"],
+            name=op.f("fk_medicare_mulaid_binding_provider_psn_no_medicare_insured"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_mulaid_binding")),
+        sa.UniqueConstraint(
+            "provider_psn_no",
+            "beneficiary_psn_no",
+            name=op.f("uq_medicare_mulaid_binding_provider_psn_no"),
+        ),
+    )
+    with op.batch_alter_table("medicare_mulaid_binding", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_medicare_mulaid_binding_beneficiary_psn_no"),
+            ["beneficiary_psn_no"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_medicare_mulaid_binding_provider_psn_no"),
+            ["provider_psn_no"],
+            unique=False,
+        )
+
+    op.create_table(
+        "medicare_order",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("order_no", sa.String(length=32), nullable=False),
+        sa.Column("idem_key", sa.String(length=100), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("psn_no", sa.String(length=30), nullable=False),
+        sa.Column("fixmedins_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "paid",
+                "delivering",
+                "delivered",
+                "picked_up",
+                "refunded",
+                name="orderstatus",
+                native_enum=False,
+                length=12,
+            ),
+            nullable=False,
+        ),
+        sa.Column("delivery", sa.Boolean(), nullable=False),
+        sa.Column("distance_m", sa.Float(), nullable=True),
+        sa.Column("eta_minutes", sa.Float(), nullable=True),
+        sa.Column("prescription_no", sa.String(length=40), nullable=True),
+        sa.Column("created_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("refund_key", sa.String(length=100), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["fixmedins_id"],
+            ["medicare_fixmedins.id"],
+            name=op.f("fk_medicare_order_fixmedins_id_medicare_fixmedins"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["psn_no"],
+            ["medicare_insured.psn_no"],
+            name=op.f("fk_medicare_order_psn_no_medicare_insured"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_order")),
+        sa.UniqueConstraint("idem_key", name=op.f("uq_medicare_order_idem_key")),
+        sa.UniqueConstraint("order_no", name=op.f("uq_medicare_order_order_no")),
+        sa.UniqueConstraint("refund_key", name=op.f("uq_medicare_order_refund_key")),
+    )
+    with op.batch_alter_table("medicare_order", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_medicare_order_fixmedins_id"), ["fixmedins_id"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_medicare_order_psn_no"), ["psn_no"], unique=False)
+
+    op.create_table(
+        "notification",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "reported",
+                "accepted",
+                "filed",
+                "dispatched",
+                "in_progress",
+                "handled",
+                "verified",
+                "closed",
+                "evaluated",
+                "returned",
+                "shelved",
+                "void",
+                name="casestatus",
+                native_enum=False,
+                length=12,
+            ),
+            nullable=False,
+        ),
+        sa.Column("text", sa.String(length=300), nullable=False),
+        sa.Column("created_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("read_at", cityops.store.base.UtcDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["case.id"], name=op.f("fk_notification_case_id_case")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["app_user.id"], name=op.f("fk_notification_user_id_app_user")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
+    )
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_notification_user_read", ["user_id", "read_at", "created_at"], unique=False
         )
 
     op.create_table(
@@ -1298,6 +1611,61 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "medicare_setl",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("setl_id", sa.String(length=32), nullable=False),
+        sa.Column("mdtrt_id", sa.String(length=32), nullable=False),
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("psn_no", sa.String(length=30), nullable=False),
+        sa.Column("insutype", sa.String(length=6), nullable=False),
+        sa.Column("med_type", sa.String(length=6), nullable=False),
+        sa.Column(
+            "medfee_sumamt", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "fulamt_ownpay_amt",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column(
+            "inscp_amt", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("hifp_pay", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "fund_pay_sumamt", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "psn_part_amt", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("acct_pay", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "acct_mulaid_pay", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("mulaid_psn_no", sa.String(length=30), nullable=True),
+        sa.Column("mulaid_detail", sa.JSON(), nullable=False),
+        sa.Column(
+            "psn_cash_pay", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("balc", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("refd_setl_flag", sa.String(length=1), nullable=False),
+        sa.Column("orig_setl_id", sa.String(length=32), nullable=True),
+        sa.Column("setl_time", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("fixmedins_code", sa.String(length=20), nullable=False),
+        sa.Column("insu_admdvs", sa.String(length=6), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["medicare_order.id"],
+            name=op.f("fk_medicare_setl_order_id_medicare_order"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_setl")),
+        sa.UniqueConstraint("setl_id", name=op.f("uq_medicare_setl_setl_id")),
+    )
+    with op.batch_alter_table("medicare_setl", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_medicare_setl_mdtrt_id"), ["mdtrt_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_medicare_setl_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_medicare_setl_psn_no"), ["psn_no"], unique=False)
+
+    op.create_table(
         "river_detection",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
@@ -1358,16 +1726,58 @@ def upgrade() -> None:
             "ix_river_detection_status_received", ["status", "received_at"], unique=False
         )
 
+    op.create_table(
+        "medicare_fee_line",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("setl_id", sa.String(length=32), nullable=False),
+        sa.Column("stock_id", sa.Integer(), nullable=False),
+        sa.Column("hilist_code", sa.String(length=23), nullable=False),
+        sa.Column("hilist_name", sa.String(length=100), nullable=False),
+        sa.Column("list_type", sa.String(length=2), nullable=False),
+        sa.Column("med_chrgitm_type", sa.String(length=4), nullable=False),
+        sa.Column("cnt", sa.Integer(), nullable=False),
+        sa.Column("pric", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "det_item_fee_sumamt",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+        ),
+        sa.Column("trace_codes", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["setl_id"],
+            ["medicare_setl.setl_id"],
+            name=op.f("fk_medicare_fee_line_setl_id_medicare_setl"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["stock_id"],
+            ["medicare_stock.id"],
+            name=op.f("fk_medicare_fee_line_stock_id_medicare_stock"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_fee_line")),
+    )
+    with op.batch_alter_table("medicare_fee_line", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_medicare_fee_line_setl_id"), ["setl_id"], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("medicare_fee_line", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_medicare_fee_line_setl_id"))
+
+    op.drop_table("medicare_fee_line")
     with op.batch_alter_table("river_detection", schema=None) as batch_op:
         batch_op.drop_index("ix_river_detection_status_received")
         batch_op.drop_index(batch_op.f("ix_river_detection_section_id"))
 
     op.drop_table("river_detection")
+    with op.batch_alter_table("medicare_setl", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_medicare_setl_psn_no"))
+        batch_op.drop_index(batch_op.f("ix_medicare_setl_order_id"))
+        batch_op.drop_index(batch_op.f("ix_medicare_setl_mdtrt_id"))
+
+    op.drop_table("medicare_setl")
     with op.batch_alter_table("sta_historical_location_location", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sta_historical_location_location_location_id"))
 
@@ -1389,11 +1799,31 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_river_event_chief_staff_id"))
 
     op.drop_table("river_event")
+    with op.batch_alter_table("notification", schema=None) as batch_op:
+        batch_op.drop_index("ix_notification_user_read")
+
+    op.drop_table("notification")
+    with op.batch_alter_table("medicare_order", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_medicare_order_psn_no"))
+        batch_op.drop_index(batch_op.f("ix_medicare_order_fixmedins_id"))
+
+    op.drop_table("medicare_order")
+    with op.batch_alter_table("medicare_mulaid_binding", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_medicare_mulaid_binding_provider_psn_no"))
+        batch_op.drop_index(batch_op.f("ix_medicare_mulaid_binding_beneficiary_psn_no"))
+
+    op.drop_table("medicare_mulaid_binding")
+    op.drop_table("medicare_account")
     with op.batch_alter_table("case_report", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_case_report_external_ref"))
         batch_op.drop_index(batch_op.f("ix_case_report_case_id"))
 
     op.drop_table("case_report")
+    with op.batch_alter_table("case_follower", schema=None) as batch_op:
+        batch_op.drop_index("ux_case_follower")
+        batch_op.drop_index("ix_case_follower_user")
+
+    op.drop_table("case_follower")
     with op.batch_alter_table("sta_thing_location", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_sta_thing_location_location_id"))
 
@@ -1425,6 +1855,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_river_patrol_jurisdiction_code"))
 
     op.drop_table("river_patrol")
+    with op.batch_alter_table("medicare_insured", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_medicare_insured_user_id"))
+        batch_op.drop_index(batch_op.f("ix_medicare_insured_insu_admdvs"))
+
+    op.drop_table("medicare_insured")
     with op.batch_alter_table("case", schema=None) as batch_op:
         batch_op.drop_index("ix_case_worker_status")
         batch_op.drop_index("ix_case_street_status_reported")
@@ -1469,6 +1904,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_river_section_department_id"))
 
     op.drop_table("river_section")
+    with op.batch_alter_table("medicare_stock", schema=None) as batch_op:
+        batch_op.drop_index("ix_medicare_stock_drug")
+
+    op.drop_table("medicare_stock")
+    op.drop_table("medicare_ref_price")
     with op.batch_alter_table("component", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_component_grid_code"))
         batch_op.drop_index(batch_op.f("ix_component_category_code"))
@@ -1514,6 +1954,17 @@ def downgrade() -> None:
     op.drop_table("observation")
     op.drop_table("obs_agg_1m")
     op.drop_table("obs_agg_1h")
+    with op.batch_alter_table("medicare_fixmedins", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_medicare_fixmedins_cell"))
+        batch_op.drop_index(batch_op.f("ix_medicare_fixmedins_admdvs"))
+
+    op.drop_table("medicare_fixmedins")
+    with op.batch_alter_table("medicare_drug", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_medicare_drug_product_key"))
+        batch_op.drop_index(batch_op.f("ix_medicare_drug_pinyin"))
+        batch_op.drop_index(batch_op.f("ix_medicare_drug_hilist_name"))
+
+    op.drop_table("medicare_drug")
     op.drop_table("ledger_head")
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_entry_subject")
