@@ -15,7 +15,7 @@ DOMAINS = [
     "auth", "geo", "registry", "cases", "ledger", "rules", "sensing", "photos", "cockpit",
     "scenarios.community", "scenarios.river",
 ]  # fmt: skip
-EXTRA = ["cityops.api.stream", "cityops.cases.wechat_api"]
+EXTRA = ["cityops.api.stream", "cityops.cases.wechat_api", "cityops.cases.classify_api"]
 
 
 def create_app(ctx: AppContext) -> FastAPI:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from cityops.auth.models import Role
 from cityops.auth.scope import Principal
 from cityops.bus.memory import queue_event
-from cityops.cases import assign
+from cityops.cases import assign, understand
 from cityops.cases.categories import Category
 from cityops.cases.dispatch import Candidate
 from cityops.cases.duplicates import find_duplicates
@@ -97,6 +97,12 @@ class _Item:
     auto: bool = False
     case: Case | None = None
     dispatch_facts: dict[str, Any] | None = None
+    guess: understand.Guess | None = None  # the category came from the text
+    located: dict[str, Any] | None = None  # the point came from a place named in the text
+
+    @property
+    def needs_review(self) -> bool:
+        return self.guess is not None and not self.guess.auto
 
     @property
     def category_code(self) -> str:
@@ -110,10 +116,18 @@ def _checked_channel(actor: Principal, channel: Channel) -> None:
         raise Forbidden("staff report through a staff channel", code="channel_forbidden")
 
 
-def _validate(rules: CaseRules, data: CaseCreate, actor: Principal) -> _Item:
+def _validate(
+    session: Session,
+    rules: CaseRules,
+    data: CaseCreate,
+    actor: Principal,
+    guess: understand.Guess | CityOpsError | None,
+) -> _Item:
     _checked_channel(actor, data.channel)
+    if isinstance(guess, CityOpsError):
+        raise guess
     try:
-        category = rules.catalogue.get(data.category)
+        category = rules.catalogue.get(guess.top.code if guess else str(data.category))
     except NotFound as exc:
         raise ValidationFailed(exc.message, code="unknown_category") from exc
     photos.require_known(data.photos, directory=rules.settings.photo_dir)
@@ -122,9 +136,19 @@ def _validate(rules: CaseRules, data: CaseCreate, actor: Principal) -> _Item:
             f"description is longer than {rules.settings.max_text_length} characters",
             code="text_too_long",
         )
-    lat, lng = data.location.lat, data.location.lng
-    if data.location.crs == "GCJ-02":
-        lng, lat = gcj02_to_wgs84(lng, lat)
+    located = None
+    if data.location is None:
+        match = understand.place_of(rules, session, data.address, data.title, data.description)
+        if match is None:
+            raise ValidationFailed(
+                "no location, and the address and description name no known place",
+                code="location_required",
+            )
+        lat, lng, located = match.place.lat, match.place.lng, understand.place_facts(match)
+    else:
+        lat, lng = data.location.lat, data.location.lng
+        if data.location.crs == "GCJ-02":
+            lng, lat = gcj02_to_wgs84(lng, lat)
     if (
         category.kind.value == "component"
         and data.component_ident is None
@@ -133,7 +157,7 @@ def _validate(rules: CaseRules, data: CaseCreate, actor: Principal) -> _Item:
         raise ValidationFailed(
             "a sensor report on a component needs component_ident", code="missing_field"
         )
-    return _Item(data, category, lat, lng)
+    return _Item(data, category, lat, lng, guess=guess, located=located)
 
 
 def _locate(rules: CaseRules, items: list[_Item | CityOpsError]) -> None:
@@ -155,6 +179,8 @@ def _locate(rules: CaseRules, items: list[_Item | CityOpsError]) -> None:
 
 
 def _meets_filing_criteria(it: _Item) -> bool:
+    if it.needs_review:
+        return False
     if not it.category.auto_file or it.place is None or it.place.grid_code is None:
         return False
     data = it.data
@@ -178,7 +204,7 @@ def _new_case(rules: CaseRules, it: _Item, actor: Principal, at: datetime) -> Ca
         lat=it.lat,
         geo_cell=cell_of(it.lat, it.lng),
         lng=it.lng,
-        address=data.address,
+        address=data.address or understand.place_words(it.located),
         district_code=place.district_code,
         street_code=place.street_code,
         community_code=place.community_code,
@@ -199,6 +225,8 @@ def _new_case(rules: CaseRules, it: _Item, actor: Principal, at: datetime) -> Ca
         near_overdue_warned=False,
         self_handled=False,
         auto_filed=False,
+        needs_review=it.needs_review,
+        classification=understand.how_found(it.guess, it.located),
     )
 
 
@@ -245,9 +273,10 @@ def report_batch(
     if len(items) > MAX_BATCH:
         raise ValidationFailed(f"at most {MAX_BATCH} reports per batch", code="batch_too_large")
     planned: list[_Item | CityOpsError] = []
-    for data in items:
+    guesses = understand.guesses_for(rules, items)
+    for data, guess in zip(items, guesses, strict=True):
         try:
-            planned.append(_validate(rules, data, actor))
+            planned.append(_validate(session, rules, data, actor, guess))
         except CityOpsError as exc:
             planned.append(exc)
     _locate(rules, planned)
@@ -338,6 +367,8 @@ def _write(session: Session, good: list[_Item], actor: Principal, at: datetime) 
                     "grid": case.grid_code,
                     "public": it.data.channel in PUBLIC_CHANNELS,
                     **({"photos": list(it.data.photos)} if it.data.photos else {}),
+                    **({"classified": it.guess.facts()} if it.guess else {}),
+                    **({"located": it.located} if it.located else {}),
                 },
             )
         ]

@@ -129,6 +129,11 @@ class Case(Base):
     next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     self_handled: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_filed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 智能分类: a report that came without a category was filed under the model's top suggestion;
+    # needs_review = its confidence was below the threshold, so a 受理员 checks it (intake queue).
+    # classification: JSON of how the category (and the place, if named in text) was found.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    classification: Mapped[str | None] = mapped_column(Text)
     # Evaluation.
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
     evaluation_comment: Mapped[str | None] = mapped_column(String(500))
@@ -191,6 +196,8 @@ class Case(Base):
         # Duplicate check: exact probes of the cells around a point, within a category.
         Index("ix_case_category_cell", "category_code", "geo_cell", "reported_at"),
         Index("ix_case_next_check", "next_check_at"),
+        # The 受理员 queue: reports the classifier was unsure of, oldest first.
+        Index("ix_case_review", "needs_review", "status", "reported_at"),
         Index("ix_case_worker_status", "worker_id", "status"),
         Index("ix_case_department_status", "department_id", "status"),
         Index("ix_case_reporter", "reporter_user_id"),

@@ -135,13 +135,10 @@ def create_request(
     *, session: Session, rules: CaseRules, data: RequestCreate, at: datetime
 ) -> dict[str, Any]:
     """Take the request as a resident report; the spec's POST answer for it."""
-    category = _category(rules, data.service_code)
-    if data.lat is None or data.long is None:
-        if data.address_string or data.address_id:
-            raise ValidationFailed(
-                "address_string and address_id cannot be located yet: send lat and long",
-                code="bad_request",
-            )
+    if data.service_code is None and not data.description:
+        raise ValidationFailed("service_code is required (or a description)", code="bad_request")
+    code = _category(rules, data.service_code).code if data.service_code else None
+    if (data.lat is None or data.long is None) and not (data.address_string or data.description):
         raise ValidationFailed("a location is required: lat and long", code="bad_request")
     extra = _attribute_text(data.attribute)
     description = "\n".join(t for t in (data.description, extra) if t)
@@ -154,9 +151,11 @@ def create_request(
         actor=ACTOR,
         at=at,
         data=CaseCreate(
-            category=category.code,
+            category=code,
             channel=Channel.resident,
-            location=Point(lat=data.lat, lng=data.long),
+            location=None if data.lat is None or data.long is None else Point(
+                lat=data.lat, lng=data.long
+            ),
             description=description,
             address=data.address_string,
             photos=[data.media_url] if data.media_url else [],
