@@ -5,7 +5,8 @@ Names: ``queries``, ``cockpit``, ``intake``, ``geo``, ``rules``, ``sensing``, ``
 quality evaluated), ``river_detect`` (``BENCH_RIVER_DETECT_STATIONS``/``_DAYS``: detection rate and
 false alarms on the simulator's labelled discharges), ``mqtt``, ``burst``, ``bus``, ``pipeline``,
 ``open311`` (GeoReport v2 over uvicorn next to a bare endpoint; ``BENCH_OPEN311_N``,
-``BENCH_OPEN311_CLIENTS``), ``cockpit_web`` (when present); none given runs them all. The history
+``BENCH_OPEN311_CLIENTS``), ``classify`` (held-out accuracy and reports/s of the text
+classifier), ``cockpit_web`` (when present); none given runs them all. The history
 is loaded once per database and reused (``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1``
 loads it again; ``BENCH_REPEAT``, default 2, is how often each figure is measured). ``rules`` needs
 no history: it builds its own SQLite file. ``cockpit_web`` needs the built web app and Chromium
@@ -40,6 +41,7 @@ ALL = (
     "bus",
     "pipeline",
     "open311",
+    "classify",
     "cockpit_web",
 )
 

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     # queue. The default is read off the held-out set (docs/cases.md): about 97% of the reports
     # it auto-files are right. The fitted model is cached in classify_model_dir; corpus_dir
     # replaces the shipped corpus (data/corpus) when set.
-    classify_min_confidence: float = Field(default=0.5, ge=0, le=1)
+    classify_min_confidence: float = Field(default=0.65, ge=0, le=1)
     classify_model_dir: Path = Path("var/models")
     corpus_dir: Path | None = None
     plans_path: Path | None = None
