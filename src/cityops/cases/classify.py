@@ -2,8 +2,9 @@
 
 Features are TF-IDF over jieba words (uni- and bigrams) and over character 1–3-grams (robust to
 typos such as 井该 and to words jieba does not know); the model is a linear SVM whose class scores
-a logistic regression, fitted on out-of-fold scores, turns into probabilities (stacking). Each category's name and keywords from the catalogue are
-added as one more training text. The corpus and the split are in :mod:`cityops.cases.corpus`.
+a logistic regression, fitted on out-of-fold scores, turns into probabilities (stacking). Each
+category's name and keywords from the catalogue are added as one more training text. The corpus
+and the split are in :mod:`cityops.cases.corpus`.
 
 The fitted model is trained once per process on first use and pickled under ``model_dir`` keyed
 by a hash of the corpus, the catalogue and :data:`MODEL_VERSION`, so later starts only unpickle.
@@ -186,9 +187,15 @@ def train(catalogue: Catalogue, examples: Sequence[Example], key: str = "") -> C
 def _load_cached(path: Path) -> Any:
     try:
         with path.open("rb") as f:
-            return pickle.load(f)  # noqa: S301 - our own file, written below
+            return pickle.load(f)  # our own file, written below
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         return None
+
+
+def forget() -> None:
+    """Drop the process's fitted models (the next use reads the cache or trains again)."""
+    with _LOCK:
+        _MEMO.clear()
 
 
 def load_or_train(

@@ -265,9 +265,7 @@ def load_areas(session: Session) -> list[Area]:
         if r.center_lat is None or r.center_lng is None:
             continue
         level = Level(r.level).value
-        geom = (
-            shapely.from_wkb(bytes(r.geometry)) if level == "street" and r.geometry else None
-        )
+        geom = shapely.from_wkb(bytes(r.geometry)) if level == "street" and r.geometry else None
         out.append(
             Area(
                 r.code,

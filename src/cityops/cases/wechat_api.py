@@ -4,8 +4,8 @@ The mini-program sends ``wx.getLocation`` coordinates (GCJ-02) and ``images`` as
 ``POST /photos`` returned (a bare ``<sha256>.<ext>`` is taken as ``photo:<sha256>.<ext>``). The
 report becomes a ``CaseCreate`` on the resident channel and goes through the same intake as
 ``POST /cases``; intake converts GCJ-02 to WGS84, classifies a report without a category and
-places one without a location by the place its text names. ``openid`` is accepted and not stored: the
-bearer token already names the resident.
+places one without a location by the place its text names. ``openid`` is accepted and not
+stored: the bearer token already names the resident.
 """
 
 from __future__ import annotations

@@ -153,9 +153,9 @@ def create_request(
         data=CaseCreate(
             category=code,
             channel=Channel.resident,
-            location=None if data.lat is None or data.long is None else Point(
-                lat=data.lat, lng=data.long
-            ),
+            location=None
+            if data.lat is None or data.long is None
+            else Point(lat=data.lat, lng=data.long),
             description=description,
             address=data.address_string,
             photos=[data.media_url] if data.media_url else [],
