@@ -201,3 +201,26 @@ def test_csv_exports_in_gb18030_are_read(
     with session_factory() as s:
         case = s.execute(select(Case)).scalar_one()
         assert case.street_code == "500107001" and case.address == "九龙坡区街道1"
+
+
+def test_a_row_without_category_is_classified_from_its_text(
+    engine: Engine, session_factory: sessionmaker[Session], city: citykit.SmallCity, tmp_path: Path
+) -> None:
+    del city
+    path = tmp_path / "export.csv"
+    rows = [
+        "C001,2026-11-21 08:00,工地晚上12点了还在打桩，吵得睡不着,九龙坡区街道1,,,,,",
+        "C002,2026-11-21 08:05,小区门口好多生活垃圾堆在地上没人收，臭得很,社区2门口,,,,,",
+    ]
+    path.write_text(",".join(HEADER) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    r = runner.invoke(
+        app,
+        ["import", "hotline", str(path), "--mapping", str(EXAMPLE), "--database-url", _url(engine)],
+    )
+    assert r.exit_code == 0, r.output
+    with session_factory() as s:
+        cases = {c.street_code: c for c in s.execute(select(Case)).scalars()}
+        assert cases["500107001"].category_code == "08001"  # 施工扰民
+        assert cases["500107002"].category_code == "06010"  # 暴露垃圾
+        assert not cases["500107002"].needs_review
+        assert cases["500107002"].classification is not None

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from cityops.store.base import Base, UtcDateTime
 
@@ -132,7 +133,8 @@ class Case(Base):
     # 智能分类: a report that came without a category was filed under the model's top suggestion;
     # needs_review = its confidence was below the threshold, so a 受理员 checks it (intake queue).
     # classification: JSON of how the category (and the place, if named in text) was found.
-    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    # server_default: bulk loaders (sim/history.py's INSERT/COPY) name their columns.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     classification: Mapped[str | None] = mapped_column(Text)
     # Evaluation.
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)

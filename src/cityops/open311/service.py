@@ -1,7 +1,9 @@
 """GeoReport v2 over the case engine: services from the catalogue, requests from cases.
 
 A service is one of our categories (service_code = 小类代码, group = 大类). A POSTed request is a
-resident report taken by ``cases.intake.report`` in the caller's transaction; it gets a token
+resident report taken by ``cases.intake.report`` in the caller's transaction (without
+``service_code`` its description is classified; without ``lat``/``long`` it is placed by the place
+its ``address_string`` or description names, else refused); it gets a token
 (kept as the report's ``external_ref``) and, since cases are created at once, its
 service_request_id (the 案卷号) straight away. A request read back says ``open`` or ``closed``;
 ``status_notes`` names the real step (已受理, 已立案, 已派遣, 处置中, 已核查, 已结案, ...).
