@@ -9,11 +9,12 @@ false alarms on the simulator's labelled discharges), ``drg`` (``BENCH_DRG_CASES
 ``BENCH_OPEN311_N``, ``BENCH_OPEN311_CLIENTS``), ``medicare_search`` (nearest-20 offers over
 10,000 pharmacies × 5,000 products; ``BENCH_MEDICARE_QUERIES``), ``medicare_orders``
 (settlements per second with concurrent payers and a balance audit; ``BENCH_MEDICARE_ORDERS``),
-``cockpit_web`` (when present); none given runs them all. The history is loaded once per
-database and reused (``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1`` loads it again;
-``BENCH_REPEAT``, default 2, is how often each figure is measured). ``rules`` needs no history:
-it builds its own SQLite file. ``cockpit_web`` needs the built web app and Chromium (its own
-database, ``BENCH_DEVICES`` devices).
+``classify`` (held-out accuracy and reports/s of the text classifier), ``cockpit_web``
+(when present); none given runs them all. The history is loaded once per database and reused
+(``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``,
+default 2, is how often each figure is measured). ``rules`` needs no history: it builds its own
+SQLite file. ``cockpit_web`` needs the built web app and Chromium (its own database,
+``BENCH_DEVICES`` devices).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ ALL = (
     "open311",
     "medicare_search",
     "medicare_orders",
+    "classify",
     "cockpit_web",
 )
 

@@ -30,6 +30,19 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The classifier's model cache in a temporary folder, never the checkout's var/."""
+    folder = tmp_path_factory.mktemp("models")
+    old = os.environ.get("CITYOPS_CLASSIFY_MODEL_DIR")
+    os.environ["CITYOPS_CLASSIFY_MODEL_DIR"] = str(folder)
+    yield
+    if old is None:
+        os.environ.pop("CITYOPS_CLASSIFY_MODEL_DIR", None)
+    else:
+        os.environ["CITYOPS_CLASSIFY_MODEL_DIR"] = old
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """One PostgreSQL database for this test run, with the schema created."""

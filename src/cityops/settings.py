@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     # 群众重开: the reporter may reopen a case closed as fixed within this many days of closing.
     reopen_days: float = Field(default=7.0, gt=0)
     max_text_length: int = 4000
+    # 智能分类 (cases/classify.py): a report without a category is filed under the model's top
+    # suggestion when its confidence is at least this; below it the case waits in the 受理员
+    # queue. The default is read off the held-out set (docs/cases.md): about 97% of the reports
+    # it auto-files are right. The fitted model is cached in classify_model_dir; corpus_dir
+    # replaces the shipped corpus (data/corpus) when set.
+    classify_min_confidence: float = Field(default=0.65, ge=0, le=1)
+    classify_model_dir: Path = Path("var/models")
+    corpus_dir: Path | None = None
     plans_path: Path | None = None
     categories_path: Path | None = None
     # A year's holidays and make-up workdays entered by an admin before chinese-calendar has them.

@@ -43,7 +43,7 @@ def test_bad_reports_get_4xx_with_code_and_nothing_is_written(api: Api) -> None:
         ({"location": {"lat": 95, "lng": 106.5}}, 422, "validation_failed"),
         ({"description": "长" * 4001}, 422, "text_too_long"),
         ({"channel": "carrier_pigeon"}, 422, "validation_failed"),
-        ({"location": None}, 422, "validation_failed"),
+        ({"location": None}, 422, "location_required"),  # and the text names no place
         ({"unexpected": 1}, 422, "validation_failed"),
         ({"component_ident": "123"}, 422, "validation_failed"),
     ]

@@ -57,7 +57,8 @@ def test_a_mini_program_report_is_stored_at_its_wgs84_point(api: Api) -> None:
 def test_bad_mini_program_reports_are_refused_and_nothing_is_written(api: Api) -> None:
     good = {"desc": "路灯不亮", "location": _gcj(), "category": "06010"}
     bad = [
-        ({**good, "category": None}, "category_required"),
+        ({**good, "category": None, "desc": "  "}, "category_required"),
+        ({**good, "location": None, "address": "不晓得哪里"}, "location_required"),
         ({**good, "location": {"latitude": 39.9, "longitude": 116.4}}, "outside_city"),
         ({**good, "location": {"lat": 29.5, "lng": 106.5}}, "validation_failed"),
         ({**good, "images": ["photo:" + "0" * 64 + ".jpg"]}, "unknown_photo"),

@@ -274,3 +274,28 @@ def test_search_asks_the_api_for_words_and_case_numbers(pages: Pages, desk: Desk
     row(page, unwanted["id"]).wait_for()
     assert page.locator("[data-test=case-row]").count() == 1
     pages.shoot(page, "board-search")
+
+
+def test_the_intake_queue_confirms_or_corrects_a_guessed_category(pages: Pages, desk: Desk) -> None:
+    lat, lng, _ = next(desk.places)
+    body = {
+        "channel": "hotline",
+        "location": {"lat": lat, "lng": lng},
+        "description": "你好，麻烦来看一下",
+    }
+    r = desk.http.post("/api/v1/cases", headers=desk.headers("admin"), json=body)
+    assert r.status_code == 201, r.text
+    case = r.json()["case"]
+    assert case["needs_review"] and case["status"] == "reported"
+
+    page: Any = pages.open("dispatcher", "/intake")
+    item = page.locator(f'[data-test=queue-item][data-id="{case["id"]}"]')
+    item.wait_for()
+    assert item.locator("[data-test=queue-guess]").count() == 3
+    item.locator("[data-test=queue-category]").select_option("06012")
+    pages.shoot(page, "intake-queue")
+    item.locator("[data-test=queue-accept]").click()
+    item.wait_for(state="detached")
+    after = desk.get(case["id"])
+    assert after["category_code"] == "06012" and after["status"] == "accepted"
+    assert not after["needs_review"]

@@ -124,6 +124,8 @@ def test_a_photo_report_goes_from_resident_to_worker_to_inspector_and_back(
     place = page.wait_for_selector("[data-test=place] strong:has-text('区')")
     assert "九龙坡区" in place.inner_text()
     page.fill("[data-test=description]", "小区门口供水井盖缺失，联系电话13812345678")
+    # The classifier's guesses appear as chips while typing (POST /classify).
+    page.wait_for_selector("[data-test=suggestion][data-code='01001']", timeout=30_000)
     choose_category(page, "01", "01001")
     pages.shoot(page, "resident-report-filled")
     page.click("[data-test=report-submit]")

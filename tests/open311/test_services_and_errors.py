@@ -78,10 +78,11 @@ def test_api_key_missing_or_unknown_is_403(o311: Api, fmt: str) -> None:
 
 
 BAD_FORMS = [
-    ({"service_code": ""}, 400),  # missing
+    ({"service_code": "", "description": ""}, 400),  # neither a code nor text to classify
     ({"service_code": "99999"}, 404),
     ({"lat": "", "long": ""}, 400),  # no location at all
-    ({"lat": "", "long": "", "address_string": "观音桥步行街"}, 400),  # cannot geocode yet
+    ({"lat": "", "long": "", "address_string": "观音桥步行街"}, 400),  # its street: not on this map
+    ({"lat": "", "long": "", "address_string": "某某路", "description": "有垃圾"}, 400),
     ({"lat": "north"}, 400),
     ({"lat": "95"}, 400),
     ({"lat": "nan"}, 400),

@@ -18,6 +18,7 @@ DOMAINS = [
 EXTRA = [
     "cityops.api.stream",
     "cityops.cases.wechat_api",
+    "cityops.cases.classify_api",
     "cityops.scenarios.medicare.pharmacy_api",
 ]
 # Mounted before the domains: ``/cases/nearby`` must come before ``/cases/{case_id}``.

@@ -104,7 +104,7 @@ def _category_name(rules: CaseRules, code: str) -> str | None:
         return None
 
 
-def _read(
+def read_case(
     rules: CaseRules, case: Case, user: Principal, history: list[HistoryEntry] | None = None
 ) -> CaseRead:
     read = CaseRead.of(
@@ -133,7 +133,7 @@ def create_case(
 def intake_read(rules: CaseRules, result: intake.IntakeResult, user: Principal) -> IntakeRead:
     """What became of a report, as its reporter may see it (also the WeChat adapter's reply)."""
     return IntakeRead(
-        case=_read(rules, result.case, user),
+        case=read_case(rules, result.case, user),
         duplicate=result.duplicate,
         auto_filed=result.auto_filed,
         dispatched=result.dispatched,
@@ -234,7 +234,7 @@ def list_cases(
         sort=sort,
     )
     return CasePage(
-        items=[_read(rules, c, user) for c in result.items],
+        items=[read_case(rules, c, user) for c in result.items],
         total=result.total,
         next_cursor=result.next_cursor,
         page=page,
@@ -259,7 +259,7 @@ def get_case(case_id: int, session: SessionDep, rules: RulesDep, user: CurrentUs
     """One case with its full history, read from the ledger."""
     _visible_case(session, user, case_id)
     case = service.get_case(session=session, case_id=case_id)
-    return _read(rules, case, user, history=_history(session, user, case))
+    return read_case(rules, case, user, history=_history(session, user, case))
 
 
 @router.get("/cases/{case_id}/transitions", response_model=list[HistoryEntry])
@@ -282,7 +282,7 @@ def transition(
         actor=user,
         at=rules.clock.now(),
     )
-    return _read(rules, case, user)
+    return read_case(rules, case, user)
 
 
 @router.get("/public/cases", response_model=BoardPage, tags=["public"])

@@ -13,9 +13,10 @@ the ledger's order start there); the report row keeps the call time (来电时�
 Places: a row with coordinates (WGS84 or GCJ-02 as the mapping says) is placed by them. A row
 with only an address is placed at the representative point of the smallest jurisdiction
 (district, street or community) whose name the address contains — a simple longest-name match,
-refused when ambiguous. Full gazetteer geocoding (roads, landmarks, 楼栋) comes with the free-text
-work (issue 5 item 2). A row without a usable place or category is an error row: we do not
-invent either.
+refused when ambiguous; an address naming none of them is placed by intake's gazetteer (roads and
+landmarks, ``cases/gazetteer.py``) or refused (``location_required``). A row whose category is
+empty or not in the mapping is classified from its 诉求内容 by intake (``cases/classify.py``); an
+unsure guess waits in the 受理员 queue like every hotline report.
 
 Caller name, phone and (if mapped) ID number are stored as any channel's reporter data:
 encrypted, masked on reads for those without the right, erased after the retention period
@@ -172,10 +173,12 @@ def _located(
     else:
         assert row.address is not None
         place = gazetteer.find(row.address)
-        if isinstance(place, RowError):
+        if isinstance(place, RowError) and place.code != "no_location":
             return RowError(row.row, cols.address, place.code, place.message)
-        lat, lng = _inside(index, place)
-        point = Point(lat=lat, lng=lng)
+        point = None  # no area named: intake looks for a road or landmark (gazetteer)
+        if isinstance(place, Place):
+            lat, lng = _inside(index, place)
+            point = Point(lat=lat, lng=lng)
     try:
         return CaseCreate(
             category=row.category,
@@ -206,6 +209,8 @@ def _column_of(mapping: HotlineMapping, row: HotlineRow, code: str) -> str | Non
     cols = mapping.columns
     if code == "outside_city":
         return cols.lat if row.point is not None else cols.address
+    if code == "location_required":
+        return cols.address
     return {"unknown_category": cols.category, "text_too_long": cols.description}.get(code)
 
 

@@ -147,7 +147,7 @@ class HotlineRow:
     external_ref: str
     received_at: datetime  # UTC
     description: str
-    category: str
+    category: str | None  # None: classified from the description on intake
     address: str | None
     point: tuple[float, float] | None  # (lat, lng) in the mapping's crs
     caller_name: str | None
@@ -249,12 +249,8 @@ def parse_row(
         fail(cols.description, "missing_field", "诉求内容 is empty")
     code: str | None = None
     raw_category = _text(get("category")) if cols.category else ""
-    if not raw_category:
-        fail(cols.category, "missing_category", "no category: set the column or map its name")
-    else:
+    if raw_category:  # missing or unmappable: intake classifies the 诉求内容 (智能分类)
         code = category_code(mapping, names, raw_category)
-        if code is None:
-            fail(cols.category, "unknown_category", f"no code for category {raw_category!r}")
     point: tuple[float, float] | None = None
     if cols.lat and cols.lng and (_text(get("lat")) or _text(get("lng"))):
         try:
@@ -268,7 +264,6 @@ def parse_row(
         fail(cols.address or cols.lat, "no_location", "neither coordinates nor an address")
     if errors:
         return errors
-    assert code is not None
     return HotlineRow(
         row=rowno,
         external_ref=f"{mapping.ref_prefix}:{ext}",

@@ -16,28 +16,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-import numpy as np
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from cityops.auth.models import Role
 from cityops.auth.scope import Principal
 from cityops.bus.memory import queue_event
-from cityops.cases import assign, follow
-from cityops.cases.categories import Category
+from cityops.cases import assign, follow, understand
 from cityops.cases.dispatch import Candidate
 from cityops.cases.duplicates import find_duplicates
+from cityops.cases.intake_check import Item, locate, validate
 from cityops.cases.models import PUBLIC_CHANNELS, Case, CaseReport, CaseStatus, Channel
 from cityops.cases.rules import CaseRules
 from cityops.cases.schedule import schedule_next_check
 from cityops.cases.schemas import CaseCreate
 from cityops.cases.service import case_fact
-from cityops.errors import CityOpsError, Forbidden, NotFound, ValidationFailed
+from cityops.errors import CityOpsError, ValidationFailed
 from cityops.geo.cells import cell_of
-from cityops.geo.coords import gcj02_to_wgs84
-from cityops.geo.index import Location
 from cityops.ledger import service as ledger
-from cityops.photos import service as photos
 from cityops.registry.models import Staff
 from cityops.store.bulk import insert_new
 
@@ -85,76 +80,9 @@ class IntakeResult:
     dispatched: bool
 
 
-@dataclass
-class _Item:
-    data: CaseCreate
-    category: Category
-    lat: float
-    lng: float
-    place: Location | None = None
-    link_to: int | None = None  # an open case in the database
-    link_item: int | None = None  # an earlier report of this batch
-    auto: bool = False
-    case: Case | None = None
-    dispatch_facts: dict[str, Any] | None = None
-
-    @property
-    def category_code(self) -> str:
-        return self.category.code
-
-
-def _checked_channel(actor: Principal, channel: Channel) -> None:
-    if actor.role == Role.resident and channel is not Channel.resident:
-        raise Forbidden("residents report through the resident channel", code="channel_forbidden")
-    if actor.role != Role.resident and channel is Channel.resident and not actor.is_city_wide:
-        raise Forbidden("staff report through a staff channel", code="channel_forbidden")
-
-
-def _validate(rules: CaseRules, data: CaseCreate, actor: Principal) -> _Item:
-    _checked_channel(actor, data.channel)
-    try:
-        category = rules.catalogue.get(data.category)
-    except NotFound as exc:
-        raise ValidationFailed(exc.message, code="unknown_category") from exc
-    photos.require_known(data.photos, directory=rules.settings.photo_dir)
-    if len(data.description) > rules.settings.max_text_length:
-        raise ValidationFailed(
-            f"description is longer than {rules.settings.max_text_length} characters",
-            code="text_too_long",
-        )
-    lat, lng = data.location.lat, data.location.lng
-    if data.location.crs == "GCJ-02":
-        lng, lat = gcj02_to_wgs84(lng, lat)
-    if (
-        category.kind.value == "component"
-        and data.component_ident is None
-        and data.channel is Channel.sensor
-    ):
-        raise ValidationFailed(
-            "a sensor report on a component needs component_ident", code="missing_field"
-        )
-    return _Item(data, category, lat, lng)
-
-
-def _locate(rules: CaseRules, items: list[_Item | CityOpsError]) -> None:
-    good = [it for it in items if isinstance(it, _Item)]
-    if not good:
-        return
-    rows = rules.index.locate_many(
-        np.array([it.lng for it in good]), np.array([it.lat for it in good])
-    )
-    for it, row in zip(good, rows, strict=True):
-        place = rules.index.location(int(row)) if row >= 0 else None
-        if place is not None and place.district_code and place.street_code:
-            it.place = place
-    for i, entry in enumerate(items):
-        if isinstance(entry, _Item) and entry.place is None:
-            items[i] = ValidationFailed(
-                f"({entry.lat:.6f}, {entry.lng:.6f}) is outside the city", code="outside_city"
-            )
-
-
-def _meets_filing_criteria(it: _Item) -> bool:
+def _meets_filing_criteria(it: Item) -> bool:
+    if it.needs_review:
+        return False
     if not it.category.auto_file or it.place is None or it.place.grid_code is None:
         return False
     data = it.data
@@ -163,7 +91,7 @@ def _meets_filing_criteria(it: _Item) -> bool:
     return bool(data.photos) and len(data.description.strip()) >= 4
 
 
-def _new_case(rules: CaseRules, it: _Item, actor: Principal, at: datetime) -> Case:
+def _new_case(rules: CaseRules, it: Item, actor: Principal, at: datetime) -> Case:
     data, place = it.data, it.place
     assert place is not None and place.district_code and place.street_code
     return Case(
@@ -178,7 +106,7 @@ def _new_case(rules: CaseRules, it: _Item, actor: Principal, at: datetime) -> Ca
         lat=it.lat,
         geo_cell=cell_of(it.lat, it.lng),
         lng=it.lng,
-        address=data.address,
+        address=data.address or understand.place_words(it.located),
         district_code=place.district_code,
         street_code=place.street_code,
         community_code=place.community_code,
@@ -200,12 +128,14 @@ def _new_case(rules: CaseRules, it: _Item, actor: Principal, at: datetime) -> Ca
         near_overdue_warned=False,
         self_handled=False,
         auto_filed=False,
+        needs_review=it.needs_review,
+        classification=understand.how_found(it.guess, it.located),
     )
 
 
-def _auto_dispatch(session: Session, rules: CaseRules, items: list[_Item], at: datetime) -> None:
+def _auto_dispatch(session: Session, rules: CaseRules, items: list[Item], at: datetime) -> None:
     """Accept, file and dispatch the batch's auto-filed cases: department, worker, deadline."""
-    chosen: list[tuple[_Item, assign.DeptEntry, str, list[str]]] = []
+    chosen: list[tuple[Item, assign.DeptEntry, str, list[str]]] = []
     for it in items:
         assert it.case is not None
         owner = assign.owner_of(session, rules, it.data.component_ident)
@@ -245,15 +175,16 @@ def report_batch(
     """Take reports in the caller's transaction; a refused report is returned as its error."""
     if len(items) > MAX_BATCH:
         raise ValidationFailed(f"at most {MAX_BATCH} reports per batch", code="batch_too_large")
-    planned: list[_Item | CityOpsError] = []
-    for data in items:
+    planned: list[Item | CityOpsError] = []
+    guesses = understand.guesses_for(rules, items)
+    for data, guess in zip(items, guesses, strict=True):
         try:
-            planned.append(_validate(rules, data, actor))
+            planned.append(validate(session, rules, data, actor, guess))
         except CityOpsError as exc:
             planned.append(exc)
-    _locate(rules, planned)
+    locate(rules, planned)
     follow.link_chosen(session=session, rules=rules, items=planned)
-    good = [it for it in planned if isinstance(it, _Item)]
+    good = [it for it in planned if isinstance(it, Item)]
     find_duplicates(session=session, rules=rules, items=good, at=at)
     fresh = [it for it in good if it.link_to is None and it.link_item is None]
     for it in fresh:
@@ -272,7 +203,7 @@ def report_batch(
     return _results(session, planned, good)
 
 
-def _write(session: Session, good: list[_Item], actor: Principal, at: datetime) -> None:
+def _write(session: Session, good: list[Item], actor: Principal, at: datetime) -> None:
     """Reports, duplicate links, workers' open work, ledger entries and events."""
     reports: list[dict[str, Any]] = []
     links: dict[int, int] = {}  # case id → repeats linked to it
@@ -343,6 +274,8 @@ def _write(session: Session, good: list[_Item], actor: Principal, at: datetime) 
                     "grid": case.grid_code,
                     "public": it.data.channel in PUBLIC_CHANNELS,
                     **({"photos": list(it.data.photos)} if it.data.photos else {}),
+                    **({"classified": it.guess.facts()} if it.guess else {}),
+                    **({"located": it.located} if it.located else {}),
                 },
             )
         ]
@@ -379,11 +312,11 @@ def _write(session: Session, good: list[_Item], actor: Principal, at: datetime) 
 
 
 def _results(
-    session: Session, planned: list[_Item | CityOpsError], good: list[_Item]
+    session: Session, planned: list[Item | CityOpsError], good: list[Item]
 ) -> list[IntakeResult | CityOpsError]:
     out: list[IntakeResult | CityOpsError] = []
     for it in planned:
-        if not isinstance(it, _Item):
+        if not isinstance(it, Item):
             out.append(it)
             continue
         if it.case is not None:

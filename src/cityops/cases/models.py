@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from cityops.store.base import Base, UtcDateTime
 from cityops.store.crypto import EncryptedText
@@ -140,6 +141,12 @@ class Case(Base):
     next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     self_handled: Mapped[bool] = mapped_column(Boolean, default=False)
     auto_filed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 智能分类: a report that came without a category was filed under the model's top suggestion;
+    # needs_review = its confidence was below the threshold, so a 受理员 checks it (intake queue).
+    # classification: JSON of how the category (and the place, if named in text) was found.
+    # server_default: bulk loaders (sim/history.py's INSERT/COPY) name their columns.
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    classification: Mapped[str | None] = mapped_column(Text)
     # Evaluation.
     satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
     evaluation_comment: Mapped[str | None] = mapped_column(String(500))
@@ -204,6 +211,8 @@ class Case(Base):
         Index("ix_case_next_check", "next_check_at"),
         # The retention job's due cases (cases/retention.py): not erased, ended, by close time.
         Index("ix_case_retention", "personal_data_erased_at", "status", "closed_at"),
+        # The 受理员 queue: reports the classifier was unsure of, oldest first.
+        Index("ix_case_review", "needs_review", "status", "reported_at"),
         Index("ix_case_worker_status", "worker_id", "status"),
         Index("ix_case_department_status", "department_id", "status"),
         Index("ix_case_reporter", "reporter_user_id"),

@@ -46,6 +46,7 @@ class CaseFilter:
     department_id: int | None = None
     overdue_at: datetime | None = None  # only cases past their deadline at this moment
     text: str | None = None  # 案卷号, case id, or words in the title, description or address
+    needs_review: bool | None = None  # the 受理员 queue: classified with low confidence
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:
@@ -113,6 +114,8 @@ def _filtered(stmt: Sel, f: CaseFilter) -> Sel:
         stmt = stmt.where(*overdue_at(f.overdue_at))
     if f.text:
         stmt = stmt.where(text_match(f.text))
+    if f.needs_review is not None:
+        stmt = stmt.where(Case.needs_review.is_(f.needs_review))
     return stmt
 
 

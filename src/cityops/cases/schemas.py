@@ -29,11 +29,17 @@ class CaseCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    category: str = Field(
-        min_length=5, max_length=5, pattern=r"^\d{5}$", description="小类代码, e.g. 06010"
+    category: str | None = Field(
+        default=None,
+        min_length=5,
+        max_length=5,
+        pattern=r"^\d{5}$",
+        description="小类代码, e.g. 06010; absent: classified from the description",
     )
     channel: Channel
-    location: Point
+    location: Point | None = Field(
+        default=None, description="absent: the place named in the address or description"
+    )
     title: str | None = Field(default=None, max_length=120)
     description: str = Field(default="", max_length=4000)
     address: str | None = Field(default=None, max_length=200)
@@ -75,6 +81,11 @@ class TransitionCreate(BaseModel):
     comment: str | None = Field(default=None, max_length=500)
     photos: list[str] = Field(default_factory=list, max_length=20)
     verification_method: Literal["inspector", "reporter", "machine"] | None = None
+    category: str | None = Field(
+        default=None,
+        pattern=r"^\d{5}$",
+        description="accept only: the 受理员's corrected category (小类代码)",
+    )
 
 
 class HistoryEntry(BaseModel):
@@ -140,6 +151,8 @@ class CaseRead(BaseModel):
     escalation_level: int
     self_handled: bool
     auto_filed: bool
+    needs_review: bool = False
+    classification: dict[str, object] | None = None
     satisfaction: int | None
     report_count: int
     photos: list[str] = Field(default_factory=list)
@@ -158,12 +171,16 @@ class CaseRead(BaseModel):
         history: list[HistoryEntry] | None = None,
     ) -> CaseRead:
         """The API view of a case row; JSON text columns are decoded here."""
-        derived = {"dispatch_reason", "photos", "category_name", "allowed_actions", "history"}
+        derived = {
+            "dispatch_reason", "photos", "category_name", "allowed_actions", "history",
+            "classification",
+        }  # fmt: skip
         data = {name: getattr(case, name) for name in cls.model_fields if name not in derived}
         data |= {
             "category_name": category_name,
             "dispatch_reason": json.loads(case.dispatch_reason) if case.dispatch_reason else None,
             "photos": json.loads(case.photos) if case.photos else [],
+            "classification": json.loads(case.classification) if case.classification else None,
             "allowed_actions": allowed or [],
             "history": history,
         }
@@ -272,10 +289,12 @@ class WechatReportCreate(BaseModel):
     images: list[str] = Field(
         default_factory=list, max_length=20, description="photo refs from POST /photos"
     )
-    location: WechatLocation
+    location: WechatLocation | None = Field(
+        default=None, description="absent: the place named in the address or description"
+    )
     address: str | None = Field(default=None, max_length=200)
     category: str | None = Field(
         default=None,
         pattern=r"^\d{5}$",
-        description="the category the resident picked; required until text classification",
+        description="the category the resident picked; absent: classified from desc",
     )

@@ -127,6 +127,10 @@ def transition(
         )
     relation = _policy_facts(case, actor)
     policy.require_action(actor, command.action, **relation)
+    if command.category is not None and command.action is not Action.accept:
+        raise ValidationFailed(
+            "a category is corrected on accept (受理) only", code="category_on_accept_only"
+        )
     photos.require_known(command.photos, directory=rules.settings.photo_dir)
     before = case.status
     case.status = next_status(before, command.action)
@@ -169,6 +173,9 @@ def apply_effects(
     facts: dict[str, Any] = {}
     if a is Action.accept:
         case.accepted_at = at
+        if command.category is not None and command.category != case.category_code:
+            _recategorise(rules, case, command.category, facts)
+        case.needs_review = False
     elif a is Action.file:
         case.filed_at = at
     elif a in (Action.void, Action.return_, Action.shelve, Action.close_special, Action.escalate):
@@ -309,6 +316,20 @@ def reopen(
     _add_photos(case, command.photos, facts)
     facts |= {"deadline_at": case.deadline_at.isoformat(), "count": case.reopen_count}
     return facts
+
+
+def _recategorise(rules: CaseRules, case: Case, code: str, facts: dict[str, Any]) -> None:
+    """The 受理员's correction of the category the report was filed under."""
+    try:
+        category = rules.catalogue.get(code)
+    except NotFound as exc:
+        raise ValidationFailed(exc.message, code="unknown_category") from exc
+    old = rules.catalogue.get(case.category_code) if case.category_code in rules.catalogue else None
+    if old is not None and case.title == old.name[:120]:
+        case.title = category.name[:120]
+    facts["category"] = {"from": case.category_code, "to": code}
+    case.category_code, case.major_code, case.kind = code, code[:2], category.kind
+    case.catalogue_version = rules.catalogue.version
 
 
 def dispatch(

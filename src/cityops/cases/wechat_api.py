@@ -3,8 +3,9 @@
 The mini-program sends ``wx.getLocation`` coordinates (GCJ-02) and ``images`` as the refs that
 ``POST /photos`` returned (a bare ``<sha256>.<ext>`` is taken as ``photo:<sha256>.<ext>``). The
 report becomes a ``CaseCreate`` on the resident channel and goes through the same intake as
-``POST /cases``; intake converts GCJ-02 to WGS84. ``openid`` is accepted and not stored: the
-bearer token already names the resident.
+``POST /cases``; intake converts GCJ-02 to WGS84, classifies a report without a category and
+places one without a location by the place its text names. ``openid`` is accepted and not
+stored: the bearer token already names the resident.
 """
 
 from __future__ import annotations
@@ -17,23 +18,22 @@ from cityops.cases import intake
 from cityops.cases.api import RulesDep, intake_read
 from cityops.cases.models import Channel
 from cityops.cases.schemas import CaseCreate, IntakeRead, Point, WechatReportCreate
-from cityops.errors import ValidationFailed
 from cityops.photos.formats import REF_PREFIX
 
 router = APIRouter(tags=["cases"])
 
 
 def to_case_create(data: WechatReportCreate) -> CaseCreate:
-    """The mini-program's payload as a resident report (pure)."""
-    if data.category is None:
-        raise ValidationFailed(
-            "pick a category: automatic classification of the text is not available yet",
-            code="category_required",
-        )
+    """The mini-program's payload as a resident report (pure).
+
+    Without ``category`` intake classifies ``desc``; without ``location`` it looks for a place
+    named in ``address`` or ``desc`` (gazetteer).
+    """
+    loc = data.location
     return CaseCreate(
         category=data.category,
         channel=Channel.resident,
-        location=Point(lat=data.location.latitude, lng=data.location.longitude, crs="GCJ-02"),
+        location=Point(lat=loc.latitude, lng=loc.longitude, crs="GCJ-02") if loc else None,
         description=data.desc,
         address=data.address,
         photos=[ref if ":" in ref else REF_PREFIX + ref for ref in data.images],

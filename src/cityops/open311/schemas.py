@@ -26,7 +26,8 @@ class RequestCreate(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    service_code: str = Field(min_length=1, max_length=16)
+    # The spec requires it; we classify the description when it is absent (智能分类).
+    service_code: str | None = Field(default=None, min_length=1, max_length=16)
     lat: float | None = Field(default=None, ge=-90, le=90)
     long: float | None = Field(default=None, ge=-180, le=180)
     address_string: str | None = Field(default=None, max_length=200)

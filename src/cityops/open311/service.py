@@ -1,7 +1,9 @@
 """GeoReport v2 over the case engine: services from the catalogue, requests from cases.
 
 A service is one of our categories (service_code = 小类代码, group = 大类). A POSTed request is a
-resident report taken by ``cases.intake.report`` in the caller's transaction; it gets a token
+resident report taken by ``cases.intake.report`` in the caller's transaction (without
+``service_code`` its description is classified; without ``lat``/``long`` it is placed by the place
+its ``address_string`` or description names, else refused); it gets a token
 (kept as the report's ``external_ref``) and, since cases are created at once, its
 service_request_id (the 案卷号) straight away. A request read back says ``open`` or ``closed``;
 ``status_notes`` names the real step (已受理, 已立案, 已派遣, 处置中, 已核查, 已结案, ...).
@@ -136,13 +138,10 @@ def create_request(
     *, session: Session, rules: CaseRules, data: RequestCreate, at: datetime
 ) -> dict[str, Any]:
     """Take the request as a resident report; the spec's POST answer for it."""
-    category = _category(rules, data.service_code)
-    if data.lat is None or data.long is None:
-        if data.address_string or data.address_id:
-            raise ValidationFailed(
-                "address_string and address_id cannot be located yet: send lat and long",
-                code="bad_request",
-            )
+    if data.service_code is None and not data.description:
+        raise ValidationFailed("service_code is required (or a description)", code="bad_request")
+    code = _category(rules, data.service_code).code if data.service_code else None
+    if (data.lat is None or data.long is None) and not (data.address_string or data.description):
         raise ValidationFailed("a location is required: lat and long", code="bad_request")
     extra = _attribute_text(data.attribute)
     description = "\n".join(t for t in (data.description, extra) if t)
@@ -151,9 +150,11 @@ def create_request(
     token = secrets.token_hex(12)
     try:
         report = CaseCreate(
-            category=category.code,
+            category=code,
             channel=Channel.resident,
-            location=Point(lat=data.lat, lng=data.long),
+            location=None
+            if data.lat is None or data.long is None
+            else Point(lat=data.lat, lng=data.long),
             description=description,
             address=data.address_string,
             photos=[data.media_url] if data.media_url else [],

@@ -11,9 +11,11 @@ export default {
     { path: '/cases', component: () => import('./CaseBoard.vue'), meta: { roles: DESK } },
     { path: '/cases/:id(\\d+)', component: () => import('./CaseDetail.vue'), meta: { roles: DESK } },
     { path: '/kpis', component: () => import('./KpiPage.vue'), meta: { roles: DESK } },
+    { path: '/intake', component: () => import('./IntakeQueue.vue'), meta: { roles: DESK } },
   ],
   nav: [
     { to: '/cases', label: 'cases.nav.board', roles: DESK, order: 20 },
+    { to: '/intake', label: 'cases.nav.queue', roles: DESK, order: 25 },
     { to: '/kpis', label: 'cases.nav.kpis', roles: DESK, order: 40 },
   ],
   home: [],

@@ -1,6 +1,14 @@
 // The case pages' words, merged under t('cases.…'). zh-CN first: the words a 数字城管 centre uses.
 export const zh = {
-  nav: { board: '案件办理', kpis: '绩效评价' },
+  nav: { board: '案件办理', kpis: '绩效评价', queue: '受理队列' },
+  queue: {
+    title: '受理队列',
+    lead: '以下上报未选择类别，系统自动分类的把握不足，请核对类别后受理。',
+    empty: '暂无待核对的上报',
+    guesses: '系统推荐：',
+    category: '案件类别',
+    accept: '确认类别并受理',
+  },
   board: {
     title: '案件列表',
     live: '实时更新',
@@ -163,7 +171,15 @@ export const zh = {
 }
 
 export const en = {
-  nav: { board: 'Cases', kpis: 'Evaluation' },
+  nav: { board: 'Cases', kpis: 'Evaluation', queue: 'Intake queue' },
+  queue: {
+    title: 'Intake queue',
+    lead: 'These reports came without a category and the classifier was unsure: check the category, then accept.',
+    empty: 'Nothing to check',
+    guesses: 'Suggested:',
+    category: 'Category',
+    accept: 'Confirm category and accept',
+  },
   board: {
     title: 'Case board',
     live: 'Live',

@@ -1,7 +1,18 @@
-// The hook for the text classifier (POST /classify, to come): given what the resident typed,
-// return a category code to preselect, or null. Until the classifier exists it suggests nothing;
-// the report page awaits it, so it may become async without touching the page.
-export function suggestCategory(text) {
-  void text
-  return null
+// The text classifier (POST /classify): what the resident typed → the three likeliest categories
+// with confidences, and whether the first is sure enough to preselect (`auto`). Quiet on failure:
+// a suggestion is a help, never a reason to stop someone reporting.
+import { api } from '../../core/api.js'
+
+export const MIN_CHARS = 4 // shorter text says too little to suggest anything
+export const DEBOUNCE_MS = 400
+
+export async function classify(text) {
+  const clean = (text || '').trim()
+  if (clean.length < MIN_CHARS) return { suggestions: [], auto: false }
+  try {
+    const body = await api.post('classify', { text: clean.slice(0, 4000) })
+    return { suggestions: body.suggestions || [], auto: Boolean(body.auto) }
+  } catch {
+    return { suggestions: [], auto: false }
+  }
 }
