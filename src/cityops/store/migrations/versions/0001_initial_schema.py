@@ -1,8 +1,8 @@
-"""initial schema: map, registry, accounts, cases, ledger, sensing, rules, photos, community, river, medicare
+"""initial schema: map, registry, cases, ledger, sensing, rules, photos, community, river, medicare
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 10:29:53.442061
+Create Date: 2026-11-26 10:33:01.703043
 """
 
 from __future__ import annotations
@@ -896,6 +896,8 @@ def upgrade() -> None:
         sa.Column("next_check_at", cityops.store.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("self_handled", sa.Boolean(), nullable=False),
         sa.Column("auto_filed", sa.Boolean(), nullable=False),
+        sa.Column("needs_review", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("classification", sa.Text(), nullable=True),
         sa.Column("satisfaction", sa.SmallInteger(), nullable=True),
         sa.Column("evaluation_comment", sa.String(length=500), nullable=True),
         sa.Column("report_count", sa.Integer(), nullable=False),
@@ -976,6 +978,9 @@ def upgrade() -> None:
         batch_op.create_index("ix_case_reporter", ["reporter_user_id"], unique=False)
         batch_op.create_index(
             "ix_case_retention", ["personal_data_erased_at", "status", "closed_at"], unique=False
+        )
+        batch_op.create_index(
+            "ix_case_review", ["needs_review", "status", "reported_at"], unique=False
         )
         batch_op.create_index("ix_case_status_reported", ["status", "reported_at"], unique=False)
         batch_op.create_index(
@@ -1864,6 +1869,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_case_worker_status")
         batch_op.drop_index("ix_case_street_status_reported")
         batch_op.drop_index("ix_case_status_reported")
+        batch_op.drop_index("ix_case_review")
         batch_op.drop_index("ix_case_retention")
         batch_op.drop_index("ix_case_reporter")
         batch_op.drop_index("ix_case_reported")
