@@ -46,7 +46,7 @@ def test_classify_ranks_three_categories_and_finds_the_place(api: Api) -> None:
     ("body", "code"),
     [
         ({"text": "  "}, "empty_text"),
-        ({"text": "长" * 4001}, "validation_failed"),
+        ({"text": "长" * 4001}, "text_too_long"),
         ({"text": "长" * 3800, "caption": "短" * 300}, "text_too_long"),
         ({}, "validation_failed"),
     ],

@@ -896,7 +896,7 @@ def upgrade() -> None:
         sa.Column("next_check_at", cityops.store.base.UtcDateTime(timezone=True), nullable=True),
         sa.Column("self_handled", sa.Boolean(), nullable=False),
         sa.Column("auto_filed", sa.Boolean(), nullable=False),
-        sa.Column("needs_review", sa.Boolean(), server_default=sa.text("0"), nullable=False),
+        sa.Column("needs_review", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("classification", sa.Text(), nullable=True),
         sa.Column("satisfaction", sa.SmallInteger(), nullable=True),
         sa.Column("evaluation_comment", sa.String(length=500), nullable=True),
