@@ -47,6 +47,7 @@ ALL = (
     "open311",
     "medicare_search",
     "medicare_orders",
+    "fundsup",
     "cockpit_web",
 )
 

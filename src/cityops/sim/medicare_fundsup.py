@@ -32,7 +32,9 @@ def _rule(rules: RuleSet, kind: RuleType) -> Rule | None:
     return next((r for r in rules.rules if r.type == kind), None)
 
 
-def generate(rules: RuleSet, *, lines: int = 1_000_000, seed: int = 7, plants: int = 20) -> Synthetic:
+def generate(
+    rules: RuleSet, *, lines: int = 1_000_000, seed: int = 7, plants: int = 20
+) -> Synthetic:
     """``lines`` clean fee lines (2 a settlement) plus ``plants`` cases per rule type."""
     rng = np.random.default_rng(seed)
     n_setl = max(lines // 2, 1)
@@ -47,8 +49,8 @@ def generate(rules: RuleSet, *, lines: int = 1_000_000, seed: int = 7, plants: i
         kind=["chain" if i % 3 else "single" for i in range(n_inst)],
         capacity=np.full(n_inst, np.nan),
     )
-    special = sorted({c for r in rules.rules for c in r.items} | {c for r in rules.rules
-                                                                    for p in r.pairs for c in p})  # fmt: skip
+    paired = {c for r in rules.rules for p in r.pairs for c in p}
+    special = sorted({c for r in rules.rules for c in r.items} | paired)
     items = [f"XG{i:021d}" for i in range(500)] + special
     cols: dict[str, list[np.ndarray]] = {k: [] for k in (
         "setl", "psn", "inst", "item", "minute", "cnt", "amount", "sex", "age", "insutype",
@@ -84,10 +86,15 @@ def generate(rules: RuleSet, *, lines: int = 1_000_000, seed: int = 7, plants: i
         nonlocal next_setl
         setl = np.arange(next_setl, next_setl + n)
         next_setl += n
-        base = {"psn": rng.integers(0, n_psn, n), "inst": np.full(n, subject_inst),
-                "item": np.zeros(n), "minute": np.full(n, day0), "amount": np.full(n, 5000)}
+        base = {
+            "psn": rng.integers(0, n_psn, n),
+            "inst": np.full(n, subject_inst),
+            "item": np.zeros(n),
+            "minute": np.full(n, day0),
+            "amount": np.full(n, 5000),
+        }
         base.update({k: np.broadcast_to(np.asarray(v), (n,)) for k, v in kw.items()})
-        add(setl, **base)  # type: ignore[arg-type]
+        add(setl, **base)
         planted.add((kind.value, inst.codes[subject_inst]))
 
     for j in range(plants):
@@ -150,7 +157,11 @@ def generate(rules: RuleSet, *, lines: int = 1_000_000, seed: int = 7, plants: i
 
 
 def _discharges(
-    rules: RuleSet, rng: np.random.Generator, n_pharm: int, n_psn: int, plants: int,
+    rules: RuleSet,
+    rng: np.random.Generator,
+    n_pharm: int,
+    n_psn: int,
+    plants: int,
     planted: set[tuple[str, str]],
 ) -> Discharges:
     """One stay per person for a fraction, a second stay 20+ days later (clean); planted pairs

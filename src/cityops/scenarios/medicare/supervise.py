@@ -148,6 +148,7 @@ def _collect(
         first = int(r[0])
         inst = int(t.inst[first])
         evidence: dict[str, Any] = {
+            "institution": t.institutions.codes[inst],
             "lines": t.line_id[r[:EVIDENCE_ROWS]].tolist(),
             "count": len(r),
             "settlements": len(np.unique(t.setl[r])),
@@ -275,9 +276,7 @@ def over_quantity(rule: Rule, t: Transactions, _d: Discharges | None) -> list[Hi
     hit = (t.cnt > (rule.threshold or 0)) & t.paid
     if rule.items:
         hit &= np.isin(t.item, t.item_ids(rule.items))
-    return _collect(
-        rule, t, np.flatnonzero(hit), extra=lambda r: {"max_cnt": int(t.cnt[r].max())}
-    )
+    return _collect(rule, t, np.flatnonzero(hit), extra=lambda r: {"max_cnt": int(t.cnt[r].max())})
 
 
 def swipe_refund(rule: Rule, t: Transactions, _d: Discharges | None) -> list[Hit]:
@@ -331,8 +330,8 @@ def readmission(rule: Rule, t: Transactions, d: Discharges | None) -> list[Hit]:
     hits = []
     for pos in _group(hosp[1:][hit].astype(np.int64) * 100_000 + month):
         h = int(d.hosp[later[pos[0]]])
-        pairs = [[d.record_id[int(a)], d.record_id[int(b)]] for a, b in
-                 zip(earlier[pos][:EVIDENCE_ROWS], later[pos][:EVIDENCE_ROWS], strict=True)]  # fmt: skip
+        ab = zip(earlier[pos][:EVIDENCE_ROWS], later[pos][:EVIDENCE_ROWS], strict=True)
+        pairs = [[d.record_id[int(a)], d.record_id[int(b)]] for a, b in ab]
         hits.append(
             Hit(
                 rule_id=rule.id, rule_type=rule.type.value, severity=rule.severity.value,
@@ -340,6 +339,7 @@ def readmission(rule: Rule, t: Transactions, d: Discharges | None) -> list[Hit]:
                 district=t.institutions.district[h], window=month_label(int(month[pos[0]])),
                 evidence={
                     "count": len(pos), "readmissions": pairs,
+                    "institution": t.institutions.codes[h],
                     "gap_days": gap[hit][pos][:EVIDENCE_ROWS].tolist(),
                     "persons": sorted({t.persons[int(p)] for p in d.psn[later[pos]][:200]}),
                     "threshold": rule.window_days, "legal_basis": rule.legal_basis,
