@@ -14,8 +14,8 @@ from cityops.scenarios.medicare import clues
 from cityops.scenarios.medicare.models import Clue
 from cityops.scenarios.medicare.supervision_rules import Rule, RuleSet
 from tests import citykit
-from tests.citykit import X0, Y0
 from tests.api.conftest import Api, api  # noqa: F401
+from tests.citykit import X0, Y0
 from tests.scenarios.medicare.fundsup_kit import lines
 from tests.scenarios.medicare.kit import _shop
 
