@@ -9,8 +9,9 @@ false alarms on the simulator's labelled discharges), ``drg`` (``BENCH_DRG_CASES
 ``BENCH_OPEN311_N``, ``BENCH_OPEN311_CLIENTS``), ``medicare_search`` (nearest-20 offers over
 10,000 pharmacies × 5,000 products; ``BENCH_MEDICARE_QUERIES``), ``medicare_orders``
 (settlements per second with concurrent payers and a balance audit; ``BENCH_MEDICARE_ORDERS``),
-``classify`` (held-out accuracy and reports/s of the text classifier), ``cockpit_web``
-(when present); none given runs them all. The history is loaded once per database and reused
+``classify`` (held-out accuracy and reports/s of the text classifier), ``fundsup``
+(``BENCH_FUNDSUP_LINES``, default 10,000,000: fund-supervision rules and peer fences),
+``cockpit_web`` (when present); none given runs them all. The history is loaded once per database and reused
 (``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``,
 default 2, is how often each figure is measured). ``rules`` needs no history: it builds its own
 SQLite file. ``cockpit_web`` needs the built web app and Chromium (its own database,
@@ -49,6 +50,7 @@ ALL = (
     "medicare_search",
     "medicare_orders",
     "classify",
+    "fundsup",
     "cockpit_web",
 )
 

@@ -20,6 +20,7 @@ EXTRA = [
     "cityops.cases.wechat_api",
     "cityops.cases.classify_api",
     "cityops.scenarios.medicare.pharmacy_api",
+    "cityops.scenarios.medicare.supervision_api",
 ]
 # Mounted before the domains: ``/cases/nearby`` must come before ``/cases/{case_id}``.
 EARLY = ["cityops.cases.resident_api"]

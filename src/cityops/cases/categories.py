@@ -76,6 +76,9 @@ class Category:
     # 重复案件 radius (m) and window (h) for this category; None: the global settings.
     duplicate_radius_m: float | None = None
     duplicate_window_hours: float | None = None
+    # Filed by staff or a system only (e.g. a fund-supervision clue): never offered to residents,
+    # to Open311 clients or to the text classifier.
+    internal: bool = False
 
 
 class Catalogue:
@@ -110,6 +113,10 @@ class Catalogue:
     def all(self) -> list[Category]:
         """All loaded categories, in code order."""
         return [self._by_code[k] for k in sorted(self._by_code)]
+
+    def public(self) -> list[Category]:
+        """The categories residents report under (not ``internal``), in code order."""
+        return [c for c in self.all() if not c.internal]
 
     def majors(self) -> list[tuple[str, str, CaseKind]]:
         """Major classes (大类) as (code, name, kind), in code order."""
@@ -174,8 +181,10 @@ def _parse_category(entry: Any, majors: Mapping[str, tuple[str, str, CaseKind]])
     if not isinstance(keywords, list) or not all(isinstance(k, str) and k for k in keywords):
         raise ValueError("keywords must be a list of words")
     auto_file = entry.get("auto_file", False)
-    if not isinstance(auto_file, bool):
-        raise ValueError("auto_file must be true or false")
+    internal = entry.get("internal", False)
+    for key, flag in (("auto_file", auto_file), ("internal", internal)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{key} must be true or false")
     return Category(
         **_duplicate_limits(entry),
         code=code,
@@ -190,6 +199,7 @@ def _parse_category(entry: Any, majors: Mapping[str, tuple[str, str, CaseKind]])
         closing_criteria=_text(entry, "closing_criteria", required=False),
         keywords=tuple(dict.fromkeys(k.strip() for k in keywords)),
         auto_file=auto_file,
+        internal=internal,
     )
 
 

@@ -73,6 +73,10 @@ def validate(
         category = rules.catalogue.get(guess.top.code if guess else str(data.category))
     except NotFound as exc:
         raise ValidationFailed(exc.message, code="unknown_category") from exc
+    if category.internal and data.channel is Channel.resident:
+        raise ValidationFailed(
+            f"category {category.code} is filed by staff only", code="unknown_category"
+        )
     photos.require_known(data.photos, directory=rules.settings.photo_dir)
     if len(data.description) > rules.settings.max_text_length:
         raise ValidationFailed(

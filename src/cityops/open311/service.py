@@ -86,12 +86,15 @@ def service_entry(category: Category) -> dict[str, Any]:
 
 
 def services(rules: CaseRules) -> list[dict[str, Any]]:
-    return [service_entry(c) for c in rules.catalogue.all()]
+    return [service_entry(c) for c in rules.catalogue.public()]
 
 
 def _category(rules: CaseRules, code: str) -> Category:
     try:
-        return rules.catalogue.get(code)
+        category = rules.catalogue.get(code)
+        if not category.internal:
+            return category
+        raise NotFound(code)
     except NotFound:
         raise NotFound(f"service_code {code} not found", code="unknown_service") from None
 

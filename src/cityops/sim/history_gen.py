@@ -181,7 +181,7 @@ def read_city(session: Session, catalogue: Catalogue, seed: int) -> City:
         + (r[1] if r[2] == "community" else names.get(r[5] or "", "") if r[2] == "grid" else "")
         for d, s, r in zip(district, street_of, places, strict=True)
     ]
-    cats = catalogue.all()
+    cats = catalogue.public()
     dept = _department_matrix(session, streets, cats)
     staff = session.execute(
         select(Staff.id, Staff.role, Staff.department_id, Staff.street_code)

@@ -268,3 +268,35 @@ class FeeLine(Base):
     pric: Mapped[int] = mapped_column(Fen)
     det_item_fee_sumamt: Mapped[int] = mapped_column(Fen)
     trace_codes: Mapped[str] = mapped_column(Text)  # comma-separated 20-digit 追溯码, one a box
+
+
+class ClueStatus(enum.StrEnum):
+    new = "new"
+    confirmed = "confirmed"
+    dismissed = "dismissed"
+    case_opened = "case_opened"
+
+
+class Clue(Base):
+    """基金监管线索: one rule hit on one subject (person, pharmacy or hospital) in one window,
+    with its evidence. ``dedup_key`` (rule|kind|subject|window) makes re-runs idempotent."""
+
+    __tablename__ = "medicare_clue"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    rule_id: Mapped[str] = mapped_column(String(40), index=True)
+    rule_type: Mapped[str] = mapped_column(String(30))
+    severity: Mapped[str] = mapped_column(String(10), index=True)
+    subject_kind: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(String(30), index=True)
+    district: Mapped[str] = mapped_column(String(6), index=True)
+    window: Mapped[str] = mapped_column(String(20))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[ClueStatus] = mapped_column(
+        Enum(ClueStatus, native_enum=False, length=12), index=True
+    )
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
