@@ -3,19 +3,18 @@
 Names: ``queries``, ``cockpit``, ``intake``, ``geo``, ``rules``, ``sensing``, ``devices``,
 ``river_sim``, ``river_eval`` (``BENCH_RIVER_STATIONS``, default 1,000: a year of hourly water
 quality evaluated), ``river_detect`` (``BENCH_RIVER_DETECT_STATIONS``/``_DAYS``: detection rate and
-false alarms on the simulator's labelled discharges), ``drg`` (``BENCH_DRG_CASES``, default
-100,000: a month of synthetic discharges grouped, CMI by hospital, payment), ``mqtt``, ``burst``,
-``bus``, ``pipeline``, ``open311`` (GeoReport v2 over uvicorn next to a bare endpoint;
-``BENCH_OPEN311_N``, ``BENCH_OPEN311_CLIENTS``), ``medicare_search`` (nearest-20 offers over
-10,000 pharmacies × 5,000 products; ``BENCH_MEDICARE_QUERIES``), ``medicare_orders``
-(settlements per second with concurrent payers and a balance audit; ``BENCH_MEDICARE_ORDERS``),
-``classify`` (held-out accuracy and reports/s of the text classifier), ``fundsup``
-(``BENCH_FUNDSUP_LINES``, default 10,000,000: fund-supervision rules and peer fences),
-``cockpit_web`` (when present); none given runs them all. The history is loaded once per database and reused
-(``BENCH_CASES``, default 4,000,000; ``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``,
-default 2, is how often each figure is measured). ``rules`` needs no history: it builds its own
-SQLite file. ``cockpit_web`` needs the built web app and Chromium (its own database,
-``BENCH_DEVICES`` devices).
+false alarms on the simulator's labelled discharges), ``drg`` (``BENCH_DRG_CASES``, default 100,000:
+a month of synthetic discharges grouped, CMI by hospital, payment), ``mqtt``, ``burst``, ``bus``,
+``pipeline``, ``open311`` (GeoReport v2 over uvicorn next to a bare endpoint; ``BENCH_OPEN311_N``,
+``BENCH_OPEN311_CLIENTS``), ``medicare_search`` (nearest-20 offers over 10,000 pharmacies × 5,000
+products; ``BENCH_MEDICARE_QUERIES``), ``medicare_orders`` (settlements per second with concurrent
+payers and a balance audit; ``BENCH_MEDICARE_ORDERS``), ``classify`` (held-out accuracy and
+reports/s of the text classifier), ``fundsup`` (``BENCH_FUNDSUP_LINES``, default 10,000,000:
+fund-supervision rules and peer fences), ``cockpit_web`` (when present); none given runs them all.
+The history is loaded once per database and reused (``BENCH_CASES``, default 4,000,000;
+``BENCH_REBUILD=1`` loads it again; ``BENCH_REPEAT``, default 2, is how often each figure is
+measured). ``rules`` needs no history: it builds its own SQLite file. ``cockpit_web`` needs the
+built web app and Chromium (its own database, ``BENCH_DEVICES`` devices).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import Api
-from tests.citykit import X0
+from tests.citykit import X0, Y0
 from tests.open311.conftest import BASE, KEY, errors_of, post_form, xml
 
 
@@ -35,6 +35,25 @@ def test_services_are_our_categories(o311: Api) -> None:
     assert codes == [s["service_code"] for s in listed]
     node = root.findall("service")[codes.index("06010")]
     assert node.findtext("metadata") == "true" and node.findtext("group") == "市容环境类"
+
+
+def test_internal_categories_are_not_services_and_residents_cannot_file_them(o311: Api) -> None:
+    """The fund-supervision clue (10902) is filed by the bureau only."""
+    listed = {s["service_code"] for s in o311.client.get(f"{BASE}/services.json").json()}
+    assert "06010" in listed and "10902" not in listed
+    r = o311.client.get(f"{BASE}/services/10902.json")
+    assert r.status_code == 404
+    r = o311.client.post(
+        "/api/v1/cases",
+        headers=o311.headers("resident"),
+        json={
+            "category": "10902",
+            "channel": "resident",
+            "location": {"lat": Y0 + 0.005, "lng": X0 + 0.005},
+            "description": "有人刷卡",
+        },
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "unknown_category"
 
 
 @pytest.mark.parametrize("path", ["services", "service"])  # "service/": the legacy client's

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 10:33:01.703043
+Create Date: 2026-11-26 10:42:57.593207
 """
 
 from __future__ import annotations
@@ -1285,6 +1285,48 @@ def upgrade() -> None:
         sa.UniqueConstraint("psn_no", name=op.f("uq_medicare_account_psn_no")),
     )
     op.create_table(
+        "medicare_clue",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("dedup_key", sa.String(length=200), nullable=False),
+        sa.Column("rule_id", sa.String(length=40), nullable=False),
+        sa.Column("rule_type", sa.String(length=30), nullable=False),
+        sa.Column("severity", sa.String(length=10), nullable=False),
+        sa.Column("subject_kind", sa.String(length=10), nullable=False),
+        sa.Column("subject", sa.String(length=30), nullable=False),
+        sa.Column("district", sa.String(length=6), nullable=False),
+        sa.Column("window", sa.String(length=20), nullable=False),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "new",
+                "confirmed",
+                "dismissed",
+                "case_opened",
+                name="cluestatus",
+                native_enum=False,
+                length=12,
+            ),
+            nullable=False,
+        ),
+        sa.Column("case_id", sa.Integer(), nullable=True),
+        sa.Column("note", sa.String(length=500), nullable=False),
+        sa.Column("created_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["case.id"], name=op.f("fk_medicare_clue_case_id_case")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_clue")),
+        sa.UniqueConstraint("dedup_key", name=op.f("uq_medicare_clue_dedup_key")),
+    )
+    with op.batch_alter_table("medicare_clue", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_medicare_clue_district"), ["district"], unique=False)
+        batch_op.create_index(batch_op.f("ix_medicare_clue_rule_id"), ["rule_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_medicare_clue_severity"), ["severity"], unique=False)
+        batch_op.create_index(batch_op.f("ix_medicare_clue_status"), ["status"], unique=False)
+        batch_op.create_index(batch_op.f("ix_medicare_clue_subject"), ["subject"], unique=False)
+
+    op.create_table(
         "medicare_mulaid_binding",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("provider_psn_no", sa.String(length=30), nullable=False),
@@ -1818,6 +1860,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_medicare_mulaid_binding_beneficiary_psn_no"))
 
     op.drop_table("medicare_mulaid_binding")
+    with op.batch_alter_table("medicare_clue", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_medicare_clue_subject"))
+        batch_op.drop_index(batch_op.f("ix_medicare_clue_status"))
+        batch_op.drop_index(batch_op.f("ix_medicare_clue_severity"))
+        batch_op.drop_index(batch_op.f("ix_medicare_clue_rule_id"))
+        batch_op.drop_index(batch_op.f("ix_medicare_clue_district"))
+
+    op.drop_table("medicare_clue")
     op.drop_table("medicare_account")
     with op.batch_alter_table("case_report", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_case_report_external_ref"))
