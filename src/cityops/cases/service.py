@@ -17,7 +17,7 @@ from cityops.auth import policy
 from cityops.auth.scope import Principal, machine
 from cityops.bus.memory import queue_event
 from cityops.cases import assign as dispatching
-from cityops.cases import notify, verification
+from cityops.cases import notify, understand, verification
 from cityops.cases.categories import TimeLimit
 from cityops.cases.lifecycle import ACTION_NAMES_ZH, Action, allowed_actions, next_status
 from cityops.cases.masking import mask_text
@@ -174,7 +174,7 @@ def apply_effects(
     if a is Action.accept:
         case.accepted_at = at
         if command.category is not None and command.category != case.category_code:
-            _recategorise(rules, case, command.category, facts)
+            understand.recategorise(rules, case, command.category, facts)
         case.needs_review = False
     elif a is Action.file:
         case.filed_at = at
@@ -316,20 +316,6 @@ def reopen(
     _add_photos(case, command.photos, facts)
     facts |= {"deadline_at": case.deadline_at.isoformat(), "count": case.reopen_count}
     return facts
-
-
-def _recategorise(rules: CaseRules, case: Case, code: str, facts: dict[str, Any]) -> None:
-    """The 受理员's correction of the category the report was filed under."""
-    try:
-        category = rules.catalogue.get(code)
-    except NotFound as exc:
-        raise ValidationFailed(exc.message, code="unknown_category") from exc
-    old = rules.catalogue.get(case.category_code) if case.category_code in rules.catalogue else None
-    if old is not None and case.title == old.name[:120]:
-        case.title = category.name[:120]
-    facts["category"] = {"from": case.category_code, "to": code}
-    case.category_code, case.major_code, case.kind = code, code[:2], category.kind
-    case.catalogue_version = rules.catalogue.version
 
 
 def dispatch(

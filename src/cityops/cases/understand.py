@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from cityops.cases import gazetteer as gaz
 from cityops.cases.classify import MAX_TEXT, Classifier, Suggestion, load_or_train
+from cityops.cases.models import Case
 from cityops.cases.rules import CaseRules
 from cityops.cases.schemas import CaseCreate
-from cityops.errors import CityOpsError, ValidationFailed
+from cityops.errors import CityOpsError, NotFound, ValidationFailed
 
 CLASSIFIER_KEY = "classifier"
 GAZETTEER_KEY = "gazetteer"
@@ -158,3 +159,17 @@ def how_found(guess: Guess | None, located: dict[str, Any] | None) -> str | None
         **({"place": located} if located else {}),
     }
     return json.dumps(facts, ensure_ascii=False) if facts else None
+
+
+def recategorise(rules: CaseRules, case: Case, code: str, facts: dict[str, Any]) -> None:
+    """The 受理员's correction of the category the report was filed under."""
+    try:
+        category = rules.catalogue.get(code)
+    except NotFound as exc:
+        raise ValidationFailed(exc.message, code="unknown_category") from exc
+    old = rules.catalogue.get(case.category_code) if case.category_code in rules.catalogue else None
+    if old is not None and case.title == old.name[:120]:
+        case.title = category.name[:120]
+    facts["category"] = {"from": case.category_code, "to": code}
+    case.category_code, case.major_code, case.kind = code, code[:2], category.kind
+    case.catalogue_version = rules.catalogue.version
