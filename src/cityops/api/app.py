@@ -19,6 +19,7 @@ EXTRA = [
     "cityops.api.stream",
     "cityops.cases.wechat_api",
     "cityops.scenarios.medicare.pharmacy_api",
+    "cityops.scenarios.medicare.price_api",
 ]
 # Mounted before the domains: ``/cases/nearby`` must come before ``/cases/{case_id}``.
 EARLY = ["cityops.cases.resident_api"]
