@@ -20,6 +20,7 @@ EXTRA = [
     "cityops.cases.wechat_api",
     "cityops.scenarios.medicare.pharmacy_api",
     "cityops.scenarios.medicare.price_api",
+    "cityops.scenarios.medicare.me_api",
 ]
 # Mounted before the domains: ``/cases/nearby`` must come before ``/cases/{case_id}``.
 EARLY = ["cityops.cases.resident_api"]
