@@ -87,3 +87,15 @@ def test_streak_counts_consecutive_checks() -> None:
     assert step(True, 10, 12, 13, 3) == 1  # the check of day 12 did not flag it
     assert step(True, 10, 10, 14, 2) == 3  # no check on days 11–13: still consecutive checks
     assert step(False, 10, 10, 11, 2) == 0
+
+
+def test_a_bigger_pack_listed_cheaper_per_unit_is_not_an_outlier() -> None:
+    tol = Tolerances(listed=0.15, vbp=0.15, median=0.30, min_peers=3)
+    # packs of 12 listed 100 a unit, packs of 48 listed 60 a unit (药品差比价); each sold at
+    # listed + 10 %, and one small pack at +50 %: markups 1.1, 1.1, 1.1, 1.5 → median 1.1
+    out = pricegov.compare(
+        rows([110.0, 66.0, 66.0, 150.0], [0] * 4, [100.0, 60.0, 60.0, 100.0], [NAN] * 4), tol
+    )
+    assert np.allclose(out.median, [110.0, 66.0, 66.0, 110.0])
+    assert np.allclose(out.r_median[:3], 0.0) and math.isclose(out.r_median[3], 1.5 / 1.1 - 1)
+    assert out.flags.tolist() == [0, 0, 0, pricegov.FLAG_LISTED | pricegov.FLAG_MEDIAN]

@@ -143,11 +143,12 @@ def _open_cases(
     for watch, i in persistent:
         if (watch.stock_id, watch.episode_start) in have:
             continue
-        code, name, _, lat, lng = market.pharmacy[i]
-        _, drug_name, _, pric = market.drug[i]
+        code, name, _, lat, lng = market.shop(i)
+        hilist_code, drug_name, _ = market.drug(i)
+        pric = int(market.pric[i])
         c = market.result
         facts = {
-            "stock_id": watch.stock_id, "fixmedins_code": code, "hilist_code": market.drug[i][0],
+            "stock_id": watch.stock_id, "fixmedins_code": code, "hilist_code": hilist_code,
             "episode_start": watch.episode_start.isoformat(), "streak": watch.streak,
             "pric": pric, "deviation": num(c.worst[i]), "r_listed": num(c.r_listed[i]),
             "r_vbp": num(c.r_vbp[i]), "r_median": num(c.r_median[i]),

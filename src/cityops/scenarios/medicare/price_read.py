@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -27,14 +28,22 @@ from cityops.settings import Settings
 
 @dataclass(frozen=True, slots=True)
 class Market:
-    """Stock rows (parallel lists) and their comparison."""
+    """Stock rows as arrays, their comparison, and the pharmacies and drugs by id."""
 
     rows: pricegov.Rows
     result: pricegov.Compared
-    pharmacy: list[tuple[str, str, str, float, float]]  # per row: code, name, admdvs, lat, lng
-    drug: list[tuple[str, str, str, int]]  # per row: code, name, product key, pric
+    pric: np.ndarray  # per row: price per pack, fen
+    drug_id: np.ndarray
+    shops: dict[int, tuple[str, str, str, float, float]]  # code, name, admdvs, lat, lng
+    drugs: dict[int, tuple[str, str, str]]  # code, name, product key
     product_index: np.ndarray  # per row: index into products
     products: list[str]
+
+    def shop(self, i: int) -> tuple[str, str, str, float, float]:
+        return self.shops[int(self.rows.pharmacy[i])]
+
+    def drug(self, i: int) -> tuple[str, str, str]:
+        return self.drugs[int(self.drug_id[i])]
 
 
 def tolerances(settings: Settings) -> pricegov.Tolerances:
@@ -58,51 +67,65 @@ def load(
     product: str | None = None,
 ) -> Market:  # fmt: skip
     """Active pharmacies' stock rows (optionally one district, one 四同 product by any of its
-    codes), compared per (product, district)."""
-    q = (
-        select(
-            Stock.id, Stock.fixmedins_id, Stock.pric, Drug.pack_qty, Drug.product_key,
-            Drug.hilist_code, Drug.hilist_name, Fixmedins.fixmedins_code,
-            Fixmedins.fixmedins_name, Fixmedins.admdvs, Fixmedins.lat, Fixmedins.lng,
-            RefPrice.listed_price, RefPrice.vbp_price,
-        )
-        .join(Drug, Drug.id == Stock.drug_id)
-        .join(Fixmedins, Fixmedins.id == Stock.fixmedins_id)
-        .outerjoin(RefPrice, RefPrice.hilist_code == Drug.hilist_code)
-        .where(Fixmedins.active.is_(True), Fixmedins.fixmedins_type == FixmedinsType.pharmacy)
-    )  # fmt: skip
+    codes), compared per (product, district). Pharmacies and the catalogue are read whole (a
+    few thousand rows), the stock as four integer columns, and joined in numpy."""
+    shop_q = select(
+        Fixmedins.id,
+        Fixmedins.fixmedins_code,
+        Fixmedins.fixmedins_name,
+        Fixmedins.admdvs,
+        Fixmedins.lat,
+        Fixmedins.lng,
+    ).where(Fixmedins.active.is_(True), Fixmedins.fixmedins_type == FixmedinsType.pharmacy)
     if district:
-        q = q.where(Fixmedins.admdvs == district)
+        shop_q = shop_q.where(Fixmedins.admdvs == district)
+    shops = {r[0]: (r[1], r[2], r[3], r[4], r[5]) for r in session.execute(shop_q)}
+    drug_q = select(
+        Drug.id, Drug.hilist_code, Drug.hilist_name, Drug.product_key, Drug.pack_qty,
+        RefPrice.listed_price, RefPrice.vbp_price,
+    ).outerjoin(RefPrice, RefPrice.hilist_code == Drug.hilist_code)  # fmt: skip
     if product:
-        q = q.where(Drug.product_key == product_key_of(session, product))
-    data = session.execute(q.order_by(Stock.id)).all()
-    pack = np.array([r.pack_qty for r in data], dtype=float)
-    groups = [f"{r.product_key}\x00{r.admdvs}" for r in data]
-    _, group = np.unique(np.array(groups, dtype=object), return_inverse=True)
-    products, product_index = np.unique(
-        np.array([r.product_key for r in data], dtype=object), return_inverse=True
-    )
-
-    def per_unit(values: list[int | None]) -> np.ndarray:
-        arr = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-        return arr / pack if len(arr) else arr
-
-    rows = pricegov.Rows(
-        stock_id=np.array([r.id for r in data], dtype=np.int64),
-        pharmacy=np.array([r.fixmedins_id for r in data], dtype=np.int64),
-        group=group.astype(np.int64),
-        unit=per_unit([r.pric for r in data]),
-        listed_unit=per_unit([r.listed_price for r in data]),
-        vbp_unit=per_unit([r.vbp_price for r in data]),
-    )
+        drug_q = drug_q.where(Drug.product_key == product_key_of(session, product))
+    drug_rows = session.execute(drug_q).all()
+    drugs = {r[0]: (r[1], r[2], r[3]) for r in drug_rows}
+    stock_q = select(Stock.id, Stock.fixmedins_id, Stock.drug_id, Stock.pric).order_by(Stock.id)
+    if product:
+        stock_q = stock_q.where(Stock.drug_id.in_(list(drugs)))
+    flat = chain.from_iterable(session.execute(stock_q))  # fromiter: ~10× np.array(rows)
+    raw = np.fromiter(flat, dtype=np.int64).reshape(-1, 4)
+    raw = raw[np.isin(raw[:, 1], np.fromiter(shops, dtype=np.int64, count=len(shops)))]
+    raw = raw[np.isin(raw[:, 2], np.fromiter(drugs, dtype=np.int64, count=len(drugs)))]
+    # per drug (dense index): pack, listed, vbp, product index
+    ids = np.array([r[0] for r in drug_rows], dtype=np.int64)
+    order = np.argsort(ids)
+    at = order[np.searchsorted(ids[order], raw[:, 2])] if len(ids) else np.zeros(0, np.int64)
+    pack = np.array([r[4] for r in drug_rows], dtype=float)[at]
+    listed = np.array([np.nan if r[5] is None else r[5] for r in drug_rows], dtype=float)[at]
+    vbp = np.array([np.nan if r[6] is None else r[6] for r in drug_rows], dtype=float)[at]
+    products, per_drug = np.unique(np.array([r[3] for r in drug_rows], dtype=object),
+                                   return_inverse=True)  # fmt: skip
+    product_index = per_drug.astype(np.int64)[at] if len(at) else np.zeros(0, np.int64)
+    shop_ids = np.fromiter(shops, dtype=np.int64, count=len(shops))
+    _, shop_district = np.unique(np.array([v[2] for v in shops.values()], dtype=object),
+                                 return_inverse=True)  # fmt: skip
+    s_order = np.argsort(shop_ids)
+    district_of = shop_district.astype(np.int64)[
+        s_order[np.searchsorted(shop_ids[s_order], raw[:, 1])]
+    ] if len(shop_ids) else np.zeros(0, np.int64)  # fmt: skip
+    group = np.unique(
+        product_index * (int(district_of.max(initial=0)) + 1) + district_of, return_inverse=True
+    )[1].astype(np.int64)
+    pric = raw[:, 3].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows = pricegov.Rows(
+            stock_id=raw[:, 0].copy(), pharmacy=raw[:, 1].copy(), group=group,
+            unit=pric / pack, listed_unit=listed / pack, vbp_unit=vbp / pack,
+        )  # fmt: skip
     return Market(
-        rows=rows,
-        result=pricegov.compare(rows, tolerances(settings)),
-        pharmacy=[(r.fixmedins_code, r.fixmedins_name, r.admdvs, r.lat, r.lng) for r in data],
-        drug=[(r.hilist_code, r.hilist_name, r.product_key, r.pric) for r in data],
-        product_index=product_index.astype(np.int64),
+        rows=rows, result=pricegov.compare(rows, tolerances(settings)), pric=raw[:, 3].copy(),
+        drug_id=raw[:, 2].copy(), shops=shops, drugs=drugs, product_index=product_index,
         products=[str(p) for p in products],
-    )
+    )  # fmt: skip
 
 
 def num(x: float) -> float | None:
@@ -111,8 +134,9 @@ def num(x: float) -> float | None:
 
 
 def _row(m: Market, i: int) -> dict[str, Any]:
-    code, name, admdvs, lat, lng = m.pharmacy[i]
-    hilist_code, hilist_name, key, pric = m.drug[i]
+    code, name, admdvs, lat, lng = m.shop(i)
+    hilist_code, hilist_name, key = m.drug(i)
+    pric = int(m.pric[i])
     r, c = m.rows, m.result
     return {
         "stock_id": int(r.stock_id[i]), "fixmedins_code": code, "fixmedins_name": name,
@@ -153,10 +177,10 @@ def ranking(*, market: Market, by: str, limit: int) -> dict[str, Any]:
     for rk in ranks:
         i = first[rk.key]
         if by == "pharmacy":
-            code, name, admdvs, _, _ = market.pharmacy[i]
+            code, name, admdvs, _, _ = market.shop(i)
             label: dict[str, Any] = {"fixmedins_code": code, "name": name, "admdvs": admdvs}
         else:
-            label = {"product_key": market.products[rk.key], "name": market.drug[i][1]}
+            label = {"product_key": market.products[rk.key], "name": market.drug(i)[1]}
         items.append({
             **label, "rows": rk.rows, "flagged": rk.flagged,
             "mean_deviation": num(rk.mean_worst), "max_deviation": num(rk.max_worst),
@@ -170,7 +194,7 @@ def price_map(*, market: Market) -> dict[str, Any]:
     first = {int(k): i for i, k in reversed(list(enumerate(market.rows.pharmacy.tolist())))}
     features = []
     for rk in ranks:
-        code, name, admdvs, lat, lng = market.pharmacy[first[rk.key]]
+        code, name, admdvs, lat, lng = market.shop(first[rk.key])
         features.append({
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [lng, lat]},

@@ -4,7 +4,8 @@ Rows are stock rows (one pharmacy, one code). Prices compare **per smallest unit
 tablet, capsule, bag) so packs of one 四同 product (``product_key``) compare; the reference
 prices of a code (挂网价 ``listed``, 集采中选价 ``vbp``) are divided by that code's pack too.
 
-Per (product, district) the peer median of the unit prices; each row's deviation ratios
+Per (product, district) the peer median (pack-neutral where listed prices allow, see
+``compare``); each row's deviation ratios
 (price ÷ reference − 1) against the listed price, the VBP award where there is one, and the
 median (only when the group has ``min_peers`` rows, so a lone pharmacy is not its own yardstick).
 A row is flagged when a ratio is **strictly above** its tolerance (reference §5.2: the 15 % and
@@ -87,11 +88,23 @@ def _ratio(price: F, ref: F) -> F:
 
 
 def compare(rows: Rows, tol: Tolerances) -> Compared:
-    """Deviation ratios and flags for every row (see the module)."""
-    median, peers = group_medians(rows.group, rows.unit)
+    """Deviation ratios and flags for every row (see the module).
+
+    Peers compare pack-neutrally where they can: in a group whose every row has a listed price,
+    each row's price ÷ its own code's listed price is compared with the group's median of that
+    markup (a bigger pack is listed cheaper per unit, 药品差比价规则, and is not an outlier for
+    it); ``median`` is then the peers' markup applied to this row's listed unit price. Other
+    groups compare plain unit prices."""
+    has = rows.listed_unit > 0
+    n_groups = int(rows.group.max(initial=-1)) + 1
+    missing = np.bincount(rows.group, weights=(~has).astype(float), minlength=n_groups)
+    basis = np.where(missing[rows.group] == 0, rows.listed_unit, 1.0)
+    index = rows.unit / basis
+    med_index, peers = group_medians(rows.group, index)
+    median = med_index * basis
     r_listed = _ratio(rows.unit, rows.listed_unit)
     r_vbp = _ratio(rows.unit, rows.vbp_unit)
-    r_median = _ratio(rows.unit, median)
+    r_median = _ratio(index, med_index)
     r_median[peers < tol.min_peers] = np.nan
     flags = (
         np.where(r_listed > tol.listed, FLAG_LISTED, 0)
