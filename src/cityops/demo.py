@@ -23,7 +23,7 @@ from cityops.cases.escalation import run_escalations
 from cityops.cases.lifecycle import ACTION_NAMES_ZH
 from cityops.cases.retention import PersonalDataPurge
 from cityops.cases.runtime import get_rules
-from cityops.demo_medicare import seed_medicare
+from cityops.demo_medicare import Couriers, seed_medicare
 from cityops.demo_sensing import start_sensing
 from cityops.runtime import build_context
 from cityops.scenarios.river.duty_service import DutyReminders
@@ -152,6 +152,8 @@ def run_demo(
     duty.start()
     purge = PersonalDataPurge(ctx)  # personal data past its retention, likewise
     purge.start()
+    couriers = Couriers(ctx)  # 渝药易购 orders go out and arrive
+    couriers.start()
     sensing = start_sensing(ctx, devices, console) if devices > 0 else None
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     started = time.monotonic()
@@ -173,6 +175,7 @@ def run_demo(
         worker.join(timeout=10)
         duty.stop()
         purge.stop()
+        couriers.stop()
         if sensing is not None:
             sensing.stop()
         mqtt.stop()

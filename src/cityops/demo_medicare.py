@@ -3,12 +3,14 @@ demo``) and the demo resident's insured persons, so the resident story works at 
 
 The ``resident`` login pays for 张小雨 (职工, ¥20.00 in her own account) whose mother 李秀英
 (职工, ¥800.00) has bound her account to her (家庭共济): a ¥35 medicine is paid ¥20 from her
-own account and ¥15 from her mother's. Idempotent: a re-run loads nothing twice.
+own account and ¥15 from her mother's. Idempotent: a re-run loads nothing twice. ``Couriers``
+moves the orders along (out for delivery, delivered) since pharmacies have no app yet.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import threading
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,11 +19,14 @@ from cityops.api.context import AppContext
 from cityops.auth.models import Role, User
 from cityops.auth.security import hash_password
 from cityops.auth.service import create_user
+from cityops.scenarios.medicare import order_read
 from cityops.scenarios.medicare.models import (
     Account,
     Fixmedins,
     InsuredPerson,
     MutualAidBinding,
+    Order,
+    OrderStatus,
     Relation,
 )
 from cityops.sim import medicare_load, medicare_market
@@ -29,6 +34,7 @@ from cityops.store.engine import transaction
 
 RESIDENT, ANALYST = "resident", "analyst"
 OWN, RELATIVE = "DEMO500103000001", "DEMO500103000002"
+COURIER = "system:demo-courier"
 
 
 def seed_medicare(*, ctx: AppContext, password: str, at: datetime) -> str | None:
@@ -44,7 +50,7 @@ def seed_medicare(*, ctx: AppContext, password: str, at: datetime) -> str | None
                 f"渝药易购: {m.pharmacies} pharmacies, {m.products} products, "
                 f"{m.stock_rows} stock rows, {m.persons} insured persons"
             )
-        _link_resident(s, at)
+        link_resident(s, at)
     return summary
 
 
@@ -59,7 +65,7 @@ def _analyst(session: Session, password: str) -> None:
         user.password_hash = hash_password(password)
 
 
-def _link_resident(session: Session, at: datetime) -> None:
+def link_resident(session: Session, at: datetime) -> None:
     user_id = session.scalar(select(User.id).where(User.username == RESIDENT))
     if user_id is None or session.scalar(
         select(InsuredPerson.id).where(InsuredPerson.psn_no == OWN)
@@ -78,3 +84,45 @@ def _link_resident(session: Session, at: datetime) -> None:
         MutualAidBinding(provider_psn_no=RELATIVE, beneficiary_psn_no=OWN,
                          relation=Relation.parent, bound_at=at),
     ])  # fmt: skip
+
+
+def advance_deliveries(*, session: Session, now: datetime, after: timedelta) -> int:
+    """The demo's couriers: an order paid ``after`` ago goes out for delivery (or is picked up),
+    one out for ``after`` is delivered. Returns how many orders moved."""
+    due = now - after
+    rows = session.execute(
+        select(Order.order_no, Order.status, Order.delivery).where(
+            Order.status.in_([OrderStatus.paid, OrderStatus.delivering]), Order.updated_at <= due
+        )
+    ).all()
+    for no, status, delivery in rows:
+        if status is OrderStatus.delivering:
+            nxt = OrderStatus.delivered
+        else:
+            nxt = OrderStatus.delivering if delivery else OrderStatus.picked_up
+        order_read.set_status(session=session, order_no=no, status=nxt, now=now, actor=COURIER)
+    return len(rows)
+
+
+class Couriers:
+    """A thread moving demo orders along every few seconds (pharmacies have no app yet)."""
+
+    def __init__(self, ctx: AppContext, *, after: timedelta = timedelta(seconds=30)) -> None:
+        self.ctx, self.after = ctx, after
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="medicare-couriers")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(5.0):
+            try:
+                with transaction(self.ctx.sessions) as s:
+                    advance_deliveries(session=s, now=self.ctx.clock.now(), after=self.after)
+            except Exception:
+                continue
