@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from cityops.auth.models import Role, User
-from cityops.demo_medicare import OWN, link_resident, advance_deliveries
+from cityops.demo_medicare import OWN, advance_deliveries, link_resident
 from cityops.scenarios.medicare.models import InsuredPerson, Order, OrderStatus
 from tests.api.conftest import Api, api  # noqa: F401
 from tests.scenarios.medicare import kit
