@@ -23,6 +23,7 @@ from cityops.cases.escalation import run_escalations
 from cityops.cases.lifecycle import ACTION_NAMES_ZH
 from cityops.cases.retention import PersonalDataPurge
 from cityops.cases.runtime import get_rules
+from cityops.demo_medicare import Couriers, seed_medicare
 from cityops.demo_sensing import start_sensing
 from cityops.runtime import build_context
 from cityops.scenarios.river.duty_service import DutyReminders
@@ -31,7 +32,7 @@ from cityops.settings import Settings
 from cityops.sim.city import city_is_empty, seed_city
 from cityops.sim.reports import ReportSimulator
 
-ACCOUNTS = ["admin", "dispatcher", "worker", "inspector", "resident"]
+ACCOUNTS = ["admin", "dispatcher", "worker", "inspector", "resident", "analyst"]
 
 
 def _free_port(host: str) -> int:
@@ -118,6 +119,10 @@ def run_demo(
         console.print(f"seeded: {summary}")
     else:
         seed_city(ctx=ctx, password=password, console=console, users_only=True)
+    with console.status("loading the 渝药易购 market…"):
+        medicare = seed_medicare(ctx=ctx, password=password, at=ctx.clock.now())
+    if medicare:
+        console.print(f"seeded: {medicare}")
     port = port or _free_port(host)
     url = f"http://{host}:{port}"
     server = uvicorn.Server(
@@ -133,7 +138,8 @@ def run_demo(
     console.print(
         f"open [bold]{url}/[/bold] in a browser: dispatcher → 城运驾驶舱 {url}/cockpit, "
         f"社区驾驶舱 {url}/community, resident (phone) → {url}/resident, "
-        f"worker / inspector (phone) → {url}/worker"
+        f"worker / inspector (phone) → {url}/worker, 买药 (resident) → {url}/medicare, "
+        f"医保局 (admin) → {url}/medicare/prices"
     )
     console.print("accounts: " + ", ".join(ACCOUNTS) + f"  password: [bold]{password}[/bold]")
     tally = Tally(settings.tz)
@@ -146,6 +152,8 @@ def run_demo(
     duty.start()
     purge = PersonalDataPurge(ctx)  # personal data past its retention, likewise
     purge.start()
+    couriers = Couriers(ctx)  # 渝药易购 orders go out and arrive
+    couriers.start()
     sensing = start_sensing(ctx, devices, console) if devices > 0 else None
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     started = time.monotonic()
@@ -167,6 +175,7 @@ def run_demo(
         worker.join(timeout=10)
         duty.stop()
         purge.stop()
+        couriers.stop()
         if sensing is not None:
             sensing.stop()
         mqtt.stop()

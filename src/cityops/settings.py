@@ -145,6 +145,16 @@ class Settings(BaseSettings):
     medicare_payment_rules: Path | None = None
     medicare_dip_catalogue: Path | None = None
     medicare_batch_max: int = Field(default=50_000, ge=1)
+    # 医药价格智治 (docs/medicare.md "Price governance"): a unit price more than these ratios above
+    # the 挂网价 / 集采中选价 / the district's median of the same product is flagged; all
+    # [unconfirmed] (reference §5.2): local defaults. The median counts only with min_peers rows;
+    # a row flagged in price_persist_days consecutive daily checks opens a supervision case.
+    medicare_price_tol_listed: float = Field(default=0.15, ge=0)
+    medicare_price_tol_vbp: float = Field(default=0.15, ge=0)
+    medicare_price_tol_median: float = Field(default=0.30, ge=0)
+    medicare_price_min_peers: int = Field(default=3, ge=2)
+    medicare_price_persist_days: int = Field(default=3, ge=1)
+    medicare_price_case_category: str = "10911"
 
     # ---- Outbound webhooks (cases/webhook.py): case status updates POSTed to these URLs
     # (comma-separated), signed with HMAC-SHA256 of the body under webhook_secret. Local

@@ -21,6 +21,8 @@ EXTRA = [
     "cityops.cases.classify_api",
     "cityops.scenarios.medicare.pharmacy_api",
     "cityops.scenarios.medicare.supervision_api",
+    "cityops.scenarios.medicare.price_api",
+    "cityops.scenarios.medicare.me_api",
 ]
 # Mounted before the domains: ``/cases/nearby`` must come before ``/cases/{case_id}``.
 EARLY = ["cityops.cases.resident_api"]

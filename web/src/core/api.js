@@ -40,8 +40,8 @@ async function failure(res) {
   return new ApiError(res.status, code, message)
 }
 
-export async function request(path, { method = 'GET', body, form, query, raw = false, signal } = {}) {
-  const headers = {}
+export async function request(path, { method = 'GET', body, form, query, raw = false, signal, headers: extra } = {}) {
+  const headers = { ...(extra || {}) }
   if (session.token) headers.Authorization = `Bearer ${session.token}`
   let payload
   if (form instanceof FormData || form instanceof URLSearchParams) {

@@ -12,7 +12,7 @@ negative, whatever a bug in the service might try.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     Enum,
     Float,
     ForeignKey,
@@ -300,3 +301,57 @@ class Clue(Base):
     note: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PriceChange(Base):
+    """A pharmacy's price of a code changed (医药价格智治: the history an outlier is judged by)."""
+
+    __tablename__ = "medicare_price_change"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stock_id: Mapped[int] = mapped_column(ForeignKey("medicare_stock.id"), index=True)
+    old_pric: Mapped[int] = mapped_column(Fen)
+    new_pric: Mapped[int] = mapped_column(Fen)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    actor: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PriceCheck(Base):
+    """One daily price check (local date); a re-run the same day updates its row."""
+
+    __tablename__ = "medicare_price_check"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    ran_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    rows: Mapped[int] = mapped_column(Integer)
+    flagged: Mapped[int] = mapped_column(Integer)
+
+
+class PriceWatch(Base):
+    """A stock row's run of flagged daily checks: ``streak`` consecutive checks since
+    ``episode_start``; the row is kept (streak 0) when a check clears it."""
+
+    __tablename__ = "medicare_price_watch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stock_id: Mapped[int] = mapped_column(ForeignKey("medicare_stock.id"), unique=True)
+    streak: Mapped[int] = mapped_column(Integer)
+    episode_start: Mapped[date] = mapped_column(Date)
+    last_flag_day: Mapped[date | None] = mapped_column(Date)
+    last_ratio: Mapped[float | None] = mapped_column(Float)
+
+
+class PriceCase(Base):
+    """The supervision case opened for a persistent outlier: one per (stock row, episode)."""
+
+    __tablename__ = "medicare_price_case"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stock_id: Mapped[int] = mapped_column(ForeignKey("medicare_stock.id"), index=True)
+    episode_start: Mapped[date] = mapped_column(Date)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("stock_id", "episode_start"),)

@@ -1,0 +1,110 @@
+"""渝药易购 for the logged-in resident (/api/v1/medicare/me): the insured persons this login may
+pay for, each with its balance and the relatives whose accounts are bound to it (家庭共济), and
+the orders of those persons, newest first.
+
+A relative is someone else's personal data: the name is masked (李*英) and the 个人编号 shows
+only its last four characters; the balance of the relative's account is not shown.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from sqlalchemy import select
+
+from cityops.api.deps import CurrentUser, SessionDep
+from cityops.auth.models import Role
+from cityops.scenarios.medicare.models import (
+    Account,
+    Fixmedins,
+    InsuredPerson,
+    MutualAidBinding,
+    Order,
+    Settlement,
+)
+
+router = APIRouter(prefix="/medicare/me", tags=["medicare"])
+
+
+def mask_name(name: str) -> str:
+    """张三 → 张*, 李秀英 → 李*英."""
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def mask_no(no: str) -> str:
+    return "*" * max(len(no) - 4, 0) + no[-4:]
+
+
+@router.get("/persons")
+def persons(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """My insured persons with their own balance and bound relatives (masked)."""
+    user.require_role(Role.resident)
+    mine = session.scalars(
+        select(InsuredPerson).where(InsuredPerson.user_id == user.user_id)
+        .order_by(InsuredPerson.psn_no)
+    ).all()  # fmt: skip
+    nos = [p.psn_no for p in mine]
+    balances = dict(
+        session.execute(select(Account.psn_no, Account.balc).where(Account.psn_no.in_(nos))).all()
+    )
+    bound = session.execute(
+        select(MutualAidBinding.beneficiary_psn_no, MutualAidBinding.relation,
+               InsuredPerson.psn_no, InsuredPerson.psn_name)
+        .join(InsuredPerson, InsuredPerson.psn_no == MutualAidBinding.provider_psn_no)
+        .where(MutualAidBinding.beneficiary_psn_no.in_(nos))
+    ).all()  # fmt: skip
+    return {
+        "items": [
+            {
+                "psn_no": p.psn_no, "psn_name": p.psn_name, "insutype": p.insutype,
+                "balc": balances.get(p.psn_no),
+                "relatives": [
+                    {"psn_no": mask_no(no), "psn_name": mask_name(name), "relation": rel.value}
+                    for ben, rel, no, name in bound if ben == p.psn_no
+                ],
+            }
+            for p in mine
+        ]
+    }  # fmt: skip
+
+
+@router.get("/orders")
+def my_orders(
+    session: SessionDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> dict[str, Any]:
+    """My persons' orders, newest first, with the pharmacy and what each account paid."""
+    user.require_role(Role.resident)
+    rows = session.execute(
+        select(Order, Fixmedins.fixmedins_name)
+        .join(InsuredPerson, InsuredPerson.psn_no == Order.psn_no)
+        .join(Fixmedins, Fixmedins.id == Order.fixmedins_id)
+        .where(InsuredPerson.user_id == user.user_id)
+        .order_by(Order.created_at.desc(), Order.id.desc()).limit(limit)
+    ).all()  # fmt: skip
+    paid = {
+        s.order_id: s
+        for s in session.scalars(
+            select(Settlement).where(
+                Settlement.order_id.in_([o.id for o, _ in rows]), Settlement.orig_setl_id.is_(None)
+            )
+        )
+    }
+    return {
+        "items": [
+            {
+                "order_no": o.order_no, "status": o.status.value, "psn_no": o.psn_no,
+                "fixmedins_name": name, "delivery": o.delivery, "eta_minutes": o.eta_minutes,
+                "created_at": o.created_at.isoformat(), "updated_at": o.updated_at.isoformat(),
+                "medfee_sumamt": paid[o.id].medfee_sumamt if o.id in paid else None,
+                "acct_pay": paid[o.id].acct_pay if o.id in paid else None,
+                "acct_mulaid_pay": paid[o.id].acct_mulaid_pay if o.id in paid else None,
+                "psn_cash_pay": paid[o.id].psn_cash_pay if o.id in paid else None,
+            }
+            for o, name in rows
+        ]
+    }  # fmt: skip
