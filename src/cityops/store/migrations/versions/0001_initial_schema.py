@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 10:42:57.593207
+Create Date: 2026-11-26 10:57:51.985358
 """
 
 from __future__ import annotations
@@ -260,6 +260,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_medicare_fixmedins_admdvs"), ["admdvs"], unique=False)
         batch_op.create_index(batch_op.f("ix_medicare_fixmedins_cell"), ["cell"], unique=False)
 
+    op.create_table(
+        "medicare_price_check",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("ran_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("flagged", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_price_check")),
+        sa.UniqueConstraint("day", name=op.f("uq_medicare_price_check_day")),
+    )
     op.create_table(
         "obs_agg_1h",
         sa.Column("datastream_id", sa.Integer(), nullable=False),
@@ -704,6 +714,43 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_app_user")),
         sa.UniqueConstraint("username", name=op.f("uq_app_user_username")),
+    )
+    op.create_table(
+        "medicare_price_change",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stock_id", sa.Integer(), nullable=False),
+        sa.Column("old_pric", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("new_pric", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("actor", sa.String(length=64), nullable=False),
+        sa.Column("changed_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["stock_id"],
+            ["medicare_stock.id"],
+            name=op.f("fk_medicare_price_change_stock_id_medicare_stock"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_price_change")),
+    )
+    with op.batch_alter_table("medicare_price_change", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_medicare_price_change_stock_id"), ["stock_id"], unique=False
+        )
+
+    op.create_table(
+        "medicare_price_watch",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stock_id", sa.Integer(), nullable=False),
+        sa.Column("streak", sa.Integer(), nullable=False),
+        sa.Column("episode_start", sa.Date(), nullable=False),
+        sa.Column("last_flag_day", sa.Date(), nullable=True),
+        sa.Column("last_ratio", sa.Float(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["stock_id"],
+            ["medicare_stock.id"],
+            name=op.f("fk_medicare_price_watch_stock_id_medicare_stock"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_price_watch")),
+        sa.UniqueConstraint("stock_id", name=op.f("uq_medicare_price_watch_stock_id")),
     )
     op.create_table(
         "river_chief_assignment",
@@ -1431,6 +1478,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_medicare_order_psn_no"), ["psn_no"], unique=False)
 
     op.create_table(
+        "medicare_price_case",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("stock_id", sa.Integer(), nullable=False),
+        sa.Column("episode_start", sa.Date(), nullable=False),
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("opened_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["case_id"], ["case.id"], name=op.f("fk_medicare_price_case_case_id_case")
+        ),
+        sa.ForeignKeyConstraint(
+            ["stock_id"],
+            ["medicare_stock.id"],
+            name=op.f("fk_medicare_price_case_stock_id_medicare_stock"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_price_case")),
+        sa.UniqueConstraint(
+            "stock_id", "episode_start", name=op.f("uq_medicare_price_case_stock_id")
+        ),
+    )
+    with op.batch_alter_table("medicare_price_case", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_medicare_price_case_stock_id"), ["stock_id"], unique=False
+        )
+
+    op.create_table(
         "notification",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -1850,6 +1922,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_notification_user_read")
 
     op.drop_table("notification")
+    with op.batch_alter_table("medicare_price_case", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_medicare_price_case_stock_id"))
+
+    op.drop_table("medicare_price_case")
     with op.batch_alter_table("medicare_order", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_medicare_order_psn_no"))
         batch_op.drop_index(batch_op.f("ix_medicare_order_fixmedins_id"))
@@ -1946,6 +2022,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_river_chief_assignment_section_id"))
 
     op.drop_table("river_chief_assignment")
+    op.drop_table("medicare_price_watch")
+    with op.batch_alter_table("medicare_price_change", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_medicare_price_change_stock_id"))
+
+    op.drop_table("medicare_price_change")
     op.drop_table("app_user")
     with op.batch_alter_table("staff", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_jurisdiction_code"))
@@ -2010,6 +2091,7 @@ def downgrade() -> None:
     op.drop_table("observation")
     op.drop_table("obs_agg_1m")
     op.drop_table("obs_agg_1h")
+    op.drop_table("medicare_price_check")
     with op.batch_alter_table("medicare_fixmedins", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_medicare_fixmedins_cell"))
         batch_op.drop_index(batch_op.f("ix_medicare_fixmedins_admdvs"))
