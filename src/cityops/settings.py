@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     medicare_payment_rules: Path | None = None
     medicare_dip_catalogue: Path | None = None
     medicare_batch_max: int = Field(default=50_000, ge=1)
+    # 基金监管在线 rule base (YAML, docs/medicare.md "Fund supervision"); unset = the shipped one.
+    medicare_supervision_rules: Path | None = None
 
     # ---- Outbound webhooks (cases/webhook.py): case status updates POSTed to these URLs
     # (comma-separated), signed with HMAC-SHA256 of the body under webhook_secret. Local
