@@ -1,4 +1,5 @@
-"""``cityops medicare``: group discharge records from a CSV file (DRG), make a synthetic month."""
+"""``cityops medicare``: group discharge records from a CSV file (DRG), make a synthetic month,
+run fund supervision (基金监管) over the database."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cityops.cli_common import console, fail, settings_for
+from cityops.cli_common import DbOption, console, fail, settings_for
 from cityops.errors import CityOpsError
 
 medicare_app = typer.Typer(help="智慧医保: DRG/DIP grouping", no_args_is_help=True)
@@ -88,3 +89,58 @@ def generate(
     with out.open("w", encoding="utf-8", newline="") as f:
         n = records.write_csv(gen(loaded.tables, cases=cases, seed=seed, month=month), f)
     console.print(f"wrote {n} discharge records to {out}")
+
+
+@medicare_app.command("supervise")
+def supervise(
+    from_: Annotated[
+        str | None, typer.Option("--from", help="first day YYYY-MM-DD; default: 1st of the month")
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="last day YYYY-MM-DD; default: today")] = None,
+    rules: Annotated[
+        Path | None, typer.Option(help="rule base YAML; default: the shipped one")
+    ] = None,
+    database_url: DbOption = None,
+) -> None:
+    """基金监管: run the rule base and the peer layer over the settlements of a period and store
+    the hits as clues (once per rule, subject and month; re-runs add only what is new)."""
+    from datetime import date
+
+    from cityops.clock import SystemClock
+    from cityops.scenarios.medicare import supervision_load, supervision_rules
+    from cityops.store.engine import make_engine, make_session_factory, transaction
+
+    settings = settings_for(database_url)
+    now = SystemClock().now()
+    try:
+        last = date.fromisoformat(to) if to else now.astimezone(settings.tz).date()
+        first = date.fromisoformat(from_) if from_ else last.replace(day=1)
+        p = supervision_load.period(first, last, settings.tz)
+    except ValueError as exc:
+        fail(f"--from/--to: {exc}")
+    except CityOpsError as exc:
+        fail(exc.message)
+    ruleset = supervision_rules.load_rules(
+        rules or settings.medicare_supervision_rules or supervision_rules.SHIPPED
+    )
+    for err in ruleset.errors:
+        console.print(f"[yellow]rules: {err}[/yellow]")
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_session_factory(engine)) as s:
+            done = supervision_load.supervise_database(
+                session=s, rules=ruleset, p=p, tz=settings.tz, at=now
+            )
+    finally:
+        engine.dispose()
+    console.print(f"基金监管 {p.first} … {p.last}: {done.lines} fee lines")
+    table = Table(title="hits by rule")
+    table.add_column("rule")
+    table.add_column("hits", justify="right")
+    for rule_id, n in sorted(done.summary.by_rule.items()):
+        table.add_row(rule_id, str(n))
+    console.print(table)
+    console.print(
+        f"{done.summary.hits} hits: {done.summary.created} new clues, "
+        f"{done.summary.refreshed} refreshed"
+    )

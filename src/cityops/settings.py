@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     medicare_price_min_peers: int = Field(default=3, ge=2)
     medicare_price_persist_days: int = Field(default=3, ge=1)
     medicare_price_case_category: str = "10911"
+    # 基金监管在线 rule base (YAML, docs/medicare.md "Fund supervision"); unset = the shipped one.
+    medicare_supervision_rules: Path | None = None
 
     # ---- Outbound webhooks (cases/webhook.py): case status updates POSTed to these URLs
     # (comma-separated), signed with HMAC-SHA256 of the body under webhook_secret. Local

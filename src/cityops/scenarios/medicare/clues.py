@@ -4,8 +4,9 @@ bureau with filters, dismissed, or turned into a supervision case through the co
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,7 @@ class RunSummary:
     created: int
     refreshed: int
     rule_errors: tuple[str, ...]
+    by_rule: dict[str, int] = field(default_factory=dict)  # hits per rule id
 
 
 def store_hits(*, session: Session, hits: Sequence[Hit], at: datetime) -> tuple[int, int]:
@@ -86,7 +88,9 @@ def run_supervision(
     hits = evaluate(rules, transactions, discharges)
     hits += peer_outliers(transactions, k=fence_k, k_far=far_k, min_peers=min_peers)
     created, refreshed = store_hits(session=session, hits=hits, at=at)
-    return RunSummary(len(hits), created, refreshed, rules.errors)
+    return RunSummary(
+        len(hits), created, refreshed, rules.errors, dict(Counter(h.rule_id for h in hits))
+    )
 
 
 def list_clues(
