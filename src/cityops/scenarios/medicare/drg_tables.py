@@ -113,27 +113,23 @@ def _base(code: str) -> str:
     return code
 
 
-def diagnosis_keys(code: str) -> tuple[str, ...]:
-    """The code and the prefixes a table entry may use for it, most specific first."""
+def _keys(code: str, prefixes: tuple[int, ...]) -> tuple[str, ...]:
     base = _base(code)
     keys = [code]
     if base != code:
         keys.append(base)
-    if len(base) > 5:
-        keys.append(base[:5])
-    if len(base) > 3:
-        keys.append(base[:3])
+    keys.extend(base[:n] for n in prefixes if len(base) > n)
     return tuple(keys)
+
+
+def diagnosis_keys(code: str) -> tuple[str, ...]:
+    """The code and the prefixes a table entry may use for it, most specific first."""
+    return _keys(code, (5, 3))
 
 
 def procedure_keys(code: str) -> tuple[str, ...]:
-    base = _base(code)
-    keys = [code]
-    if base != code:
-        keys.append(base)
-    if len(base) > 5:
-        keys.append(base[:5])
-    return tuple(keys)
+    """As ``diagnosis_keys``; a procedure table entry is at least a 5-character category."""
+    return _keys(code, (5,))
 
 
 def in_list(keys: tuple[str, ...], codes: frozenset[str]) -> bool:
