@@ -10,7 +10,7 @@ moves the orders along (out for delivery, delivered) since pharmacies have no ap
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -73,9 +73,9 @@ def link_resident(session: Session, at: datetime) -> None:
         return
     session.add_all([
         InsuredPerson(psn_no=OWN, psn_name="张小雨", insutype="310", insu_admdvs="500103",
-                      user_id=user_id),
+                      gend="2", brdy=date(1996, 4, 12), user_id=user_id),
         InsuredPerson(psn_no=RELATIVE, psn_name="李秀英", insutype="310", insu_admdvs="500103",
-                      user_id=None),
+                      gend="2", brdy=date(1968, 9, 3), user_id=None),
     ])  # fmt: skip
     session.flush()
     session.add_all([

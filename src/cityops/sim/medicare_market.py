@@ -237,10 +237,26 @@ def _catalogue(
     return drugs, refs, vbp_factor
 
 
+# Hospital grades (医院等级 ``hosp_lv``): 一级, 二级, 三级, ungraded (null). An assumed mix of the
+# order of the national one (many 一级 and ungraded, few 三级), not a published Chongqing count.
+GRADES = ((1, 0.35), (2, 0.30), (3, 0.10), (None, 0.25))
+
+
+def _grade(rows: list[dict[str, Any]], seed: int) -> None:
+    """Set ``hosp_lv`` on every row, from a stream of its own so the rest of the market stays
+    what the seed gave before grades existed."""
+    rng = np.random.default_rng([seed, 4110])
+    p = np.array([g[1] for g in GRADES])
+    draws = rng.choice(len(GRADES), size=len(rows), p=p / p.sum())
+    for row, k in zip(rows, draws.tolist(), strict=True):
+        row["hosp_lv"] = None if row["fixmedins_type"] == "pharmacy" else GRADES[k][0]
+
+
 def generate(size: MarketSize = DEMO, *, seed: int = 7) -> Market:
     """The whole market for ``size``; the same seed gives the same market."""
     rng = np.random.default_rng([seed, 4107])
     fixmedins = _fixmedins(size, rng)
+    _grade(fixmedins, seed)
     drugs, refs, vbp_factor = _catalogue(size, rng)
     n_ph, n_pr = size.pharmacies, len(drugs)
     popularity = rng.lognormal(0.0, 1.2, size=n_pr)

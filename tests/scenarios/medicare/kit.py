@@ -4,12 +4,14 @@ Pharmacies around (29.56°N, 106.55°E): NEAR 8:00–22:00 delivering 3 km; OPEN
 24 h, delivering 5 km; NIGHT ~220 m away, 20:00–02:00 (closed at 09:00); FAR ~50 km away.
 Products: AMOX24 and AMOX36 are one product (四同) in two packs; AMOX_OTHER is another maker's;
 IBU is non-prescription. Persons: EMP (职工, ¥10.00) provides for KID (居民, no account);
-LONE (居民) has no binding; SPOUSE (职工, ¥0) is bound to RICH (职工, ¥50.00).
+LONE (居民) has no binding; SPOUSE (职工, ¥0) is bound to RICH (职工, ¥50.00). Sex and birth date
+(``gend``/``brdy``): EMP man born 1980-05-20, KID girl born 2016-11-30, LONE woman born 1961,
+SPOUSE woman 1982, RICH man 1979.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -90,9 +92,20 @@ def build(session: Session, *, emp_balance: int = 1000, stock_qty: int = 10) -> 
         ("EMP", "310", emp_balance), ("KID", "390", None), ("LONE", "390", None),
         ("SPOUSE", "310", 0), ("RICH", "310", 5000),
     ]  # fmt: skip
+    born = {"EMP": ("1", date(1980, 5, 20)), "KID": ("2", date(2016, 11, 30)),
+            "LONE": ("2", date(1961, 2, 14)), "SPOUSE": ("2", date(1982, 7, 1)),
+            "RICH": ("1", date(1979, 3, 8))}  # fmt: skip
     for psn, insutype, _ in people:
+        gend, brdy = born[psn]
         session.add(
-            InsuredPerson(psn_no=psn, psn_name=psn, insutype=insutype, insu_admdvs="500107")
+            InsuredPerson(
+                psn_no=psn,
+                psn_name=psn,
+                insutype=insutype,
+                insu_admdvs="500107",
+                gend=gend,
+                brdy=brdy,
+            )
         )
     session.flush()
     for psn, _, balance in people:

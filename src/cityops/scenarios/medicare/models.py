@@ -64,7 +64,11 @@ class OrderStatus(enum.StrEnum):
 
 
 class InsuredPerson(Base):
-    """参保人: ``insutype`` 310 职工基本医疗保险 (has a personal account), 390 城乡居民."""
+    """参保人: ``insutype`` 310 职工基本医疗保险 (has a personal account), 390 城乡居民.
+
+    ``gend`` (性别, GB/T 2261.1: "1" male, "2" female) and ``brdy`` (出生日期) as the national
+    platform names them; null is unknown, and fund supervision's sex/age rules skip the person.
+    """
 
     __tablename__ = "medicare_insured"
 
@@ -73,6 +77,8 @@ class InsuredPerson(Base):
     psn_name: Mapped[str] = mapped_column(String(50))
     insutype: Mapped[str] = mapped_column(String(6))
     insu_admdvs: Mapped[str] = mapped_column(String(6), index=True)  # 参保地 adcode
+    gend: Mapped[str | None] = mapped_column(String(1))
+    brdy: Mapped[date | None] = mapped_column(Date)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
 
 
@@ -114,6 +120,8 @@ class Fixmedins(Base):
     ``opening_hours``: seven entries, Monday first, each ``[open_minute, close_minute]`` of local
     time or null (closed); a close past 1440 runs into the next day (``[1200, 1560]`` = 20:00 to
     02:00), ``[0, 1440]`` is 24 hours. ``cell`` is ``geo.cells.cell_of(lat, lng)``.
+    ``hosp_lv`` is a hospital's grade (医院等级) 1/2/3 = 一/二/三级, the 甲/乙/丙 step not kept;
+    null for a pharmacy or an ungraded hospital.
     """
 
     __tablename__ = "medicare_fixmedins"
@@ -132,6 +140,9 @@ class Fixmedins(Base):
     opening_hours: Mapped[list[Any]] = mapped_column(JSON)
     delivery_radius_m: Mapped[int] = mapped_column(Integer, default=0)  # 0: pick-up only
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    hosp_lv: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("hosp_lv BETWEEN 1 AND 3", name="hosp_lv_grade"),)
 
 
 class Drug(Base):

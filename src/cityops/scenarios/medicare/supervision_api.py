@@ -78,7 +78,8 @@ class RunOut(BaseModel):
 
 
 NOTES = [
-    "sex and age are not in medicare_insured: sex/age restrictions cannot hit",
+    "persons without gend/brdy are skipped by sex/age restrictions; hospitals without hosp_lv"
+    " by level restrictions",
     "no discharge table: 分解住院 (readmission) is not checked over the database",
 ]
 

@@ -2,10 +2,11 @@
 evaluator's columns, then ``clues.run_supervision``. Only compact numpy columns and interned
 codes stay in memory; each chunk's rows are dropped once converted.
 
-What the tables do not hold is left unknown, never guessed: ``medicare_insured`` has no sex or
-birth date (sex 0, age −1: no sex/age restriction can hit), ``medicare_fixmedins`` no hospital
-grade (hospitals count as 三级: no level restriction hits) and no chain flag (peers are grouped by
-pharmacy/hospital and district), and there is no discharge table (no 分解住院 check).
+Sex is the person's ``gend`` and age their age in whole years on the settlement's local date
+(from ``brdy``); a hospital's level is its ``hosp_lv``. What a row does not hold is left unknown,
+never guessed: no ``gend``/``brdy`` → sex 0 / age −1 (no sex/age restriction hits), a hospital
+without ``hosp_lv`` counts as 三级 (no level restriction hits). There is no chain flag (peers are
+grouped by pharmacy/hospital and district) and no discharge table (no 分解住院 check).
 """
 
 from __future__ import annotations
@@ -20,15 +21,22 @@ from sqlalchemy.orm import Session
 
 from cityops.errors import ValidationFailed
 from cityops.scenarios.medicare.clues import RunSummary, run_supervision
-from cityops.scenarios.medicare.models import FeeLine, Fixmedins, FixmedinsType, Order, Settlement
+from cityops.scenarios.medicare.models import (
+    FeeLine,
+    Fixmedins,
+    FixmedinsType,
+    InsuredPerson,
+    Order,
+    Settlement,
+)
 from cityops.scenarios.medicare.supervise import Institutions, Transactions
 from cityops.scenarios.medicare.supervision_rules import RuleSet
 
 CHUNK = 20_000
 MAX_DAYS = 366
-UNKNOWN_GRADE_LEVEL = 3  # no grade column: a hospital never fails a level restriction
+UNKNOWN_GRADE_LEVEL = 3  # no hosp_lv: the hospital never fails a level restriction
 _COLS = ("line_id", "setl", "psn", "inst", "item", "minute", "cnt", "amount", "acct_pay",
-         "insutype", "med_type", "refund_minute")  # fmt: skip
+         "insutype", "med_type", "refund_minute", "sex", "age")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,15 +79,35 @@ def _code(value: str) -> int:
     return int(value) if value.isdigit() else -1
 
 
+def _sex(gend: str | None) -> int:
+    return int(gend) if gend in ("1", "2") else 0
+
+
+def age_on(brdy: date | None, day: date) -> int:
+    """Whole years on ``day`` (−1 unknown); a 29 February birthday counts from 1 March."""
+    if brdy is None or brdy > day:
+        return -1
+    return day.year - brdy.year - ((day.month, day.day) < (brdy.month, brdy.day))
+
+
+def _level(pharmacy: bool, hosp_lv: int | None) -> int:
+    if pharmacy:
+        return 0
+    return hosp_lv if hosp_lv in (1, 2, 3) else UNKNOWN_GRADE_LEVEL
+
+
 def _institutions(session: Session) -> tuple[Institutions, dict[int, int]]:
     rows = session.execute(
-        select(Fixmedins.id, Fixmedins.fixmedins_code, Fixmedins.fixmedins_type, Fixmedins.admdvs)
+        select(Fixmedins.id, Fixmedins.fixmedins_code, Fixmedins.fixmedins_type, Fixmedins.admdvs,
+               Fixmedins.hosp_lv)
         .order_by(Fixmedins.id)
     ).all()  # fmt: skip
     pharmacy = [r.fixmedins_type == FixmedinsType.pharmacy for r in rows]
     inst = Institutions(
         codes=[r.fixmedins_code for r in rows],
-        level=np.array([0 if p else UNKNOWN_GRADE_LEVEL for p in pharmacy], dtype=np.int8),
+        level=np.array(
+            [_level(p, r.hosp_lv) for p, r in zip(pharmacy, rows, strict=True)], dtype=np.int8
+        ),
         district=[r.admdvs for r in rows],
         kind=["pharmacy" if p else "hospital" for p in pharmacy],
         capacity=np.full(len(rows), np.nan),
@@ -109,10 +137,11 @@ def load_transactions(
             FeeLine.trace_codes, Settlement.id.label("sid"), Settlement.setl_id,
             Settlement.psn_no, Settlement.insutype, Settlement.med_type,
             Settlement.medfee_sumamt, Settlement.acct_pay, Settlement.acct_mulaid_pay,
-            Settlement.setl_time, Order.fixmedins_id,
+            Settlement.setl_time, Order.fixmedins_id, InsuredPerson.gend, InsuredPerson.brdy,
         )
         .join(Settlement, Settlement.setl_id == FeeLine.setl_id)
         .join(Order, Order.id == Settlement.order_id)
+        .outerjoin(InsuredPerson, InsuredPerson.psn_no == Settlement.psn_no)
         .where(Settlement.orig_setl_id.is_(None), Settlement.setl_time >= p.start,
                Settlement.setl_time < p.end)
         .order_by(FeeLine.id)
@@ -126,12 +155,14 @@ def load_transactions(
         cols: dict[str, list[int]] = {k: [] for k in (*_COLS, "trace_row", "trace_code")}
         for i, r in enumerate(rows):
             total = r.medfee_sumamt or 1
+            local = r.setl_time.astimezone(tz)
             values = (
                 r.id, r.sid, persons.id(r.psn_no), inst_index[r.fixmedins_id],
                 items.id(r.hilist_code), _local_minute(r.setl_time, tz), r.cnt,
                 r.det_item_fee_sumamt,
                 (r.acct_pay + r.acct_mulaid_pay) * r.det_item_fee_sumamt // total,
                 _code(r.insutype), _code(r.med_type), refunds.get(r.setl_id, -1),
+                _sex(r.gend), age_on(r.brdy, local.date()),
             )  # fmt: skip
             for k, v in zip(_COLS, values, strict=True):
                 cols[k].append(v)
@@ -142,12 +173,11 @@ def load_transactions(
             parts[k].append(np.array(v, dtype=np.int64))
         last, row0 = rows[-1].id, row0 + len(rows)
     c = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in parts.items()}
-    n = len(c["line_id"])
     return Transactions(
         line_id=c["line_id"], setl=c["setl"], psn=c["psn"].astype(np.int32),
         inst=c["inst"].astype(np.int32), item=c["item"].astype(np.int32), minute=c["minute"],
         cnt=c["cnt"].astype(np.int32), amount=c["amount"], acct_pay=c["acct_pay"],
-        sex=np.zeros(n, np.int8), age=np.full(n, -1, np.int16),
+        sex=c["sex"].astype(np.int8), age=c["age"].astype(np.int16),
         insutype=c["insutype"].astype(np.int16), med_type=c["med_type"].astype(np.int16),
         refund_minute=c["refund_minute"], trace_row=c["trace_row"], trace_code=c["trace_code"],
         persons=persons.names(), items=items.names(), institutions=inst, traces=traces.names(),
