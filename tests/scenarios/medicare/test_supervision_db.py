@@ -16,7 +16,14 @@ from cityops.auth.models import Role
 from cityops.auth.service import create_user
 from cityops.cli import app
 from cityops.scenarios.medicare import supervision_load
-from cityops.scenarios.medicare.models import Clue, FeeLine, Settlement
+from cityops.scenarios.medicare.models import (
+    Clue,
+    FeeLine,
+    Fixmedins,
+    FixmedinsType,
+    Settlement,
+    Stock,
+)
 from tests import citykit
 from tests.api.conftest import Api, api  # noqa: F401
 from tests.scenarios.medicare import kit
@@ -113,7 +120,7 @@ def test_chunks_load_the_same_columns_and_unknowns_stay_unknown(api: Api) -> Non
     for name in ("line_id", "setl", "psn", "inst", "item", "minute", "amount", "acct_pay",
                  "refund_minute", "trace_row", "trace_code"):  # fmt: skip
         assert np.array_equal(getattr(small, name), getattr(whole, name)), name
-    assert len(whole) == 10 and (whole.sex == 0).all() and (whole.age == -1).all()
+    assert len(whole) == 10 and set(whole.sex.tolist()) == {1, 2} and (whole.age >= 9).all()
     assert (whole.refund_minute >= 0).sum() == 3 and set(whole.med_type.tolist()) == {41}
     # 09:00 in Chongqing is minute 540 of the local day
     assert int(whole.minute[0] % 1440) == 540 and refunded is not None
@@ -122,3 +129,56 @@ def test_chunks_load_the_same_columns_and_unknowns_stay_unknown(api: Api) -> Non
     assert (whole.acct_pay[whole.psn == lone] == 0).all()
     kid = whole.persons.index("KID")
     assert (whole.acct_pay[whole.psn == kid] == whole.amount[whole.psn == kid]).all()
+
+
+APALUTAMIDE = "XL02BBA999A001010100001"  # R-SEX-01: men only
+CHILD_SYRUP = "ZA04BAE0002010100001"  # R-AGE-01: 14 and under
+
+
+def test_sex_and_age_restrictions_hit_on_real_orders(api: Api) -> None:  # noqa: F811
+    """A woman buying a men-only drug and an adult buying a children's medicine are found from
+    the persons' gend/brdy; the man and the child buying the same are not."""
+    with api.ctx.sessions.begin() as s:
+        kit.build(s, stock_qty=50)
+        near = s.scalar(select(Fixmedins.id).where(Fixmedins.fixmedins_code == NEAR))
+        for code, name, form in ((APALUTAMIDE, "阿帕他胺片", "片剂"),
+                                 (CHILD_SYRUP, "儿童清肺口服液", "合剂")):  # fmt: skip
+            drug = kit._drug(code, name, "00001", "60mg", 10, False)
+            drug.kind, drug.dosage_form = ("patent" if code[0] == "Z" else "western"), form
+            s.add(drug)
+            s.flush()
+            s.add(Stock(fixmedins_id=near, drug_id=drug.id, pric=2000, qty=20))
+        s.add_all([  # hospitals: graded 一级, and one without a grade
+            Fixmedins(fixmedins_code=f"H5001070000{i}", fixmedins_name=f"医院{i}",
+                      fixmedins_type=FixmedinsType.hospital, admdvs="500107", lat=kit.LAT,
+                      lng=kit.LNG, cell=0, opening_hours=kit.ALL_DAY, hosp_lv=lv)
+            for i, lv in ((1, 1), (2, None))
+        ])  # fmt: skip
+    buys = {"LONE": APALUTAMIDE, "EMP": APALUTAMIDE, "RICH": CHILD_SYRUP, "KID": CHILD_SYRUP}
+    for psn, code in buys.items():
+        r = order(api, f"k-{psn}", psn_no=psn, lines=[{"hilist_code": code, "cnt": 1}])
+        assert r.status_code == 200, r.text
+    out = api.client.post(RUN, json=NOV, headers=api.headers("admin")).json()
+    assert out["by_rule"] == {"R-SEX-01": 1, "R-AGE-01": 1}, out
+    with api.ctx.sessions() as s:
+        clues = {c.rule_id: c for c in s.scalars(select(Clue))}
+        tz = api.ctx.settings.tz
+        p = supervision_load.period(date(2026, 11, 1), date(2026, 11, 30), tz)
+        t = supervision_load.load_transactions(session=s, p=p, tz=tz)
+    assert clues["R-SEX-01"].evidence["persons"] == ["LONE"]
+    assert clues["R-AGE-01"].evidence["persons"] == ["RICH"]
+    assert clues["R-SEX-01"].subject == NEAR
+    # KID (born 2016-11-30) is 9 on 2026-11-25; the hospitals' grades: 1, unknown → 三级
+    ages = {t.persons[int(p)]: int(a) for p, a in zip(t.psn, t.age, strict=True)}
+    sexes = {t.persons[int(p)]: int(x) for p, x in zip(t.psn, t.sex, strict=True)}
+    assert ages == {"LONE": 65, "EMP": 46, "RICH": 47, "KID": 9}
+    assert sexes == {"LONE": 2, "EMP": 1, "RICH": 1, "KID": 2}
+    assert t.institutions.level.tolist()[-2:] == [1, 3]
+
+
+def test_age_is_whole_years_on_the_day() -> None:
+    assert supervision_load.age_on(date(2016, 11, 30), date(2026, 11, 29)) == 9
+    assert supervision_load.age_on(date(2016, 11, 30), date(2026, 11, 30)) == 10
+    assert supervision_load.age_on(date(2000, 2, 29), date(2001, 2, 28)) == 0
+    assert supervision_load.age_on(date(2000, 2, 29), date(2001, 3, 1)) == 1
+    assert supervision_load.age_on(None, date(2026, 1, 1)) == -1
