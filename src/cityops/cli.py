@@ -159,6 +159,7 @@ def serve(
     from cityops.cases.scheduler import EscalationScheduler
     from cityops.cases.webhook import start_webhooks, stop_webhooks
     from cityops.runtime import build_context
+    from cityops.scenarios.medicare.price_schedule import DailyPriceCheck
     from cityops.scenarios.river.duty_service import DutyReminders
     from cityops.sensing.mqtt_runtime import start_mqtt
 
@@ -171,11 +172,13 @@ def serve(
     sched = EscalationScheduler(ctx)
     duty = DutyReminders(ctx)  # 巡河 overdue reminders
     purge = PersonalDataPurge(ctx)  # personal data past its retention
+    prices = DailyPriceCheck(ctx)  # 医药价格智治: the daily price check
     automation = start_automation(ctx) if scheduler else None  # rules on the sensing network
     if scheduler:
         sched.start()
         duty.start()
         purge.start()
+        prices.start()
     try:
         uvicorn.run(create_app(ctx), host=host, port=port, log_level="info")
     finally:
@@ -183,6 +186,7 @@ def serve(
             sched.stop()
             duty.stop()
             purge.stop()
+            prices.stop()
         mqtt.stop()
         stop_webhooks(ctx)
         if automation is not None:
@@ -209,6 +213,7 @@ def worker(
     from cityops.cases.retention import PersonalDataPurge
     from cityops.cases.scheduler import EscalationScheduler, run_once
     from cityops.runtime import build_context
+    from cityops.scenarios.medicare.price_schedule import DailyPriceCheck
     from cityops.scenarios.river.duty_service import DutyReminders
 
     settings = settings_for(database_url)
@@ -223,10 +228,12 @@ def worker(
     sched = EscalationScheduler(ctx, interval=interval)
     duty = DutyReminders(ctx)  # 巡河 overdue reminders
     purge = PersonalDataPurge(ctx)  # personal data past its retention
+    prices = DailyPriceCheck(ctx)  # 医药价格智治: the daily price check
     if scheduler:
         sched.start()
         duty.start()
         purge.start()
+        prices.start()
         console.print(f"escalation pass every {interval:g}s")
     try:
         if settings.bus_url.startswith(("nats://", "tls://")):
@@ -239,6 +246,7 @@ def worker(
             sched.stop()
             duty.stop()
             purge.stop()
+            prices.stop()
         ctx.bus.close()
     console.print("worker stopped")
 

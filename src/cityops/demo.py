@@ -26,6 +26,7 @@ from cityops.cases.runtime import get_rules
 from cityops.demo_medicare import Couriers, seed_medicare
 from cityops.demo_sensing import start_sensing
 from cityops.runtime import build_context
+from cityops.scenarios.medicare.price_schedule import DailyPriceCheck
 from cityops.scenarios.river.duty_service import DutyReminders
 from cityops.sensing.mqtt_runtime import start_mqtt
 from cityops.settings import Settings
@@ -152,6 +153,8 @@ def run_demo(
     duty.start()
     purge = PersonalDataPurge(ctx)  # personal data past its retention, likewise
     purge.start()
+    prices = DailyPriceCheck(ctx)  # 医药价格智治: the daily price check, likewise
+    prices.start()
     couriers = Couriers(ctx)  # 渝药易购 orders go out and arrive
     couriers.start()
     sensing = start_sensing(ctx, devices, console) if devices > 0 else None
@@ -175,6 +178,7 @@ def run_demo(
         worker.join(timeout=10)
         duty.stop()
         purge.stop()
+        prices.stop()
         couriers.stop()
         if sensing is not None:
             sensing.stop()

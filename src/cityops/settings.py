@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     medicare_price_min_peers: int = Field(default=3, ge=2)
     medicare_price_persist_days: int = Field(default=3, ge=1)
     medicare_price_case_category: str = "10911"
+    # The daily check runs by itself once per local day at or after this local time (HH:MM) in
+    # `serve`, `worker` and the demo; local default (nightly, before the offices open).
+    medicare_price_check_at: str = Field(default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # 基金监管在线 rule base (YAML, docs/medicare.md "Fund supervision"); unset = the shipped one.
     medicare_supervision_rules: Path | None = None
 
