@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 10:57:51.985358
+Create Date: 2026-11-26 11:14:11.932438
 """
 
 from __future__ import annotations
@@ -253,6 +253,10 @@ def upgrade() -> None:
         sa.Column("opening_hours", sa.JSON(), nullable=False),
         sa.Column("delivery_radius_m", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("hosp_lv", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "hosp_lv BETWEEN 1 AND 3", name=op.f("ck_medicare_fixmedins_hosp_lv_grade")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_fixmedins")),
         sa.UniqueConstraint("fixmedins_code", name=op.f("uq_medicare_fixmedins_fixmedins_code")),
     )
@@ -1042,6 +1046,8 @@ def upgrade() -> None:
         sa.Column("psn_name", sa.String(length=50), nullable=False),
         sa.Column("insutype", sa.String(length=6), nullable=False),
         sa.Column("insu_admdvs", sa.String(length=6), nullable=False),
+        sa.Column("gend", sa.String(length=1), nullable=True),
+        sa.Column("brdy", sa.Date(), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["app_user.id"], name=op.f("fk_medicare_insured_user_id_app_user")
