@@ -25,6 +25,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def model(catalogue: Catalogue, model_dir: Path) -> Classifier:
+    """Fitted in this module's own folder: an earlier test may have left one in the memo."""
+    forget()
     return load_or_train(catalogue, model_dir=model_dir)
 
 

@@ -91,6 +91,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         secret_key="e2e-secret-key-0123456789abcdef-xyz",
         web_dist=DIST,
         photo_dir=db.parent / "photos",
+        # Every browser test reports as the one demo resident from one IP; the limits themselves
+        # are tested in tests/api/test_limits.py.
+        rate_reports_burst=10_000,
+        rate_ip_reports_burst=10_000,
+        rate_photos_burst=10_000,
     )
     ctx = build_context(settings)
     seed_city(ctx=ctx, password=PASSWORD)

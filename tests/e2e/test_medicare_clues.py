@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from cityops.auth.models import Role
+from sqlalchemy import select
+
+from cityops.auth.models import Role, User
 from cityops.auth.service import create_user
 from cityops.geo.cells import cell_of
 from cityops.scenarios.medicare import clues
@@ -38,10 +40,11 @@ def _seed(site: Site) -> None:
             {**base, "rule_name": "单次超量购药", "max_cnt": 30}),
     ]  # fmt: skip
     with site.ctx.sessions.begin() as s:
-        create_user(
-            session=s, username="analyst", password=site.password, role=Role.insurance_analyst,
-            scope_code=None, display_name="医保分析员",
-        )  # fmt: skip
+        if s.execute(select(User).where(User.username == "analyst")).scalar_one_or_none() is None:
+            create_user(
+                session=s, username="analyst", password=site.password,
+                role=Role.insurance_analyst, scope_code=None, display_name="医保分析员",
+            )  # fmt: skip
         s.add(Fixmedins(
             fixmedins_code=SHOP, fixmedins_name="示例大药房", fixmedins_type=FixmedinsType.pharmacy,
             admdvs="500107", lat=spot["latitude"], lng=spot["longitude"],
