@@ -82,3 +82,25 @@ def test_analyst_sees_price_outliers_and_a_drg_trace(pages: Pages, market: Site)
     page.click("[data-test=drg-batch]")
     page.wait_for_selector("[data-test=cmi-row]")
     pages.shoot(page, "analyst-drg")
+
+
+def test_resident_binds_a_relative_and_cancels(pages: Pages, market: Site) -> None:
+    """家庭共济 on 我的订单: the relative paying for me is shown masked; binding her to my own
+    account checks 姓名 + 个人编号; the new binding can be cancelled."""
+    pages.console.allow(r"status of 422")  # the wrong name this test provokes
+    page = pages.open("resident", "/medicare/orders", mobile=True)
+    page.wait_for_selector("[data-test=binding]")
+    assert "李*英" in page.inner_text("[data-test=mulaid]")
+    page.fill("[data-test=bind-no]", "DEMO500103000002")
+    page.fill("[data-test=bind-name]", "李秀")
+    page.select_option("[data-test=bind-relation]", "parent")
+    page.click("[data-test=bind]")
+    page.wait_for_selector("[data-test=bind-note]:has-text('姓名与个人编号不符')")
+    page.fill("[data-test=bind-name]", "李秀英")
+    page.click("[data-test=bind]")
+    page.wait_for_selector("[data-test=unbind]")
+    assert page.locator("[data-test=binding]").count() == 2
+    pages.shoot(page, "resident-mulaid")
+    page.click("[data-test=unbind]")
+    page.wait_for_selector("[data-test=unbind]", state="detached")
+    assert page.locator("[data-test=binding]").count() == 1

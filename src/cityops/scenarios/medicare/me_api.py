@@ -1,6 +1,7 @@
 """渝药易购 for the logged-in resident (/api/v1/medicare/me): the insured persons this login may
 pay for, each with its balance and the relatives whose accounts are bound to it (家庭共济), and
-the orders of those persons, newest first.
+the orders of those persons, newest first; and the 家庭共济 bindings this login provides or
+benefits from, made and cancelled here by the provider (``mulaid``).
 
 A relative is someone else's personal data: the name is masked (李*英) and the 个人编号 shows
 only its last four characters; the balance of the relative's account is not shown.
@@ -13,8 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from cityops.api.deps import CurrentUser, SessionDep
+from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
+from cityops.scenarios.medicare import mulaid
+from cityops.scenarios.medicare.masking import mask_name, mask_no
 from cityops.scenarios.medicare.models import (
     Account,
     Fixmedins,
@@ -23,21 +26,9 @@ from cityops.scenarios.medicare.models import (
     Order,
     Settlement,
 )
+from cityops.scenarios.medicare.schemas import BindingIn, BindingList, BindingRead
 
 router = APIRouter(prefix="/medicare/me", tags=["medicare"])
-
-
-def mask_name(name: str) -> str:
-    """张三 → 张*, 李秀英 → 李*英."""
-    if len(name) <= 1:
-        return "*"
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
-
-
-def mask_no(no: str) -> str:
-    return "*" * max(len(no) - 4, 0) + no[-4:]
 
 
 @router.get("/persons")
@@ -56,7 +47,8 @@ def persons(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
         select(MutualAidBinding.beneficiary_psn_no, MutualAidBinding.relation,
                InsuredPerson.psn_no, InsuredPerson.psn_name)
         .join(InsuredPerson, InsuredPerson.psn_no == MutualAidBinding.provider_psn_no)
-        .where(MutualAidBinding.beneficiary_psn_no.in_(nos))
+        .where(MutualAidBinding.beneficiary_psn_no.in_(nos), MutualAidBinding.ended_at.is_(None))
+        .order_by(MutualAidBinding.bound_at, MutualAidBinding.id)
     ).all()  # fmt: skip
     return {
         "items": [
@@ -108,3 +100,30 @@ def my_orders(
             for o, name in rows
         ]
     }  # fmt: skip
+
+
+@router.get("/bindings", response_model=BindingList)
+def bindings(session: SessionDep, user: CurrentUser, include_ended: bool = False) -> BindingList:
+    """家庭共济 bindings I provide or benefit from; the other party masked."""
+    user.require_role(Role.resident)
+    return mulaid.list_bindings(session=session, user_id=user.user_id, include_ended=include_ended)
+
+
+@router.post("/bindings", response_model=BindingRead, status_code=201)
+def bind(body: BindingIn, ctx: Ctx, session: SessionDep, user: CurrentUser) -> BindingRead:
+    """Bind a close relative to my personal account (I am the provider)."""
+    user.require_role(Role.resident)
+    return mulaid.bind(
+        session=session, settings=ctx.settings, user_id=user.user_id, body=body,
+        now=ctx.clock.now(), actor=user.actor,
+    )  # fmt: skip
+
+
+@router.delete("/bindings/{binding_id}", response_model=BindingRead)
+def cancel(binding_id: int, ctx: Ctx, session: SessionDep, user: CurrentUser) -> BindingRead:
+    """Cancel a binding I provide; it ends now and stays in the history."""
+    user.require_role(Role.resident)
+    return mulaid.cancel(
+        session=session, user_id=user.user_id, binding_id=binding_id, now=ctx.clock.now(),
+        actor=user.actor,
+    )  # fmt: skip

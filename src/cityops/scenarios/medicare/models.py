@@ -29,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -96,7 +97,12 @@ class Account(Base):
 
 
 class MutualAidBinding(Base):
-    """家庭共济: the provider's account may pay for the beneficiary (a close relative)."""
+    """家庭共济: the provider's account may pay for the beneficiary (a close relative).
+
+    A cancelled binding keeps its row with ``ended_at`` set (settlements name the provider, so
+    the history stays readable); only one *active* binding per pair, which a partial unique index
+    enforces, so the pair may be bound again after a cancellation.
+    """
 
     __tablename__ = "medicare_mulaid_binding"
 
@@ -107,11 +113,16 @@ class MutualAidBinding(Base):
     )
     relation: Mapped[Relation] = mapped_column(Enum(Relation, native_enum=False, length=16))
     bound_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
     __table_args__ = (
-        UniqueConstraint("provider_psn_no", "beneficiary_psn_no"),
+        Index(
+            "uq_medicare_mulaid_binding_active_pair", "provider_psn_no", "beneficiary_psn_no",
+            unique=True, postgresql_where=text("ended_at IS NULL"),
+            sqlite_where=text("ended_at IS NULL"),
+        ),
         CheckConstraint("provider_psn_no <> beneficiary_psn_no", name="not_self"),
-    )
+    )  # fmt: skip
 
 
 class Fixmedins(Base):

@@ -93,7 +93,7 @@ def check_all(
     for provider, beneficiary, relation in session.execute(
         select(MutualAidBinding.provider_psn_no, MutualAidBinding.beneficiary_psn_no,
                MutualAidBinding.relation)
-        .where(MutualAidBinding.beneficiary_psn_no.in_(psns))
+        .where(MutualAidBinding.beneficiary_psn_no.in_(psns), MutualAidBinding.ended_at.is_(None))
         .order_by(MutualAidBinding.bound_at, MutualAidBinding.id)
     ).all():  # fmt: skip
         if str(relation) in allowed:

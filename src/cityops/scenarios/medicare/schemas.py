@@ -124,3 +124,33 @@ class OrderRead(BaseModel):
 
 class StatusIn(BaseModel):
     status: OrderStatus
+
+
+class BindingIn(BaseModel):
+    """家庭共济 binding by the provider: the relative's 个人编号 and name must match, as the
+    official apps check 姓名 + 证件号; ``provider_psn_no`` only when the login has several
+    职工 persons with an account."""
+
+    beneficiary_psn_no: str = Field(min_length=1, max_length=30)
+    beneficiary_name: str = Field(min_length=1, max_length=50)
+    relation: str = Field(min_length=1, max_length=16)
+    provider_psn_no: str | None = Field(default=None, max_length=30)
+
+
+class BindingRead(BaseModel):
+    """One binding as a login sees it: the other party masked unless also one of its persons."""
+
+    id: int
+    role: str  # provider / beneficiary: which side the login is on
+    provider_psn_no: str
+    provider_name: str
+    beneficiary_psn_no: str
+    beneficiary_name: str
+    relation: str
+    bound_at: datetime
+    ended_at: datetime | None
+    active: bool
+
+
+class BindingList(BaseModel):
+    items: list[BindingRead]
