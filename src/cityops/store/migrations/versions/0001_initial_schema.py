@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 11:14:11.932438
+Create Date: 2026-11-26 11:32:23.033231
 """
 
 from __future__ import annotations
@@ -1400,6 +1400,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("bound_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", cityops.store.base.UtcDateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "provider_psn_no <> beneficiary_psn_no",
             name=op.f("ck_medicare_mulaid_binding_not_self"),
@@ -1415,11 +1416,6 @@ def upgrade() -> None:
             name=op.f("fk_medicare_mulaid_binding_provider_psn_no_medicare_insured"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_mulaid_binding")),
-        sa.UniqueConstraint(
-            "provider_psn_no",
-            "beneficiary_psn_no",
-            name=op.f("uq_medicare_mulaid_binding_provider_psn_no"),
-        ),
     )
     with op.batch_alter_table("medicare_mulaid_binding", schema=None) as batch_op:
         batch_op.create_index(
@@ -1431,6 +1427,13 @@ def upgrade() -> None:
             batch_op.f("ix_medicare_mulaid_binding_provider_psn_no"),
             ["provider_psn_no"],
             unique=False,
+        )
+        batch_op.create_index(
+            "uq_medicare_mulaid_binding_active_pair",
+            ["provider_psn_no", "beneficiary_psn_no"],
+            unique=True,
+            postgresql_where=sa.text("ended_at IS NULL"),
+            sqlite_where=sa.text("ended_at IS NULL"),
         )
 
     op.create_table(
@@ -1938,6 +1941,11 @@ def downgrade() -> None:
 
     op.drop_table("medicare_order")
     with op.batch_alter_table("medicare_mulaid_binding", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_medicare_mulaid_binding_active_pair",
+            postgresql_where=sa.text("ended_at IS NULL"),
+            sqlite_where=sa.text("ended_at IS NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_medicare_mulaid_binding_provider_psn_no"))
         batch_op.drop_index(batch_op.f("ix_medicare_mulaid_binding_beneficiary_psn_no"))
 
