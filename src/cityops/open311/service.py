@@ -90,13 +90,11 @@ def services(rules: CaseRules) -> list[dict[str, Any]]:
 
 
 def _category(rules: CaseRules, code: str) -> Category:
-    try:
-        category = rules.catalogue.get(code)
-        if not category.internal:
-            return category
-        raise NotFound(code)
-    except NotFound:
-        raise NotFound(f"service_code {code} not found", code="unknown_service") from None
+    """The category behind a service code; an internal one (filed by staff only) is no service."""
+    category = rules.catalogue.get(code) if code in rules.catalogue else None
+    if category is None or category.internal:
+        raise NotFound(f"service_code {code} not found", code="unknown_service")
+    return category
 
 
 def definition(rules: CaseRules, code: str) -> dict[str, Any]:
