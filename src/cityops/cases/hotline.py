@@ -11,10 +11,10 @@ the ledger's order start there); the report row keeps the call time (来电时�
 ``reported_at``.
 
 Places: a row with coordinates (WGS84 or GCJ-02 as the mapping says) is placed by them. A row
-with only an address is placed at the representative point of the smallest jurisdiction
-(district, street or community) whose name the address contains — a simple longest-name match,
-refused when ambiguous; an address naming none of them is placed by intake's gazetteer (roads and
-landmarks, ``cases/gazetteer.py``) or refused (``location_required``). A row whose category is
+with only an address is placed by intake's gazetteer (``cases/gazetteer.py``: the most specific
+district, street, community, road or landmark the address names), refused as
+``ambiguous_address`` when that name is several places and the address does not say which, and
+refused as ``location_required`` when neither the address nor the description names a place. A row whose category is
 empty or not in the mapping is classified from its 诉求内容 by intake (``cases/classify.py``); an
 unsure guess waits in the 受理员 queue like every hotline report.
 
@@ -37,7 +37,8 @@ from sqlalchemy.orm import Session
 
 from cityops.api.context import AppContext, unit_of_work
 from cityops.auth.scope import machine
-from cityops.cases import intake
+from cityops.cases import intake, understand
+from cityops.cases.gazetteer import Place
 from cityops.cases.hotline_sheet import (
     Cell,
     HotlineMapping,
@@ -50,9 +51,6 @@ from cityops.cases.models import CaseReport, Channel
 from cityops.cases.rules import CaseRules
 from cityops.cases.schemas import CaseCreate, Point
 from cityops.errors import CityOpsError, ValidationFailed
-from cityops.geo.index import JurisdictionIndex
-from cityops.geo.models import Jurisdiction, Level
-from cityops.geo.service import current_filter
 
 ACTOR = "cli:hotline-import"
 BATCH = 200
@@ -62,66 +60,6 @@ _CALL_TIME = (
     .where(_REPORTS.c.external_ref == bindparam("ref"))
     .values(reported_at=bindparam("called"))
 )
-_DEPTH = {Level.district: 1, Level.street: 2, Level.community: 3}
-
-
-@dataclass(frozen=True, slots=True)
-class Place:
-    code: str
-    name: str
-    depth: int
-    lat: float
-    lng: float
-
-
-class Gazetteer:
-    """Jurisdiction names → their representative points (WGS84)."""
-
-    def __init__(self, places: Sequence[Place]) -> None:
-        self.places = [p for p in places if len(p.name) >= 2]
-
-    def find(self, address: str) -> Place | RowError:
-        """The smallest named area in ``address``; a RowError (row 0) when none or ambiguous."""
-        hits = [p for p in self.places if p.name in address]
-        if not hits:
-            return RowError(
-                0, None, "no_location", "the address names no district/street/community"
-            )
-        deepest = max(p.depth for p in hits)
-        best = [p for p in hits if p.depth == deepest]
-        longest = max(len(p.name) for p in best)
-        best = [p for p in best if len(p.name) == longest]
-        parents = [p.code for p in hits if p.depth < deepest]
-        if len(best) > 1 and parents:  # the same name in two streets: the address names which
-            best = [p for p in best if any(p.code.startswith(c) for c in parents)] or best
-        if len(best) > 1:
-            names = ", ".join(sorted(p.code for p in best))
-            return RowError(
-                0, None, "ambiguous_address", f"{best[0].name} is several areas ({names})"
-            )
-        return best[0]
-
-
-def load_gazetteer(session: Session) -> Gazetteer:
-    rows = session.execute(
-        select(
-            Jurisdiction.code,
-            Jurisdiction.name,
-            Jurisdiction.level,
-            Jurisdiction.center_lat,
-            Jurisdiction.center_lng,
-        ).where(
-            current_filter(),
-            Jurisdiction.level.in_(list(_DEPTH)),
-        )
-    ).all()
-    return Gazetteer(
-        [
-            Place(code, name, _DEPTH[Level(level)], lat, lng)
-            for code, name, level, lat, lng in rows
-            if lat is not None and lng is not None
-        ]
-    )
 
 
 @dataclass
@@ -143,42 +81,27 @@ def _check_mapping(mapping: HotlineMapping, rules: CaseRules) -> dict[str, str]:
     return {c.name: c.code for c in rules.catalogue.all()}
 
 
-_NUDGE = 1e-6  # degrees, about 0.1 m
-
-
-def _inside(index: JurisdictionIndex, place: Place) -> tuple[float, float]:
-    """The place's point, nudged off a boundary it lies on (a street's representative point can
-    sit on the line between two of its grids, which is in neither)."""
-    for dlat, dlng in (
-        (0, 0),
-        (_NUDGE, _NUDGE),
-        (-_NUDGE, -_NUDGE),
-        (_NUDGE, -_NUDGE),
-        (-_NUDGE, _NUDGE),
-    ):
-        lat, lng = place.lat + dlat, place.lng + dlng
-        found = index.locate(lng, lat)
-        if found is not None and (found.code or "").startswith(place.code):
-            return lat, lng
-    return place.lat, place.lng
+def _where(place: Place) -> str:
+    return place.community_code or place.street_code or place.district_code or place.name
 
 
 def _located(
-    mapping: HotlineMapping, gazetteer: Gazetteer, index: JurisdictionIndex, row: HotlineRow
+    mapping: HotlineMapping, rules: CaseRules, session: Session, row: HotlineRow
 ) -> CaseCreate | RowError:
     cols = mapping.columns
     if row.point is not None:
         crs = "GCJ-02" if mapping.crs == "gcj02" else "WGS84"
-        point = Point(lat=row.point[0], lng=row.point[1], crs=crs)
+        point: Point | None = Point(lat=row.point[0], lng=row.point[1], crs=crs)
     else:
         assert row.address is not None
-        place = gazetteer.find(row.address)
-        if isinstance(place, RowError) and place.code != "no_location":
-            return RowError(row.row, cols.address, place.code, place.message)
-        point = None  # no area named: intake looks for a road or landmark (gazetteer)
-        if isinstance(place, Place):
-            lat, lng = _inside(index, place)
-            point = Point(lat=lat, lng=lng)
+        match = understand.place_of(rules, session, row.address)
+        point = None  # nothing named in the address: intake still reads the description
+        if match is not None and match.candidates:
+            names = ", ".join(sorted({_where(p) for p in (match.place, *match.candidates)}))
+            message = f"{match.matched} is several places ({names})"
+            return RowError(row.row, cols.address, "ambiguous_address", message)
+        if match is not None:
+            point = Point(lat=match.place.lat, lng=match.place.lng)
     try:
         return CaseCreate(
             category=row.category,
@@ -233,31 +156,30 @@ def import_rows(
     seen: set[str] = set()
     ready: list[tuple[HotlineRow, CaseCreate]] = []
     with ctx.sessions() as session:
-        gazetteer = load_gazetteer(session)
-    for i, values in enumerate(rows):
-        if all(v is None or str(v).strip() == "" for v in values):
-            continue  # a blank line at the end of an export
-        out.rows += 1
-        parsed = parse_row(mapping, index, names, i + 2, list(values), now)
-        if isinstance(parsed, list):
-            out.errors += parsed
-            continue
-        if parsed.external_ref in seen:
-            out.errors.append(
-                RowError(
-                    parsed.row,
-                    mapping.columns.external_id,
-                    "duplicate_id",
-                    f"工单编号 {parsed.external_ref.split(':', 1)[1]} is repeated in the file",
+        for i, values in enumerate(rows):
+            if all(v is None or str(v).strip() == "" for v in values):
+                continue  # a blank line at the end of an export
+            out.rows += 1
+            parsed = parse_row(mapping, index, names, i + 2, list(values), now)
+            if isinstance(parsed, list):
+                out.errors += parsed
+                continue
+            if parsed.external_ref in seen:
+                out.errors.append(
+                    RowError(
+                        parsed.row,
+                        mapping.columns.external_id,
+                        "duplicate_id",
+                        f"工单编号 {parsed.external_ref.split(':', 1)[1]} is repeated in the file",
+                    )
                 )
-            )
-            continue
-        seen.add(parsed.external_ref)
-        data = _located(mapping, gazetteer, rules.index, parsed)
-        if isinstance(data, RowError):
-            out.errors.append(data)
-        else:
-            ready.append((parsed, data))
+                continue
+            seen.add(parsed.external_ref)
+            data = _located(mapping, rules, session, parsed)
+            if isinstance(data, RowError):
+                out.errors.append(data)
+            else:
+                ready.append((parsed, data))
     if progress is not None:
         progress(len(rows) - len(ready))  # refused and blank rows are done
     for start in range(0, len(ready), batch):
