@@ -156,6 +156,7 @@ def serve(
     from cityops.api.app import create_app
     from cityops.automation import start_automation
     from cityops.cases.retention import PersonalDataPurge
+    from cityops.cases.runtime import start_warm_up
     from cityops.cases.scheduler import EscalationScheduler
     from cityops.cases.webhook import start_webhooks, stop_webhooks
     from cityops.runtime import build_context
@@ -167,6 +168,7 @@ def serve(
         ctx = build_context(settings_for(database_url))
     except CityOpsError as exc:
         fail(exc.message)
+    start_warm_up(ctx)  # the classifier and gazetteer, before the first report needs them
     mqtt = start_mqtt(ctx)  # the MQTT door, when CITYOPS_MQTT_URL is set
     start_webhooks(ctx)  # status updates out, when CITYOPS_WEBHOOK_URLS is set
     sched = EscalationScheduler(ctx)

@@ -22,7 +22,7 @@ from cityops.bus.memory import Event
 from cityops.cases.escalation import run_escalations
 from cityops.cases.lifecycle import ACTION_NAMES_ZH
 from cityops.cases.retention import PersonalDataPurge
-from cityops.cases.runtime import get_rules
+from cityops.cases.runtime import get_rules, start_warm_up
 from cityops.demo_medicare import Couriers, seed_medicare
 from cityops.demo_sensing import start_sensing
 from cityops.runtime import build_context
@@ -124,6 +124,7 @@ def run_demo(
         medicare = seed_medicare(ctx=ctx, password=password, at=ctx.clock.now())
     if medicare:
         console.print(f"seeded: {medicare}")
+    start_warm_up(ctx)  # the first resident report should not wait for the model to train
     port = port or _free_port(host)
     url = f"http://{host}:{port}"
     server = uvicorn.Server(

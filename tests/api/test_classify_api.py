@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from cityops.cases import understand
 from cityops.cases.models import Case, CaseStatus
+from cityops.cases.runtime import KEY as RULES_KEY
+from cityops.cases.runtime import start_warm_up
 from cityops.geo.coords import wgs84_to_gcj02
 from tests.api.conftest import Api
 from tests.citykit import X0, Y0
@@ -141,3 +144,18 @@ def test_an_open311_request_with_only_an_address_and_no_service_code(api: Api) -
         case = s.execute(select(Case)).scalar_one()
         assert case.community_code == "500107001001" and case.category_code == "06010"
         assert case.status is CaseStatus.reported
+
+
+def test_the_warm_up_readies_the_classifier_and_gazetteer_before_the_first_report(
+    api: Api,
+) -> None:
+    assert RULES_KEY not in api.ctx.extras  # nothing loaded yet: the first report would wait
+    start_warm_up(api.ctx).join(timeout=120)
+    rules = api.ctx.extras[RULES_KEY]
+    assert isinstance(rules.extras[understand.CLASSIFIER_KEY], understand.Classifier)
+    assert rules.extras[understand.GAZETTEER_KEY].find("社区2门口") is not None
+    r = api.client.post(
+        "/api/v1/classify", headers=api.headers("resident"), json={"text": "社区2门口好多垃圾"}
+    )
+    assert r.status_code == 200 and r.json()["suggestions"][0]["category"] == "06010"
+    assert api.ctx.extras[RULES_KEY] is rules  # the request used what the warm-up built

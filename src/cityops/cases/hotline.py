@@ -14,9 +14,9 @@ Places: a row with coordinates (WGS84 or GCJ-02 as the mapping says) is placed b
 with only an address is placed by intake's gazetteer (``cases/gazetteer.py``: the most specific
 district, street, community, road or landmark the address names), refused as
 ``ambiguous_address`` when that name is several places and the address does not say which, and
-refused as ``location_required`` when neither the address nor the description names a place. A row whose category is
-empty or not in the mapping is classified from its 诉求内容 by intake (``cases/classify.py``); an
-unsure guess waits in the 受理员 queue like every hotline report.
+refused as ``location_required`` when neither the address nor the description names a place.
+A row whose category is empty or not in the mapping is classified from its 诉求内容 by intake
+(``cases/classify.py``); an unsure guess waits in the 受理员 queue like every hotline report.
 
 Caller name, phone and (if mapped) ID number are stored as any channel's reporter data:
 encrypted, masked on reads for those without the right, erased after the retention period

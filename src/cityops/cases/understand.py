@@ -8,6 +8,7 @@ per process and kept in ``rules.extras`` (dropped with the rules when the map ch
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -23,6 +24,7 @@ from cityops.errors import CityOpsError, NotFound, ValidationFailed
 
 CLASSIFIER_KEY = "classifier"
 GAZETTEER_KEY = "gazetteer"
+_building = threading.Lock()  # one training per process, however many requests ask at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +53,17 @@ class Guess:
 def classifier(rules: CaseRules) -> Classifier:
     """The process's classifier (trained or unpickled on first use)."""
     model = rules.extras.get(CLASSIFIER_KEY)
-    if not isinstance(model, Classifier):
-        model = load_or_train(
-            rules.catalogue,
-            model_dir=rules.settings.classify_model_dir,
-            corpus_dir=rules.settings.corpus_dir,
-        )
-        rules.extras[CLASSIFIER_KEY] = model
+    if isinstance(model, Classifier):
+        return model
+    with _building:
+        model = rules.extras.get(CLASSIFIER_KEY)
+        if not isinstance(model, Classifier):
+            model = load_or_train(
+                rules.catalogue,
+                model_dir=rules.settings.classify_model_dir,
+                corpus_dir=rules.settings.corpus_dir,
+            )
+            rules.extras[CLASSIFIER_KEY] = model
     return model
 
 
@@ -94,9 +100,13 @@ def guesses_for(rules: CaseRules, items: Sequence[CaseCreate]) -> list[Guess | C
 def gazetteer(rules: CaseRules, session: Session) -> gaz.Gazetteer:
     """The process's gazetteer over the current map and the shipped landmarks."""
     found = rules.extras.get(GAZETTEER_KEY)
-    if not isinstance(found, gaz.Gazetteer):
-        found = gaz.load(session)
-        rules.extras[GAZETTEER_KEY] = found
+    if isinstance(found, gaz.Gazetteer):
+        return found
+    with _building:
+        found = rules.extras.get(GAZETTEER_KEY)
+        if not isinstance(found, gaz.Gazetteer):
+            found = gaz.load(session)
+            rules.extras[GAZETTEER_KEY] = found
     return found
 
 
