@@ -111,3 +111,12 @@ def test_an_analyst_filters_opens_a_case_and_dismisses(pages: Pages) -> None:
     page.click("[data-test=clue-filters] button[type=submit]")
     _wait_rows(page, ["R-FREQ-01"])
     pages.shoot(page, "dismissed")
+
+    # A run goes to the background; the page asks after it and reports what it read.
+    page.click("[data-test=clues-run] button[type=submit]")
+    page.wait_for_function(
+        "() => /读取 \\d+ 条明细/.test("
+        "document.querySelector('[data-test=run-result]')?.innerText || '')",
+        timeout=60_000,
+    )
+    assert page.is_enabled("[data-test=clues-run] button[type=submit]")

@@ -5,6 +5,7 @@ runs (over HTTP or the CLI), and loads the same columns whatever the chunk size.
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -24,13 +25,33 @@ from cityops.scenarios.medicare.models import (
     Settlement,
     Stock,
 )
+from cityops.scenarios.medicare.supervision_jobs import SupervisionJob, jobs_of
 from tests import citykit
 from tests.api.conftest import Api, api  # noqa: F401
 from tests.scenarios.medicare import kit
 from tests.scenarios.medicare.test_orders import NEAR, order, refund
 
 RUN = "/api/v1/medicare/supervision/run"
+RUNS = "/api/v1/medicare/supervision/runs"
 NOV = {"from": "2026-11-01", "to": "2026-11-30"}
+
+
+def supervise(api: Api, body: dict[str, str]) -> dict[str, Any]:  # noqa: F811
+    """Start a run as the analyst's page does and wait for its job to finish."""
+    r = api.client.post(RUN, json=body, headers=api.headers("admin"))
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["status"] == "running" and job["result"] is None
+    for _ in range(600):
+        got = api.client.get(f"{RUNS}/{job['id']}", headers=api.headers("admin"))
+        assert got.status_code == 200, got.text
+        job = got.json()
+        if job["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert job["status"] == "done" and job["error"] is None, job
+    assert job["finished_at"] is not None
+    return dict(job["result"])
 
 
 def _plant(api: Api) -> dict[str, Any]:  # noqa: F811
@@ -61,9 +82,7 @@ def _plant(api: Api) -> dict[str, Any]:  # noqa: F811
 
 def test_a_run_over_the_orders_finds_the_planted_cases_once(api: Api) -> None:  # noqa: F811
     planted = _plant(api)
-    r = api.client.post(RUN, json=NOV, headers=api.headers("admin"))
-    assert r.status_code == 200, r.text
-    out = r.json()
+    out = supervise(api, NOV)
     assert (out["from"], out["to"], out["lines"]) == ("2026-11-01", "2026-11-30", 10)
     assert out["by_rule"] == {"R-FREQ-01": 1, "R-REFD-01": 1, "R-TRC-01": 1}
     assert out["created"] == 3 and out["rule_errors"] == [] and len(out["notes"]) == 2
@@ -80,7 +99,7 @@ def test_a_run_over_the_orders_finds_the_planted_cases_once(api: Api) -> None:  
         ("R-REFD-01", "pharmacy", NEAR, "2026-11", "500107"),
         ("R-TRC-01", "pharmacy", NEAR, "2026-11", "500107"),
     }
-    again = api.client.post(RUN, json=NOV, headers=api.headers("admin")).json()
+    again = supervise(api, NOV)
     assert (again["hits"], again["created"]) == (3, 0)
     # The CLI is the same run: nothing new either, and the table names the rules.
     url = api.ctx.engine.url.render_as_string(hide_password=False)
@@ -90,7 +109,7 @@ def test_a_run_over_the_orders_finds_the_planted_cases_once(api: Api) -> None:  
     assert "10 fee lines" in cli.output and "R-TRC-01" in cli.output
     assert "3 hits: 0 new clues" in cli.output
     # December alone: one line, no clue; the default period is this month up to today.
-    dec = api.client.post(RUN, json={}, headers=api.headers("admin")).json()
+    dec = supervise(api, {})
     assert (dec["from"], dec["to"], dec["lines"], dec["hits"]) == ("2026-12-01", "2026-12-01",
                                                                   1, 0)  # fmt: skip
 
@@ -107,6 +126,25 @@ def test_who_may_run_and_bad_periods(api: Api) -> None:  # noqa: F811
     assert nope.status_code == 422
     cli = CliRunner().invoke(app, ["medicare", "supervise", "--from", "2026-13-01"])
     assert cli.exit_code == 2 and "--from/--to" in cli.output
+
+
+def test_one_run_at_a_time_and_the_job_list(api: Api) -> None:  # noqa: F811
+    _plant(api)
+    first = supervise(api, NOV)
+    assert first["created"] == 3
+    jobs = jobs_of(api.ctx)
+    period = supervision_load.period(date(2026, 11, 1), date(2026, 11, 2), api.ctx.settings.tz)
+    stuck = SupervisionJob("a-long-month", period, api.ctx.clock.now())  # still running
+    jobs._jobs[stuck.id] = stuck
+    r = api.client.post(RUN, json=NOV, headers=api.headers("admin"))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "supervision_running"
+    assert stuck.id in r.json()["error"]["message"]
+    listed = api.client.get(RUNS, headers=api.headers("admin")).json()
+    assert [j["id"] for j in listed] == [stuck.id, listed[1]["id"]]
+    assert listed[1]["result"]["created"] == 3
+    missing = api.client.get(f"{RUNS}/nope", headers=api.headers("admin"))
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "run_not_found"
+    assert api.client.get(RUNS, headers=api.headers("someone")).status_code == 403
 
 
 def test_chunks_load_the_same_columns_and_unknowns_stay_unknown(api: Api) -> None:  # noqa: F811
@@ -158,7 +196,7 @@ def test_sex_and_age_restrictions_hit_on_real_orders(api: Api) -> None:  # noqa:
     for psn, code in buys.items():
         r = order(api, f"k-{psn}", psn_no=psn, lines=[{"hilist_code": code, "cnt": 1}])
         assert r.status_code == 200, r.text
-    out = api.client.post(RUN, json=NOV, headers=api.headers("admin")).json()
+    out = supervise(api, NOV)
     assert out["by_rule"] == {"R-SEX-01": 1, "R-AGE-01": 1}, out
     with api.ctx.sessions() as s:
         clues = {c.rule_id: c for c in s.scalars(select(Clue))}

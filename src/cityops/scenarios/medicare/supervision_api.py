@@ -9,16 +9,15 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
 
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
 from cityops.cases.privacy import mask_id_number
 from cityops.cases.runtime import get_rules
-from cityops.errors import Conflict
+from cityops.errors import NotFound
 from cityops.scenarios.medicare import clues, supervision_load
 from cityops.scenarios.medicare.models import Clue, ClueStatus
-from cityops.scenarios.medicare.supervision_rules import SHIPPED, load_rules
+from cityops.scenarios.medicare.supervision_jobs import KEEP, SupervisionJob, jobs_of
 
 router = APIRouter(prefix="/medicare", tags=["medicare"])
 
@@ -98,27 +97,64 @@ def _read(c: Clue) -> ClueRead:
     )  # fmt: skip
 
 
-@router.post("/supervision/run", response_model=RunOut)
-def run(body: RunIn, ctx: Ctx, session: SessionDep, user: CurrentUser) -> RunOut:
-    """基金监管 over the settlements of a period; clues are stored once per rule, subject and
-    month, so running again adds only what is new."""
-    user.require_role(*ANALYSTS)
-    tz, now = ctx.settings.tz, ctx.clock.now()
-    today = now.astimezone(tz).date()
-    first, last = body.from_ or (body.to or today).replace(day=1), body.to or today
-    p = supervision_load.period(first, last, tz)
-    rules = load_rules(ctx.settings.medicare_supervision_rules or SHIPPED)
-    try:
-        done = supervision_load.supervise_database(session=session, rules=rules, p=p, tz=tz,
-                                                   at=now)  # fmt: skip
-    except IntegrityError:
-        raise Conflict("another supervision run is storing clues; try again",
-                       code="supervision_running") from None  # fmt: skip
-    s = done.summary
-    return RunOut(
-        from_=p.first, to=p.last, lines=done.lines, hits=s.hits, created=s.created,
-        refreshed=s.refreshed, by_rule=s.by_rule, rule_errors=list(s.rule_errors), notes=NOTES,
+class RunJob(BaseModel):
+    """A supervision run in the background: ``result`` once done, ``error`` if it failed."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    status: str
+    from_: date = Field(alias="from")
+    to: date
+    started_at: datetime
+    finished_at: datetime | None
+    result: RunOut | None
+    error: str | None
+
+
+def _job(job: SupervisionJob) -> RunJob:
+    p, result = job.period, None
+    if job.run is not None:
+        s = job.run.summary
+        result = RunOut(
+            from_=p.first, to=p.last, lines=job.run.lines, hits=s.hits, created=s.created,
+            refreshed=s.refreshed, by_rule=s.by_rule, rule_errors=list(s.rule_errors),
+            notes=NOTES,
+        )  # fmt: skip
+    return RunJob(
+        id=job.id, status=job.status, from_=p.first, to=p.last, started_at=job.started_at,
+        finished_at=job.finished_at, result=result, error=job.error,
     )  # fmt: skip
+
+
+@router.post("/supervision/run", response_model=RunJob, status_code=202)
+def run(body: RunIn, ctx: Ctx, user: CurrentUser) -> RunJob:
+    """Start 基金监管 over the settlements of a period in the background (poll
+    ``/supervision/runs/{id}``); clues are stored once per rule, subject and month, so running
+    again adds only what is new."""
+    user.require_role(*ANALYSTS)
+    today = ctx.clock.now().astimezone(ctx.settings.tz).date()
+    first, last = body.from_ or (body.to or today).replace(day=1), body.to or today
+    p = supervision_load.period(first, last, ctx.settings.tz)
+    return _job(jobs_of(ctx).start(p=p))
+
+
+@router.get("/supervision/runs", response_model=list[RunJob])
+def list_runs(
+    ctx: Ctx, user: CurrentUser, limit: int = Query(default=5, ge=1, le=KEEP)
+) -> list[RunJob]:
+    """This server's latest runs, newest first (forgotten on restart)."""
+    user.require_role(*ANALYSTS)
+    return [_job(j) for j in jobs_of(ctx).latest(limit)]
+
+
+@router.get("/supervision/runs/{job_id}", response_model=RunJob)
+def get_run(job_id: str, ctx: Ctx, user: CurrentUser) -> RunJob:
+    user.require_role(*ANALYSTS)
+    job = jobs_of(ctx).get(job_id)
+    if job is None:
+        raise NotFound("no such supervision run on this server", code="run_not_found")
+    return _job(job)
 
 
 @router.get("/clues", response_model=CluePage)

@@ -61,6 +61,8 @@ const zh = {
     to: '止',
     go: '运行',
     done: '读取 {lines} 条明细，命中 {hits}，新增线索 {created}',
+    running: '后台运行中…',
+    failed: '运行失败：{error}',
   },
 }
 
@@ -118,6 +120,8 @@ const en = {
     to: 'To',
     go: 'Run',
     done: '{lines} lines read, {hits} hits, {created} new clues',
+    running: 'Running in the background…',
+    failed: 'The run failed: {error}',
   },
 }
 
