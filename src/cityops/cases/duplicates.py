@@ -12,11 +12,12 @@ filed yet (是同一个问题吗？).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVarTuple
 
-from sqlalchemy import BigInteger, ColumnElement, String, bindparam, func, select, tuple_
+from sqlalchemy import BigInteger, Select, String, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from cityops.errors import NotFound
 from cityops.geo.cells import cells_around
 
 _OPEN = sorted(OPEN_STATES)
+Ts = TypeVarTuple("Ts")
 
 
 class Report(Protocol):
@@ -48,16 +50,21 @@ def _near(a: Report, lat: float, lng: float, radius: float) -> bool:
     return haversine_m(a.lat, a.lng, lat, lng) <= radius
 
 
-def _among(session: Session, pairs: list[tuple[str, int]]) -> ColumnElement[bool]:
-    """``(category, cell) IN pairs``; on PostgreSQL as two arrays, so the statement stays one
-    short text the server plans once, instead of a list of hundreds of literals to parse."""
-    key = tuple_(Case.category_code, Case.geo_cell)
+def _among(session: Session, stmt: Select[*Ts], pairs: list[tuple[str, int]]) -> Select[*Ts]:
+    """``stmt`` narrowed to cases whose (category, cell) is one of ``pairs``, given as one bound
+    value: two arrays on PostgreSQL (``unnest``), a JSON text joined on SQLite (``json_each``;
+    SQLite probes the index for each pair only as a join, not as ``IN (subquery)``). The
+    statement stays one short text whatever the batch, compiled once; an ``IN`` list of
+    hundreds of literal pairs cost more to render in Python than the database took to answer."""
     if session.get_bind().dialect.name != "postgresql":
-        return key.in_(pairs)
+        given = func.json_each(bindparam("pairs", json.dumps(pairs))).table_valued("value")
+        cat, cell = (func.json_extract(given.c.value, f"$[{i}]") for i in (0, 1))
+        return stmt.join(given, (Case.category_code == cat) & (Case.geo_cell == cell))
     cats = bindparam("cats", [c for c, _ in pairs], type_=ARRAY(String))
     cells = bindparam("cells", [g for _, g in pairs], type_=ARRAY(BigInteger))
-    given = func.unnest(cats, cells).table_valued("cat", "cell").render_derived()
-    return key.in_(select(given.c.cat, given.c.cell))
+    found = func.unnest(cats, cells).table_valued("cat", "cell").render_derived()
+    key = tuple_(Case.category_code, Case.geo_cell)
+    return stmt.where(key.in_(select(found.c.cat, found.c.cell)))
 
 
 def limits(rules: CaseRules, category_code: str) -> tuple[float, float]:
@@ -88,16 +95,11 @@ def _open_around(
             for c in cells_around(it.lat, it.lng, radius)
         }
     )
-    rows = session.execute(
-        select(Case.id, Case.category_code, Case.geo_cell, Case.lat, Case.lng, Case.reported_at)
-        .where(
-            _among(session, pairs),
-            Case.reported_at >= since,
-            Case.reported_at <= at,
-            Case.status.in_(_OPEN),
-        )
-        .order_by(Case.reported_at)
+    columns = (Case.id, Case.category_code, Case.geo_cell, Case.lat, Case.lng, Case.reported_at)
+    stmt = select(*columns).where(
+        Case.reported_at >= since, Case.reported_at <= at, Case.status.in_(_OPEN)
     )
+    rows = session.execute(_among(session, stmt, pairs).order_by(Case.reported_at))
     found: dict[tuple[str, int], list[Row]] = {}
     for case_id, cat, cell, lat, lng, reported_at in rows:
         if cell is None:

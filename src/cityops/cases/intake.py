@@ -34,7 +34,7 @@ from cityops.errors import CityOpsError, ValidationFailed
 from cityops.geo.cells import cell_of
 from cityops.ledger import service as ledger
 from cityops.registry.models import Staff
-from cityops.store.bulk import insert_new
+from cityops.store.bulk import insert_new, new_row
 
 AUTO_ACTOR = "system:auto-filing"
 DISPATCH_ACTOR = "system:auto-dispatch"
@@ -56,6 +56,7 @@ MAX_BATCH = 500
 
 _CASES = cast(Table, Case.__table__)
 _STAFF = cast(Table, Staff.__table__)
+_INSERT_REPORTS = insert(cast(Table, CaseReport.__table__))
 _LINK = (
     update(_CASES)
     .where(_CASES.c.id == bindparam("cid"))
@@ -94,42 +95,45 @@ def _meets_filing_criteria(it: Item) -> bool:
 def _new_case(rules: CaseRules, it: Item, actor: Principal, at: datetime) -> Case:
     data, place = it.data, it.place
     assert place is not None and place.district_code and place.street_code
-    return Case(
-        kind=it.category.kind,
-        category_code=it.category.code,
-        major_code=it.category.code[:2],
-        catalogue_version=rules.catalogue.version,
-        title=(data.title or it.category.name)[:120],
-        description=data.description,
-        channel=data.channel,
-        status=CaseStatus.reported,
-        lat=it.lat,
-        geo_cell=cell_of(it.lat, it.lng),
-        lng=it.lng,
-        address=data.address or understand.place_words(it.located),
-        district_code=place.district_code,
-        street_code=place.street_code,
-        community_code=place.community_code,
-        grid_code=place.grid_code,
-        component_ident=data.component_ident,
-        reporter_user_id=actor.user_id or None,
-        reporter_staff_id=actor.staff_id if data.channel in STAFF_CHANNELS else None,
-        reporter_name=data.reporter_name,
-        reporter_phone=data.reporter_phone,
-        reporter_id_number=data.reporter_id_number,
-        reported_at=at,
-        updated_at=at,
-        photos=json.dumps(data.photos) if data.photos else None,
-        report_count=1,
-        extension_count=0,
-        rework_count=0,
-        return_count=0,
-        escalation_level=0,
-        near_overdue_warned=False,
-        self_handled=False,
-        auto_filed=False,
-        needs_review=it.needs_review,
-        classification=understand.how_found(it.guess, it.located),
+    return new_row(
+        Case,
+        dict(
+            kind=it.category.kind,
+            category_code=it.category.code,
+            major_code=it.category.code[:2],
+            catalogue_version=rules.catalogue.version,
+            title=(data.title or it.category.name)[:120],
+            description=data.description,
+            channel=data.channel,
+            status=CaseStatus.reported,
+            lat=it.lat,
+            geo_cell=cell_of(it.lat, it.lng),
+            lng=it.lng,
+            address=data.address or understand.place_words(it.located),
+            district_code=place.district_code,
+            street_code=place.street_code,
+            community_code=place.community_code,
+            grid_code=place.grid_code,
+            component_ident=data.component_ident,
+            reporter_user_id=actor.user_id or None,
+            reporter_staff_id=actor.staff_id if data.channel in STAFF_CHANNELS else None,
+            reporter_name=data.reporter_name,
+            reporter_phone=data.reporter_phone,
+            reporter_id_number=data.reporter_id_number,
+            reported_at=at,
+            updated_at=at,
+            photos=json.dumps(data.photos) if data.photos else None,
+            report_count=1,
+            extension_count=0,
+            rework_count=0,
+            return_count=0,
+            escalation_level=0,
+            near_overdue_warned=False,
+            self_handled=False,
+            auto_filed=False,
+            needs_review=it.needs_review,
+            classification=understand.how_found(it.guess, it.located),
+        ),
     )
 
 
@@ -302,7 +306,7 @@ def _write(session: Session, good: list[Item], actor: Principal, at: datetime) -
             facts.append(step[0])
             events.append((action, step[1]))
     if reports:  # an empty list would insert one row of defaults
-        session.execute(insert(CaseReport), reports)
+        session.execute(_INSERT_REPORTS, reports)
     if holds:
         session.execute(_HOLD, [{"sid": sid, "n": n} for sid, n in holds.items()])
     ledger.append_many(session=session, at=at, facts=facts)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from cityops.clock import as_utc
@@ -59,7 +59,7 @@ class Fact:
     payload: dict[str, Any]
 
 
-_INSERT = insert(LedgerEntry)
+_INSERT = insert(cast(Table, LedgerEntry.__table__))  # Core: no ORM bulk bookkeeping
 _MOVE_HEAD = update(LedgerHead).where(LedgerHead.id == 1)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 11:32:23.033231
+Create Date: 2026-11-26 12:47:16.501581
 """
 
 from __future__ import annotations
@@ -984,7 +984,11 @@ def upgrade() -> None:
             "ix_case_department_status", ["department_id", "status"], unique=False
         )
         batch_op.create_index(
-            "ix_case_district_closed", ["district_code", "closed_at", "street_code"], unique=False
+            "ix_case_district_closed",
+            ["district_code", "closed_at", "street_code"],
+            unique=False,
+            sqlite_where=sa.text("closed_at IS NOT NULL"),
+            postgresql_where=sa.text("closed_at IS NOT NULL"),
         )
         batch_op.create_index(
             "ix_case_district_dispatched",
@@ -1026,12 +1030,22 @@ def upgrade() -> None:
         batch_op.create_index("ix_case_grid", ["grid_code"], unique=False)
         batch_op.create_index("ix_case_next_check", ["next_check_at"], unique=False)
         batch_op.create_index("ix_case_reported", ["reported_at", "id"], unique=False)
-        batch_op.create_index("ix_case_reporter", ["reporter_user_id"], unique=False)
+        batch_op.create_index(
+            "ix_case_reporter",
+            ["reporter_user_id"],
+            unique=False,
+            sqlite_where=sa.text("reporter_user_id IS NOT NULL"),
+            postgresql_where=sa.text("reporter_user_id IS NOT NULL"),
+        )
         batch_op.create_index(
             "ix_case_retention", ["personal_data_erased_at", "status", "closed_at"], unique=False
         )
         batch_op.create_index(
-            "ix_case_review", ["needs_review", "status", "reported_at"], unique=False
+            "ix_case_review",
+            ["needs_review", "status", "reported_at"],
+            unique=False,
+            sqlite_where=sa.text("needs_review IS 1"),
+            postgresql_where=sa.text("needs_review IS true"),
         )
         batch_op.create_index("ix_case_status_reported", ["status", "reported_at"], unique=False)
         batch_op.create_index(
@@ -2009,16 +2023,28 @@ def downgrade() -> None:
         batch_op.drop_index("ix_case_worker_status")
         batch_op.drop_index("ix_case_street_status_reported")
         batch_op.drop_index("ix_case_status_reported")
-        batch_op.drop_index("ix_case_review")
+        batch_op.drop_index(
+            "ix_case_review",
+            sqlite_where=sa.text("needs_review IS 1"),
+            postgresql_where=sa.text("needs_review IS true"),
+        )
         batch_op.drop_index("ix_case_retention")
-        batch_op.drop_index("ix_case_reporter")
+        batch_op.drop_index(
+            "ix_case_reporter",
+            sqlite_where=sa.text("reporter_user_id IS NOT NULL"),
+            postgresql_where=sa.text("reporter_user_id IS NOT NULL"),
+        )
         batch_op.drop_index("ix_case_reported")
         batch_op.drop_index("ix_case_next_check")
         batch_op.drop_index("ix_case_grid")
         batch_op.drop_index("ix_case_district_reported")
         batch_op.drop_index("ix_case_district_filed")
         batch_op.drop_index("ix_case_district_dispatched")
-        batch_op.drop_index("ix_case_district_closed")
+        batch_op.drop_index(
+            "ix_case_district_closed",
+            sqlite_where=sa.text("closed_at IS NOT NULL"),
+            postgresql_where=sa.text("closed_at IS NOT NULL"),
+        )
         batch_op.drop_index("ix_case_department_status")
         batch_op.drop_index("ix_case_community_status")
         batch_op.drop_index("ix_case_community_reported")
