@@ -27,6 +27,8 @@ SCOPE_LENGTH: dict[Role, int] = {
     Role.field_worker: 9,
     Role.inspector: 9,
 }
+# Roles that work city-wide without a scope, or over one district with one (区县医保局).
+OPTIONAL_SCOPE_LENGTH: dict[Role, int] = {Role.insurance_analyst: 6}
 
 # Checked against when the username is unknown, so a miss costs as much time as a wrong password.
 _DUMMY_HASH = hash_password("not-a-real-password")
@@ -44,8 +46,10 @@ def validate_scope(role: Role, scope_code: str | None) -> str | None:
     if scope_code is not None and not scope_code.isdigit():
         raise ValidationFailed(f"scope {scope_code!r} is not a jurisdiction code", code="bad_scope")
     needed = SCOPE_LENGTH.get(role)
-    if needed is None:  # city_admin: city-wide, a scope is optional
-        return scope_code or None
+    if needed is None:  # city_admin, a city analyst: city-wide; a district analyst: 6 digits
+        needed = OPTIONAL_SCOPE_LENGTH.get(role)
+        if scope_code is None or needed is None:
+            return scope_code
     if not scope_code:
         raise ValidationFailed(
             f"role {role.value} needs a jurisdiction scope", code="scope_required"

@@ -2,7 +2,8 @@
 the reference prices and the district median, rankings, the price map, a row's price history,
 the daily check run on demand, and setting a pharmacy's price.
 
-Reads and the check are for the insurance bureau's analysts (医保分析员) and the city admin.
+Reads and the check are for the insurance bureau's analysts (医保分析员) and the city admin; a
+district's analysts see their district (``access.py``) and the check is city-wide work.
 Setting a price is the pharmacy's side: the city admin acts for it (there is no pharmacy role
 yet), as for delivery status.
 """
@@ -18,9 +19,13 @@ from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
 from cityops.cases.runtime import get_rules
 from cityops.scenarios.medicare import price_check, price_read
+from cityops.scenarios.medicare.access import (
+    district_for,
+    require_city_wide,
+    require_stock_in_scope,
+)
 
 router = APIRouter(prefix="/medicare", tags=["medicare"])
-ANALYSTS = (Role.city_admin, Role.insurance_analyst)
 District = Annotated[str | None, Query(pattern=r"^\d{6}$", description="district adcode")]
 Product = Annotated[str | None, Query(min_length=1, max_length=40, description="a drug code")]
 
@@ -37,7 +42,7 @@ def outliers(
     page: Annotated[int, Query(ge=1)] = 1, size: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:  # fmt: skip
     """Prices over a tolerance, largest deviation first, with each reference and ratio."""
-    user.require_role(*ANALYSTS)
+    district = district_for(user, district)
     market = price_read.load(
         session=session, settings=ctx.settings, district=district, product=product
     )
@@ -51,7 +56,7 @@ def ranking(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> dict[str, Any]:  # fmt: skip
     """Pharmacies or 四同 products with the most flagged prices, then the largest mean deviation."""
-    user.require_role(*ANALYSTS)
+    district = district_for(user, district)
     market = price_read.load(session=session, settings=ctx.settings, district=district)
     return price_read.ranking(market=market, by=by, limit=limit)
 
@@ -62,7 +67,7 @@ def price_map(
     product: Product = None,
 ) -> dict[str, Any]:  # fmt: skip
     """GeoJSON points, one per pharmacy, with its flagged count and deviation."""
-    user.require_role(*ANALYSTS)
+    district = district_for(user, district)
     market = price_read.load(
         session=session, settings=ctx.settings, district=district, product=product
     )
@@ -74,14 +79,14 @@ def history(
     session: SessionDep, user: CurrentUser, stock_id: Annotated[int, Query(ge=1)]
 ) -> dict[str, Any]:
     """A stock row's price changes, oldest first."""
-    user.require_role(*ANALYSTS)
+    require_stock_in_scope(session, user, stock_id)
     return price_read.history(session=session, stock_id=stock_id)
 
 
 @router.post("/prices/check")
 def check(ctx: Ctx, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Run today's price check now; persistent outliers open supervision cases (once each)."""
-    user.require_role(*ANALYSTS)
+    require_city_wide(user)
     return price_check.run_check(
         session=session, settings=ctx.settings, rules=get_rules(ctx, session), at=ctx.clock.now()
     )

@@ -11,17 +11,20 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
-from cityops.auth.models import Role
 from cityops.cases.privacy import mask_id_number
 from cityops.cases.runtime import get_rules
 from cityops.errors import NotFound
 from cityops.scenarios.medicare import clues, supervision_load
+from cityops.scenarios.medicare.access import (
+    ANALYSTS,
+    district_for,
+    require_city_wide,
+    require_clue_in_scope,
+)
 from cityops.scenarios.medicare.models import Clue, ClueStatus
 from cityops.scenarios.medicare.supervision_jobs import KEEP, SupervisionJob, jobs_of
 
 router = APIRouter(prefix="/medicare", tags=["medicare"])
-
-ANALYSTS = (Role.city_admin, Role.insurance_analyst)
 
 
 class ClueRead(BaseModel):
@@ -132,7 +135,7 @@ def run(body: RunIn, ctx: Ctx, user: CurrentUser) -> RunJob:
     """Start 基金监管 over the settlements of a period in the background (poll
     ``/supervision/runs/{id}``); clues are stored once per rule, subject and month, so running
     again adds only what is new."""
-    user.require_role(*ANALYSTS)
+    require_city_wide(user)
     today = ctx.clock.now().astimezone(ctx.settings.tz).date()
     first, last = body.from_ or (body.to or today).replace(day=1), body.to or today
     p = supervision_load.period(first, last, ctx.settings.tz)
@@ -168,8 +171,9 @@ def list_clues(
     page: int = Query(default=1, ge=1, le=10_000),
     size: int = Query(default=50, ge=1, le=200),
 ) -> CluePage:
-    """基金监管线索, newest first, filtered by rule, severity, status and district."""
-    user.require_role(*ANALYSTS)
+    """基金监管线索, newest first, filtered by rule, severity, status and district (a district's
+    analysts see their own)."""
+    district = district_for(user, district)
     total, rows = clues.list_clues(
         session=session, rule=rule, severity=severity, status=status, district=district,
         page=page, size=size,
@@ -180,7 +184,7 @@ def list_clues(
 @router.post("/clues/{clue_id}/case", response_model=ClueRead)
 def open_case(clue_id: int, ctx: Ctx, session: SessionDep, user: CurrentUser) -> ClueRead:
     """立案: the clue becomes a supervision case (404 unknown, 409 already closed)."""
-    user.require_role(*ANALYSTS)
+    require_clue_in_scope(session, user, clue_id)
     clue = clues.open_case_from_clue(
         session=session, rules=get_rules(ctx, session), clue_id=clue_id, actor=user,
         at=ctx.clock.now(),
@@ -193,7 +197,7 @@ def dismiss(
     clue_id: int, body: DismissIn, ctx: Ctx, session: SessionDep, user: CurrentUser
 ) -> ClueRead:
     """排除: the clue is kept with the reason and not raised again for its window."""
-    user.require_role(*ANALYSTS)
+    require_clue_in_scope(session, user, clue_id)
     clue = clues.dismiss(
         session=session, clue_id=clue_id, reason=body.reason, actor=user, at=ctx.clock.now()
     )
