@@ -23,6 +23,7 @@ EXTRA = [
     "cityops.scenarios.medicare.supervision_api",
     "cityops.scenarios.medicare.price_api",
     "cityops.scenarios.medicare.me_api",
+    "cityops.scenarios.medicare.credit_api",
 ]
 # Mounted before the domains: ``/cases/nearby`` must come before ``/cases/{case_id}``.
 EARLY = ["cityops.cases.resident_api"]

@@ -32,7 +32,7 @@ def test_resident_sees_own_persons_relatives_masked_and_orders(api: Api) -> None
     me = api.headers("resident")
     persons = api.client.get("/api/v1/medicare/me/persons", headers=me).json()["items"]
     assert persons == [{
-        "psn_no": "KID", "psn_name": "KID", "insutype": "390", "balc": None,
+        "psn_no": "KID", "psn_name": "KID", "insutype": "390", "balc": None, "credits": [],
         "relatives": [{"psn_no": "EMP", "psn_name": "王*明", "relation": "child"}],
     }]  # fmt: skip
     r = api.client.post(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
-from cityops.scenarios.medicare import mulaid
+from cityops.scenarios.medicare import credits, mulaid
 from cityops.scenarios.medicare.masking import mask_name, mask_no
 from cityops.scenarios.medicare.models import (
     Account,
@@ -33,7 +33,8 @@ router = APIRouter(prefix="/medicare/me", tags=["medicare"])
 
 @router.get("/persons")
 def persons(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
-    """My insured persons with their own balance and bound relatives (masked)."""
+    """My insured persons with their own balance, recent account credits (个人账户划入) and
+    bound relatives (masked)."""
     user.require_role(Role.resident)
     mine = session.scalars(
         select(InsuredPerson).where(InsuredPerson.user_id == user.user_id)
@@ -50,11 +51,17 @@ def persons(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
         .where(MutualAidBinding.beneficiary_psn_no.in_(nos), MutualAidBinding.ended_at.is_(None))
         .order_by(MutualAidBinding.bound_at, MutualAidBinding.id)
     ).all()  # fmt: skip
+    credited = credits.recent_credits(session=session, psn_nos=nos)
     return {
         "items": [
             {
                 "psn_no": p.psn_no, "psn_name": p.psn_name, "insutype": p.insutype,
                 "balc": balances.get(p.psn_no),
+                "credits": [
+                    {"period": c.period, "kind": c.kind.value, "amount": c.amount,
+                     "balc_after": c.balc_after, "credited_at": c.credited_at.isoformat()}
+                    for c in credited if c.psn_no == p.psn_no
+                ],
                 "relatives": [
                     {"psn_no": mask_no(no), "psn_name": mask_name(name), "relation": rel.value}
                     for ben, rel, no, name in bound if ben == p.psn_no
