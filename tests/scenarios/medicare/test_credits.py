@@ -4,6 +4,7 @@ same file twice credits nobody twice; the resident sees the credit; only the cit
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,13 @@ def test_the_cli_imports_a_file_once(api: Api, tmp_path: Path) -> None:  # noqa:
     with api.ctx.sessions() as s:
         assert s.scalar(select(func.count()).select_from(AccountCredit)) == 1
     assert _balances(api)["EMP"] == 24000
+
+
+def test_the_same_file_posted_twice_at_once_credits_once(api: Api) -> None:  # noqa: F811
+    _market(api)
+    items = [{"psn_no": p, "period": "2026-11", "amount": 1000} for p in ("EMP", "RICH")]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda _: _post(api, items), range(4)))
+    assert all(r.status_code == 200 for r in outs), [r.text for r in outs]
+    assert sorted(r.json()["credited"] for r in outs) == [0, 0, 0, 2]
+    assert _balances(api) == {"EMP": 2000, "RICH": 6000, "SPOUSE": 0}
