@@ -161,6 +161,7 @@ def _run(
     factory = make_session_factory(engine)
     times: list[float] = []  # one per report: its batch's time
     outcome = Outcome()
+    cpu0 = time.thread_time()  # this thread's CPU: what the machine's other load cannot inflate
     for i in range(0, len(reports), size):
         part = reports[i : i + size]
         at = clock.take(len(part))
@@ -182,6 +183,8 @@ def _run(
         "reports": len(reports),
         "batch": size,
         "seconds": round(took, 3),
+        "cpu_ms_per_report": round((time.thread_time() - cpu0) * 1000 / len(reports), 3),
+        "load_average": round(os.getloadavg()[0], 2),
         "reports_per_second": round(len(reports) / took, 1),
         "latency": asdict(stats),
         "outcome": asdict(outcome),
@@ -192,7 +195,8 @@ def _line(name: str, label: str, run: dict[str, Any], spread: float) -> str:
     lat = run["latency"]
     return (
         f"[bold]{name}[/] {label}: {run['reports_per_second']:,.0f} reports/s, latency p50 "
-        f"{lat['p50_ms']:.1f} ms p99 {lat['p99_ms']:.1f} ms (n={run['reports']}, best of "
+        f"{lat['p50_ms']:.1f} ms p99 {lat['p99_ms']:.1f} ms, {run['cpu_ms_per_report']:.3f} CPU "
+        f"ms/report, load {run['load_average']} (n={run['reports']}, best of "
         f"{repeats()}, spread {spread:.0%}); {run['outcome']}"
     )
 
