@@ -1,11 +1,12 @@
 """``cityops medicare``: group discharge records from a CSV file (DRG), make a synthetic month,
-run fund supervision (基金监管) over the database."""
+import discharges into the database and group a stored month, run fund supervision (基金监管)
+over the database."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -13,13 +14,32 @@ from rich.table import Table
 from cityops.cli_common import DbOption, console, fail, settings_for
 from cityops.errors import CityOpsError
 
+if TYPE_CHECKING:
+    from cityops.scenarios.medicare.drg_schemas import BatchRead
+
 medicare_app = typer.Typer(help="智慧医保: DRG/DIP grouping", no_args_is_help=True)
+discharges_app = typer.Typer(
+    help="discharge records (出院病例) in the database", no_args_is_help=True
+)
+medicare_app.add_typer(discharges_app, name="discharges")
+IMPORT_ACTOR = "system:cli-discharge-import"
 
 TablesOption = Annotated[
     Path | None,
     typer.Option(help="DRG tables directory (CSV layout of docs/medicare.md); default: synthetic"),
 ]
 OUT_FIELDS = ("id", "hospital", "drg", "status", "mdc", "adrg", "cc_level", "weight", "reason")
+
+
+def _cmi_table(summary: BatchRead, title: str) -> None:
+    table = Table(title=f"{title} ({summary.tables}{', synthetic' if summary.synthetic else ''})")
+    for col in ("hospital", "cases", "grouped", "QY", "0000", "Σ RW", "CMI", "paid ¥"):
+        table.add_column(col, justify="left" if col == "hospital" else "right")
+    for h in summary.hospitals:
+        paid = "-" if h.paid_fen is None else f"{h.paid_fen / 100:,.2f}"
+        table.add_row(h.hospital, str(h.cases), str(h.grouped), str(h.ambiguous),
+                      str(h.ungroupable), f"{h.total_weight:.4f}", f"{h.cmi}", paid)  # fmt: skip
+    console.print(table)
 
 
 @medicare_app.command("group")
@@ -57,16 +77,7 @@ def group(
                 trace = " | ".join(str(s) for s in g.trace)
                 w.writerow([r.id, r.hospital, g.drg, g.status, g.mdc or "", g.adrg or "",
                             g.cc_level, g.weight_e4 / 10_000, g.reason or "", trace])  # fmt: skip
-    table = Table(
-        title=f"CMI by hospital ({summary.tables}{', synthetic' if summary.synthetic else ''})"
-    )
-    for col in ("hospital", "cases", "grouped", "QY", "0000", "Σ RW", "CMI", "paid ¥"):
-        table.add_column(col, justify="left" if col == "hospital" else "right")
-    for h in summary.hospitals:
-        paid = "-" if h.paid_fen is None else f"{h.paid_fen / 100:,.2f}"
-        table.add_row(h.hospital, str(h.cases), str(h.grouped), str(h.ambiguous),
-                      str(h.ungroupable), f"{h.total_weight:.4f}", f"{h.cmi}", paid)  # fmt: skip
-    console.print(table)
+    _cmi_table(summary, "CMI by hospital")
     console.print(
         f"{summary.cases} records grouped ({summary.grouped} in a DRG, {summary.ambiguous} QY, "
         f"{summary.ungroupable} 0000), {len(bad)} refused; CMI {summary.cmi}"
@@ -133,7 +144,7 @@ def supervise(
             )
     finally:
         engine.dispose()
-    console.print(f"基金监管 {p.first} … {p.last}: {done.lines} fee lines")
+    console.print(f"基金监管 {p.first} … {p.last}: {done.lines} fee lines, {done.discharges} stays")
     table = Table(title="hits by rule")
     table.add_column("rule")
     table.add_column("hits", justify="right")
@@ -203,3 +214,65 @@ def credit(
         console.print(f"[yellow]{message}[/yellow]")
     if bad:
         raise typer.Exit(1)
+
+
+@discharges_app.command("import")
+def import_discharges(
+    file: Annotated[Path, typer.Argument(help="discharges CSV (layout in docs/medicare.md)")],
+    database_url: DbOption = None,
+) -> None:
+    """Store the discharges of FILE: bad rows are listed with their line and reason, ones already
+    stored (same id = mdtrt_id) skipped. Exit 1 if any row was refused."""
+    from cityops.clock import SystemClock
+    from cityops.scenarios.medicare import discharges
+    from cityops.store.engine import make_engine, make_session_factory, transaction
+
+    if not file.is_file():
+        fail(f"{file} is not a file")
+    settings = settings_for(database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_session_factory(engine)) as s:
+            done = discharges.import_csv(session=s, path=file, tz=settings.tz,
+                                         at=SystemClock().now(), actor=IMPORT_ACTOR)  # fmt: skip
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {file}: {exc}")
+    finally:
+        engine.dispose()
+    for i in done.refused:
+        console.print(f"[yellow]{file.name}:{i.row}: refused ({i.code}): {i.reason}[/yellow]")
+    console.print(
+        f"{done.rows} rows: {done.imported} imported, {len(done.skipped)} already imported "
+        f"(skipped), {len(done.refused)} refused"
+    )
+    if done.refused:
+        raise typer.Exit(1)
+
+
+@medicare_app.command("drg-month")
+def drg_month(
+    month: Annotated[str, typer.Argument(help="YYYY-MM (local time of discharge)")],
+    database_url: DbOption = None,
+) -> None:
+    """Group a month of stored discharges, store each result on its row (a re-run overwrites
+    with the same values) and print CMI by hospital."""
+    from cityops.clock import SystemClock
+    from cityops.scenarios.medicare import discharge_month
+    from cityops.store.engine import make_engine, make_session_factory, transaction
+
+    settings = settings_for(database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_session_factory(engine)) as s:
+            done = discharge_month.group_month(
+                session=s, settings=settings, month=month, at=SystemClock().now()
+            )
+    except CityOpsError as exc:
+        fail(exc.message)
+    finally:
+        engine.dispose()
+    _cmi_table(done, f"{month}: CMI by hospital")
+    console.print(
+        f"{done.stored} discharges grouped and stored ({done.grouped} in a DRG, "
+        f"{done.ambiguous} QY, {done.ungroupable} 0000); CMI {done.cmi}"
+    )

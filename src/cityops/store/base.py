@@ -55,9 +55,10 @@ def import_all_models() -> None:
     from cityops.rules import models as _rules
     from cityops.scenarios.community import models as _community
     from cityops.scenarios.medicare import credit_models as _credits
+    from cityops.scenarios.medicare import discharge_models as _discharges
     from cityops.scenarios.medicare import models as _medicare
     from cityops.scenarios.river import models as _river
     from cityops.sensing import models as _sensing
 
-    del _auth, _cases, _community, _credits, _geo, _ledger, _medicare, _registry, _river, _rules
-    del _sensing
+    del _auth, _cases, _community, _credits, _discharges, _geo, _ledger, _medicare, _registry
+    del _river, _rules, _sensing

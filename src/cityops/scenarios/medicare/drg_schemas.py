@@ -102,3 +102,35 @@ class BatchRead(BaseModel):
     cmi: Decimal
     tables: str
     synthetic: bool
+
+
+class MonthIn(BaseModel):
+    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, local time")
+
+
+class MonthRead(BatchRead):
+    """A month of stored discharges grouped, the results stored on the rows."""
+
+    month: str
+    stored: int = Field(description="rows whose grouping was written")
+
+
+class DischargeBatchIn(BaseModel):
+    records: list[dict[str, Any]] = Field(
+        description="discharges as in /drg/group plus psn_no, adm_time, dscg_time, emergency; "
+        "id is the 就诊ID (mdtrt_id)"
+    )
+
+
+class ImportIssueRead(BaseModel):
+    index: int = Field(description="position in records, from 0")
+    id: str
+    code: str
+    reason: str
+
+
+class DischargeImportRead(BaseModel):
+    rows: int
+    imported: int
+    skipped: list[ImportIssueRead] = Field(description="mdtrt_id already stored")
+    refused: list[ImportIssueRead]

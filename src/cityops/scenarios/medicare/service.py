@@ -103,12 +103,13 @@ def summarise(
     good: Sequence[records.DischargeRecord],
     refused: list[RefusalRead],
     groupings: Sequence[grouper.Grouping] | None = None,
+    pays: Sequence[payment.CasePayment | None] | None = None,
 ) -> BatchRead:
-    """Counts and CMI by hospital for checked records (grouped here unless already)."""
+    """Counts and CMI by hospital for checked records (grouped and paid here unless already)."""
     t = m.loaded.tables
     gs = grouper.group_many(good, t) if groupings is None else groupings
     by_hospital = payment.cmi_by_hospital(good, gs)
-    paid = _paid_by_hospital(m, good, gs)
+    paid = _paid_by_hospital(good, payments(m, good, gs) if pays is None else pays)
     grouped = sum(h.grouped for h in by_hospital)
     weight = sum(h.weight_e4 for h in by_hospital)
     return BatchRead(
@@ -127,16 +128,27 @@ def summarise(
     )  # fmt: skip
 
 
-def _paid_by_hospital(
+def payments(
     m: Medicare, good: Sequence[records.DischargeRecord], gs: Sequence[grouper.Grouping]
+) -> list[payment.CasePayment | None]:
+    """Each case's payment; None where its hospital level is not known."""
+    t, rules = m.loaded.tables, m.rules
+    return [
+        None if r.hospital_level is None
+        else payment.pay_case(r, g, tables=t, rules=rules, level=r.hospital_level)
+        for r, g in zip(good, gs, strict=True)
+    ]  # fmt: skip
+
+
+def _paid_by_hospital(
+    good: Sequence[records.DischargeRecord], pays: Sequence[payment.CasePayment | None]
 ) -> dict[str, int]:
     """Σ paid per hospital where every case names its level (else no figure for it)."""
     paid: dict[str, int] = {}
     unknown: set[str] = set()
-    for r, g in zip(good, gs, strict=True):
-        if r.hospital_level is None:
+    for r, p in zip(good, pays, strict=True):
+        if p is None:
             unknown.add(r.hospital)
             continue
-        p = payment.pay_case(r, g, tables=m.loaded.tables, rules=m.rules, level=r.hospital_level)
         paid[r.hospital] = paid.get(r.hospital, 0) + p.paid_fen
     return {h: v for h, v in paid.items() if h not in unknown}

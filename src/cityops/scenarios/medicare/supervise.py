@@ -93,6 +93,9 @@ class Discharges:
     disease: npt.NDArray[np.int32]  # same id = same disease (e.g. the ADRG or 3-char ICD)
     emergency: Mask
     planned: Mask  # planned cycles (化疗/放疗) are excluded
+    # Stays admitted before this day are context only (the window before a period): they can
+    # be the first stay of a pair, never the readmission, whose month a run does not cover.
+    first_day: int = -(2**62)
 
 
 @dataclass(frozen=True)
@@ -323,7 +326,7 @@ def readmission(rule: Rule, t: Transactions, d: Discharges | None) -> list[Hit]:
     hit = (
         (psn[1:] == psn[:-1]) & (hosp[1:] == hosp[:-1]) & (dis[1:] == dis[:-1])
         & (gap >= 0) & (gap <= (rule.window_days or 0))
-        & ~d.emergency[o][1:] & ~d.planned[o][1:]
+        & ~d.emergency[o][1:] & ~d.planned[o][1:] & (d.adm_day[o][1:] >= d.first_day)
     )  # fmt: skip
     later, earlier = o[1:][hit], o[:-1][hit]
     month = _months(d.adm_day[later])

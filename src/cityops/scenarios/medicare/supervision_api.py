@@ -71,6 +71,7 @@ class RunOut(BaseModel):
     from_: date = Field(alias="from")
     to: date
     lines: int
+    discharges: int = Field(description="stays read for 分解住院, with the window before")
     hits: int
     created: int
     refreshed: int
@@ -82,7 +83,6 @@ class RunOut(BaseModel):
 NOTES = [
     "persons without gend/brdy are skipped by sex/age restrictions; hospitals without hosp_lv"
     " by level restrictions",
-    "no discharge table: 分解住院 (readmission) is not checked over the database",
 ]
 
 
@@ -120,7 +120,8 @@ def _job(job: SupervisionJob) -> RunJob:
     if job.run is not None:
         s = job.run.summary
         result = RunOut(
-            from_=p.first, to=p.last, lines=job.run.lines, hits=s.hits, created=s.created,
+            from_=p.first, to=p.last, lines=job.run.lines, discharges=job.run.discharges,
+            hits=s.hits, created=s.created,
             refreshed=s.refreshed, by_rule=s.by_rule, rule_errors=list(s.rule_errors),
             notes=NOTES,
         )  # fmt: skip

@@ -6,11 +6,19 @@ Sex is the person's ``gend`` and age their age in whole years on the settlement'
 (from ``brdy``); a hospital's level is its ``hosp_lv``. What a row does not hold is left unknown,
 never guessed: no ``gend``/``brdy`` → sex 0 / age −1 (no sex/age restriction hits), a hospital
 without ``hosp_lv`` counts as 三级 (no level restriction hits). There is no chain flag (peers are
-grouped by pharmacy/hospital and district) and no discharge table (no 分解住院 check).
+grouped by pharmacy/hospital and district).
+
+分解住院 reads the stored discharges (``medicare_discharge``) admitted in the period plus those
+discharged in the rule's window before it, so a readmission early in the month is paired with the
+stay before; those earlier stays are context only (their own readmissions belong to the earlier
+run). The disease is the principal diagnosis's ICD-10 category (K35.800 → K35); a principal
+diagnosis of Z51.0/Z51.1 (放疗/化疗 cycles) is planned; a stay at a hospital not registered in
+``medicare_fixmedins`` is not checked (a clue needs the hospital's district).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -21,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from cityops.errors import ValidationFailed
 from cityops.scenarios.medicare.clues import RunSummary, run_supervision
+from cityops.scenarios.medicare.discharge_models import Discharge
 from cityops.scenarios.medicare.models import (
     FeeLine,
     Fixmedins,
@@ -29,11 +38,12 @@ from cityops.scenarios.medicare.models import (
     Order,
     Settlement,
 )
-from cityops.scenarios.medicare.supervise import Institutions, Transactions
-from cityops.scenarios.medicare.supervision_rules import RuleSet
+from cityops.scenarios.medicare.supervise import Discharges, Institutions, Transactions
+from cityops.scenarios.medicare.supervision_rules import RuleSet, RuleType
 
 CHUNK = 20_000
 MAX_DAYS = 366
+PLANNED_DX = ("Z51.0", "Z51.1")  # 放疗/化疗 cycles: planned readmissions, not 分解住院
 UNKNOWN_GRADE_LEVEL = 3  # no hosp_lv: the hospital never fails a level restriction
 _COLS = ("line_id", "setl", "psn", "inst", "item", "minute", "cnt", "amount", "acct_pay",
          "insutype", "med_type", "refund_minute", "sex", "age")  # fmt: skip
@@ -184,11 +194,58 @@ def load_transactions(
     )  # fmt: skip
 
 
+def readmission_window(rules: RuleSet) -> int | None:
+    """The longest window of the enabled readmission rules (days); None: none is enabled."""
+    days = [r.window_days or 0 for r in rules.rules if r.type == RuleType.readmission]
+    return max(days) if days else None
+
+
+def load_discharges(
+    *, session: Session, p: Period, tz: ZoneInfo, window_days: int, t: Transactions,
+    chunk: int = CHUNK,
+) -> tuple[Discharges, Transactions]:  # fmt: skip
+    """Stays for 分解住院 in ``p`` (with the window before it) as ``Discharges`` indexed like
+    ``t``: persons not among ``t``'s are added to the returned transactions' person list."""
+    inst = {c: i for i, c in enumerate(t.institutions.codes)}
+    persons, diseases = _Interner(), _Interner()
+    for name in t.persons:
+        persons.id(name)
+    cols: dict[str, list[int]] = {k: [] for k in ("psn", "hosp", "adm", "dis", "dx", "em", "pl")}
+    ids: list[str] = []
+    q = (
+        select(Discharge.mdtrt_id, Discharge.psn_no, Discharge.fixmedins_code, Discharge.adm_time,
+               Discharge.dscg_time, Discharge.dscg_maindiag_code, Discharge.emergency)
+        .where(Discharge.dscg_time >= p.start - timedelta(days=window_days),
+               Discharge.adm_time < p.end)
+        .order_by(Discharge.id)
+        .execution_options(yield_per=chunk)
+    )  # fmt: skip
+    for r in session.execute(q):
+        h = inst.get(r.fixmedins_code)
+        if h is None:
+            continue
+        ids.append(r.mdtrt_id)
+        values = (persons.id(r.psn_no), h, _local_minute(r.adm_time, tz) // 1440,
+                  _local_minute(r.dscg_time, tz) // 1440, diseases.id(r.dscg_maindiag_code[:3]),
+                  r.emergency, r.dscg_maindiag_code.startswith(PLANNED_DX))  # fmt: skip
+        for k, v in zip(cols, values, strict=True):
+            cols[k].append(int(v))
+    c = {k: np.array(v, dtype=np.int64) for k, v in cols.items()}
+    d = Discharges(
+        record_id=ids, psn=c["psn"].astype(np.int32), hosp=c["hosp"].astype(np.int32),
+        adm_day=c["adm"], dis_day=c["dis"], disease=c["dx"].astype(np.int32),
+        emergency=c["em"].astype(bool), planned=c["pl"].astype(bool),
+        first_day=(p.first - date(1970, 1, 1)).days,
+    )  # fmt: skip
+    return d, dataclasses.replace(t, persons=persons.names())
+
+
 @dataclass(frozen=True)
 class DbRun:
     period: Period
     lines: int
     summary: RunSummary
+    discharges: int = 0  # stays read for 分解住院 (with the window before the period)
 
 
 def supervise_database(
@@ -197,5 +254,8 @@ def supervise_database(
 ) -> DbRun:  # fmt: skip
     """Load ``p`` from the tables, evaluate rules and peers, store the clues (idempotent)."""
     t = load_transactions(session=session, p=p, tz=tz, chunk=chunk)
-    summary = run_supervision(session=session, at=at, rules=rules, transactions=t)
-    return DbRun(p, len(t), summary)
+    window, d = readmission_window(rules), None
+    if window is not None:
+        d, t = load_discharges(session=session, p=p, tz=tz, window_days=window, t=t, chunk=chunk)
+    summary = run_supervision(session=session, at=at, rules=rules, transactions=t, discharges=d)
+    return DbRun(p, len(t), summary, 0 if d is None else len(d.record_id))
