@@ -1,4 +1,5 @@
-"""``cityops sim``: bulk history for benchmarks, simulated sensing devices, the 渝药易购 market."""
+"""``cityops sim``: bulk history for benchmarks, simulated sensing devices, the 渝药易购 market,
+a month of discharges (出院病例)."""
 
 from __future__ import annotations
 
@@ -125,4 +126,45 @@ def sim_medicare(
         f"{summary.pharmacies} pharmacies, {summary.hospitals} hospitals, {summary.products} "
         f"products, {summary.stock_rows} stock rows, {summary.persons} persons "
         f"({summary.accounts} accounts, {summary.bindings} 家庭共济 bindings)"
+    )
+
+
+@sim_app.command("discharges")
+def sim_discharges(
+    month: Annotated[str, typer.Option(help="YYYY-MM of discharge")],
+    cases: Annotated[int, typer.Option(help="how many discharges")] = 2000,
+    group: Annotated[bool, typer.Option(help="group the month and store the results")] = True,
+    seed: int = 7,
+    database_url: DbOption = None,
+) -> None:
+    """Store a month of SYNTHETIC discharges at the registered hospitals (a few planted
+    分解住院 among them); a second run stores nothing new."""
+    from cityops.clock import SystemClock
+    from cityops.scenarios.medicare import discharge_month, service
+    from cityops.sim.medicare_discharges import store_month
+    from cityops.store.engine import make_engine, make_session_factory, transaction
+
+    settings = settings_for(database_url)
+    now = SystemClock().now()
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(make_session_factory(engine)) as s:
+            discharge_month.month_period(month, settings.tz)  # refuse a bad month first
+            tables = service.medicare(settings).loaded.tables
+            done = store_month(
+                session=s, tables=tables, month=month, cases=cases, tz=settings.tz, at=now,
+                seed=seed,
+            )  # fmt: skip
+            cmi = None
+            if group:
+                cmi = discharge_month.group_month(
+                    session=s, settings=settings, month=month, at=now
+                ).cmi
+    except CityOpsError as exc:
+        fail(exc.message)
+    finally:
+        engine.dispose()
+    console.print(
+        f"{done.imported} discharges of {month} stored ({len(done.skipped)} already there)"
+        + (f"; CMI {cmi}" if cmi is not None else "")
     )

@@ -3,7 +3,9 @@ demo``) and the demo resident's insured persons, so the resident story works at 
 
 The ``resident`` login pays for 张小雨 (职工, ¥20.00 in her own account) whose mother 李秀英
 (职工, ¥800.00) has bound her account to her (家庭共济): a ¥35 medicine is paid ¥20 from her
-own account and ¥15 from her mother's. Idempotent: a re-run loads nothing twice. ``Couriers``
+own account and ¥15 from her mother's. With the market comes last month's discharges
+(``DEMO_DISCHARGES``, grouped and stored) so the DRG month and 分解住院 clues have data.
+Idempotent: a re-run loads nothing twice. ``Couriers``
 moves the orders along (out for delivery, delivered) since pharmacies have no app yet.
 """
 
@@ -19,7 +21,7 @@ from cityops.api.context import AppContext
 from cityops.auth.models import Role, User
 from cityops.auth.security import hash_password
 from cityops.auth.service import create_user
-from cityops.scenarios.medicare import order_read
+from cityops.scenarios.medicare import discharge_month, order_read, service
 from cityops.scenarios.medicare.models import (
     Account,
     Fixmedins,
@@ -29,12 +31,18 @@ from cityops.scenarios.medicare.models import (
     OrderStatus,
     Relation,
 )
-from cityops.sim import medicare_load, medicare_market
+from cityops.sim import medicare_discharges, medicare_load, medicare_market
 from cityops.store.engine import transaction
 
 RESIDENT, ANALYST = "resident", "analyst"
 OWN, RELATIVE = "DEMO500103000001", "DEMO500103000002"
 COURIER = "system:demo-courier"
+DEMO_DISCHARGES = 2000  # a small month: the demo must start fast (~0.5 s to store and group)
+
+
+def _last_month(today: date) -> str:
+    first = today.replace(day=1) - timedelta(days=1)
+    return f"{first.year:04d}-{first.month:02d}"
 
 
 def seed_medicare(*, ctx: AppContext, password: str, at: datetime) -> str | None:
@@ -46,9 +54,16 @@ def seed_medicare(*, ctx: AppContext, password: str, at: datetime) -> str | None
         _analyst(s, password)
         if not s.scalar(select(func.count()).select_from(Fixmedins)):
             m = medicare_load.seed_market(session=s, size=medicare_market.DEMO)
+            month = _last_month(at.astimezone(ctx.settings.tz).date())
+            stays = medicare_discharges.store_month(
+                session=s, tables=service.medicare(ctx.settings).loaded.tables, month=month,
+                cases=DEMO_DISCHARGES, tz=ctx.settings.tz, at=at,
+            )  # fmt: skip
+            discharge_month.group_month(session=s, settings=ctx.settings, month=month, at=at)
             summary = (
                 f"渝药易购: {m.pharmacies} pharmacies, {m.products} products, "
-                f"{m.stock_rows} stock rows, {m.persons} insured persons"
+                f"{m.stock_rows} stock rows, {m.persons} insured persons; "
+                f"{stays.imported} discharges of {month} grouped"
             )
         link_resident(s, at)
     return summary

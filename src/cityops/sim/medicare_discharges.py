@@ -4,7 +4,9 @@ SYNTHETIC throughout: a few dozen hospitals (一级/二级/三级) across Chongq
 case mix drawn from the grouping tables themselves, so most records group and a known few do
 not (a principal diagnosis in no MDC → 0000; an OR procedure foreign to the MDC → QY). Costs are
 log-normal around the DRG's average with a thin tail of very high and very low cases (outliers).
-The hospital is a plain code string; the medicare registry will own hospitals later.
+The hospital is a plain code string; ``store_month`` places a month into ``medicare_discharge``
+at the registered hospitals (same grade where it can) for registered persons (same sex), with
+times in the month and a few planted 分解住院 (the same stay again within 15 days).
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cityops.scenarios.medicare import discharges
 from cityops.scenarios.medicare.drg_tables import Adrg, DrgTables, Kind, Rule, Special
 from cityops.scenarios.medicare.grouper import Status, group
-from cityops.scenarios.medicare.records import NEWBORN_DAYS, DischargeRecord
+from cityops.scenarios.medicare.models import InsuredPerson
+from cityops.scenarios.medicare.records import LEVELS, NEWBORN_DAYS, DischargeRecord, as_row
 
 # (adcode, district) — a spread of central and outer districts (reference §7).
 DISTRICTS = (
@@ -165,3 +175,83 @@ def generate(
     weights = [LEVEL_VOLUME[h.level] for h in hs]
     for n in range(cases):
         yield _record(rng, mix, rng.choices(hs, weights)[0], n + 1, month)
+
+
+READMIT_SHARE = 0.01  # planted 分解住院: the same stay again 3–14 days after discharge
+EMERGENCY_SHARE = 0.05  # 急诊入院 (never 分解住院)
+
+
+def placed_rows(
+    records: Sequence[DischargeRecord],
+    *,
+    month: str,
+    tz: ZoneInfo,
+    hospitals: Sequence[tuple[str, int | None]],
+    persons: Sequence[tuple[str, str | None]],
+    seed: int = 7,
+) -> list[dict[str, Any]]:
+    """Import rows (``discharges.IMPORT_FIELDS``) for ``records``: each at a registered hospital
+    of its grade (any when none has it), for a person of its sex (a synthetic number when there
+    is none), discharged in ``month`` after its stay; a share planted as readmissions."""
+    rng = random.Random(seed)
+    first = date.fromisoformat(f"{month}-01")
+    days = (first.replace(year=first.year + first.month // 12, month=first.month % 12 + 1)
+            - first).days  # fmt: skip
+    by_grade: dict[int | None, list[str]] = {}
+    for code, lv in hospitals:
+        by_grade.setdefault(lv, []).append(code)
+    by_sex: dict[str, list[str]] = {}
+    for psn, gend in persons:
+        by_sex.setdefault(gend or "", []).append(psn)
+    out: list[dict[str, Any]] = []
+    for r in records:
+        grade = LEVELS.index(r.hospital_level) + 1 if r.hospital_level else None
+        code = rng.choice(by_grade.get(grade) or [c for c, _ in hospitals])
+        level = next(lv for c, lv in hospitals if c == code) if grade not in by_grade else grade
+        pool = by_sex.get(str(r.sex))
+        psn = rng.choice(pool) if pool else f"SIM{rng.randrange(10**9):09d}"
+        day = first + timedelta(days=rng.randrange(days))
+        dscg = datetime.combine(day, time(9), tz) + timedelta(minutes=rng.randrange(480))
+        adm = dscg - timedelta(days=r.los_days, minutes=rng.randrange(240))
+        row = {**as_row(r), "hospital": code, "psn_no": psn, "adm_time": adm.isoformat(),
+               "dscg_time": dscg.isoformat(), "emergency": rng.random() < EMERGENCY_SHARE,
+               "hospital_level": LEVELS[level - 1] if level else ""}  # fmt: skip
+        out.append(row)
+        again = dscg + timedelta(days=rng.randint(3, 14))
+        if rng.random() < READMIT_SHARE and (again + timedelta(days=3)).month == first.month:
+            out.append(
+                {
+                    **row,
+                    "id": f"{r.id}-R",
+                    "emergency": False,
+                    "adm_time": again.isoformat(),
+                    "dscg_time": (again + timedelta(days=3)).isoformat(),
+                    "los_days": 3,
+                }
+            )
+    return out  # fmt: skip
+
+
+def store_month(
+    *, session: Session, tables: DrgTables, month: str, cases: int, tz: ZoneInfo, at: datetime,
+    seed: int = 7,
+) -> discharges.ImportResult:  # fmt: skip
+    """Generate ``cases`` discharges of ``month`` and store them through the import path (so a
+    second run stores nothing new); the persons are drawn from the first 20,000 registered."""
+    hs = list(discharges.known_hospitals(session).items())
+    if not hs:
+        hs = [(h.code, LEVELS.index(h.level) + 1) for h in hospitals()]
+    persons = session.execute(
+        select(InsuredPerson.psn_no, InsuredPerson.gend).order_by(InsuredPerson.id).limit(20_000)
+    ).all()
+    recs = list(generate(tables, cases=cases, seed=seed, month=month))
+    rows = placed_rows(recs, month=month, tz=tz, hospitals=hs,
+                       persons=[(p, g) for p, g in persons], seed=seed)  # fmt: skip
+    return discharges.import_batch(
+        session=session,
+        rows=rows,
+        tz=tz,
+        at=at,
+        actor="system:sim-discharges",
+        source=f"sim {month}",
+    )

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from cityops.auth.models import Role
 from cityops.auth.service import create_user
 from cityops.cli import app
+from cityops.demo_medicare import DEMO_DISCHARGES, seed_medicare
 from cityops.ledger.models import LedgerEntry
 from cityops.scenarios.medicare.discharge_models import Discharge
 from cityops.scenarios.medicare.discharges import IMPORT_FIELDS
@@ -244,3 +245,27 @@ def test_a_readmission_within_15_days_is_one_clue_over_the_database(
     assert supervise(api, NOV)["created"] == 0  # once, however often it runs
     # October's run sees P1's first stay only as its own month's: no readmission there
     assert supervise(api, {"from": "2026-10-01", "to": "2026-10-31"})["by_rule"] == {}
+
+
+def test_the_demo_stores_last_month_grouped_and_its_planted_readmissions_are_found(
+    api: Api,  # noqa: F811
+) -> None:
+    """The demo's medicare seeding stores last month's discharges (grouped) at the market's
+    hospitals; supervising that month finds planted 分解住院; ``cityops sim discharges`` for
+    the same month then stores nothing new."""
+    assert seed_medicare(ctx=api.ctx, password=citykit.PASSWORD, at=api.clock.now())
+    with api.ctx.sessions() as s:
+        n = s.scalar(select(func.count()).select_from(Discharge))
+        ungrouped = s.scalar(select(func.count()).where(Discharge.grouped_at.is_(None)))
+        months = {d.strftime("%Y-%m") for d in s.scalars(select(Discharge.dscg_time))}
+        hospitals = set(s.scalars(select(Discharge.fixmedins_code)))
+        registered = set(s.scalars(select(Fixmedins.fixmedins_code)))
+    assert n is not None and n >= DEMO_DISCHARGES and ungrouped == 0
+    assert hospitals <= registered and months == {"2026-10"}
+    out = supervise(api, {"from": "2026-10-01", "to": "2026-10-31"})
+    assert out["by_rule"].get("R-READM-01", 0) >= 1 and out["discharges"] == n
+    url = api.ctx.engine.url.render_as_string(hide_password=False)
+    cli = CliRunner().invoke(app, ["sim", "discharges", "--month", "2026-10", "--cases",
+                                   str(DEMO_DISCHARGES), "--database-url", url])  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    assert "0 discharges of 2026-10 stored" in cli.output
