@@ -55,6 +55,14 @@ def analyst(api: Api) -> str:  # noqa: F811
         )
         create_user(
             session=s,
+            username="jlp",
+            password=citykit.PASSWORD,
+            role=Role.insurance_analyst,
+            scope_code="500107",
+            display_name="九龙坡区医保局",
+        )
+        create_user(
+            session=s,
             username="someone",
             password=citykit.PASSWORD,
             role=Role.resident,
@@ -132,6 +140,8 @@ def test_import_reports_each_bad_row_and_a_second_import_adds_nothing(
         0, [(0, "already_imported"), (1, "already_imported")])  # fmt: skip
     assert len(ledger_entries(api)) == 2
     assert post(api, IMPORT, {"records": rows[:1]}, "someone").status_code == 403
+    district = post(api, IMPORT, {"records": rows[:1]}, "jlp")  # city-wide work
+    assert district.status_code == 403 and district.json()["error"]["code"] == "city_wide_only"
     big = post(api, IMPORT, {"records": [rows[0]] * 1001})
     assert big.status_code == 413 and big.json()["error"]["code"] == "batch_too_large"
 
@@ -204,6 +214,7 @@ def test_a_month_is_grouped_in_the_database_and_regrouping_changes_nothing(
     assert {k: (d.drg_code, d.weight_e4, d.paid_fen, d.trace) for k, d in again.items()} == first
     assert post(api, MONTH, {"month": "2026-13"}).status_code == 422
     assert post(api, MONTH, {"month": "2026-11"}, "someone").status_code == 403
+    assert post(api, MONTH, {"month": "2026-11"}, "jlp").status_code == 403
     url = api.ctx.engine.url.render_as_string(hide_password=False)
     cli = CliRunner().invoke(app, ["medicare", "drg-month", "2026-11", "--database-url", url])
     assert cli.exit_code == 0, cli.output

@@ -10,6 +10,7 @@ from cityops.api.deps import Ctx, CurrentUser, SessionDep
 from cityops.auth.models import Role
 from cityops.errors import PayloadTooLarge
 from cityops.scenarios.medicare import discharge_month, discharges, service
+from cityops.scenarios.medicare.access import require_city_wide
 from cityops.scenarios.medicare.discharges import RowIssue
 from cityops.scenarios.medicare.drg_schemas import (
     BatchIn,
@@ -51,8 +52,9 @@ def import_discharges(
     body: DischargeBatchIn, ctx: Ctx, session: SessionDep, user: CurrentUser
 ) -> DischargeImportRead:
     """Store a batch of discharges (at most 1,000): bad rows are listed with the reason, ones
-    already stored (same ``mdtrt_id``) skipped, the rest stored; one ledger entry a batch."""
-    user.require_role(*ANALYSTS)
+    already stored (same ``mdtrt_id``) skipped, the rest stored; one ledger entry a batch.
+    City-wide work: discharges of any hospital."""
+    require_city_wide(user)
     if len(body.records) > discharges.BATCH_MAX:
         raise PayloadTooLarge(
             f"{len(body.records)} records: at most {discharges.BATCH_MAX} a batch",
@@ -71,8 +73,9 @@ def import_discharges(
 @router.post("/drg/month", response_model=MonthRead)
 def group_month(body: MonthIn, ctx: Ctx, session: SessionDep, user: CurrentUser) -> MonthRead:
     """Group the stored discharges of a month (local time), store each result on its row
-    (re-running overwrites with the same values) and answer CMI and totals by hospital."""
-    user.require_role(*ANALYSTS)
+    (re-running overwrites with the same values) and answer CMI and totals by hospital.
+    City-wide work: it writes every hospital's rows."""
+    require_city_wide(user)
     return discharge_month.group_month(
         session=session, settings=ctx.settings, month=body.month, at=ctx.clock.now()
     )
