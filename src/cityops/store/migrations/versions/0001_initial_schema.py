@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 12:47:16.501581
+Create Date: 2026-11-26 13:17:13.895152
 """
 
 from __future__ import annotations
@@ -205,6 +205,54 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_head")),
     )
+    op.create_table(
+        "medicare_discharge",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("mdtrt_id", sa.String(length=32), nullable=False),
+        sa.Column("psn_no", sa.String(length=30), nullable=False),
+        sa.Column("fixmedins_code", sa.String(length=20), nullable=False),
+        sa.Column("hosp_lv", sa.Integer(), nullable=True),
+        sa.Column("adm_time", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("dscg_time", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("gend", sa.String(length=1), nullable=False),
+        sa.Column("age", sa.Integer(), nullable=False),
+        sa.Column("age_days", sa.Integer(), nullable=True),
+        sa.Column("birth_weight_g", sa.Integer(), nullable=True),
+        sa.Column("dscg_maindiag_code", sa.String(length=20), nullable=False),
+        sa.Column("other_dx", sa.JSON(), nullable=False),
+        sa.Column("procedures", sa.JSON(), nullable=False),
+        sa.Column("vent_hours", sa.Integer(), nullable=False),
+        sa.Column("ipt_days", sa.Integer(), nullable=False),
+        sa.Column(
+            "medfee_sumamt", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("emergency", sa.Boolean(), nullable=False),
+        sa.Column("imported_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("drg_code", sa.String(length=8), nullable=True),
+        sa.Column("drg_status", sa.String(length=12), nullable=True),
+        sa.Column("adrg", sa.String(length=8), nullable=True),
+        sa.Column("mdc", sa.String(length=4), nullable=True),
+        sa.Column("weight_e4", sa.Integer(), nullable=True),
+        sa.Column("paid_fen", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("grouped_at", cityops.store.base.UtcDateTime(timezone=True), nullable=True),
+        sa.Column("trace", sa.JSON(), nullable=True),
+        sa.CheckConstraint(
+            "dscg_time >= adm_time", name=op.f("ck_medicare_discharge_dscg_after_adm")
+        ),
+        sa.CheckConstraint(
+            "medfee_sumamt >= 0", name=op.f("ck_medicare_discharge_medfee_not_negative")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_discharge")),
+        sa.UniqueConstraint("mdtrt_id", name=op.f("uq_medicare_discharge_mdtrt_id")),
+    )
+    with op.batch_alter_table("medicare_discharge", schema=None) as batch_op:
+        batch_op.create_index("ix_medicare_discharge_dscg_time", ["dscg_time"], unique=False)
+        batch_op.create_index(
+            "ix_medicare_discharge_psn_hosp_time",
+            ["psn_no", "fixmedins_code", "adm_time"],
+            unique=False,
+        )
+
     op.create_table(
         "medicare_drug",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1352,6 +1400,31 @@ def upgrade() -> None:
         sa.UniqueConstraint("psn_no", name=op.f("uq_medicare_account_psn_no")),
     )
     op.create_table(
+        "medicare_account_credit",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("psn_no", sa.String(length=30), nullable=False),
+        sa.Column("period", sa.String(length=7), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("contribution", "retiree", name="creditkind", native_enum=False, length=16),
+            nullable=False,
+        ),
+        sa.Column("amount", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "balc_after", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("source", sa.String(length=100), nullable=False),
+        sa.Column("credited_at", cityops.store.base.UtcDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_medicare_account_credit_credit_positive")),
+        sa.ForeignKeyConstraint(
+            ["psn_no"],
+            ["medicare_insured.psn_no"],
+            name=op.f("fk_medicare_account_credit_psn_no_medicare_insured"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_medicare_account_credit")),
+        sa.UniqueConstraint("psn_no", "period", "kind", name="uq_medicare_credit_psn_period_kind"),
+    )
+    op.create_table(
         "medicare_clue",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("dedup_key", sa.String(length=200), nullable=False),
@@ -1972,6 +2045,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_medicare_clue_district"))
 
     op.drop_table("medicare_clue")
+    op.drop_table("medicare_account_credit")
     op.drop_table("medicare_account")
     with op.batch_alter_table("case_report", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_case_report_external_ref"))
@@ -2143,6 +2217,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_medicare_drug_hilist_name"))
 
     op.drop_table("medicare_drug")
+    with op.batch_alter_table("medicare_discharge", schema=None) as batch_op:
+        batch_op.drop_index("ix_medicare_discharge_psn_hosp_time")
+        batch_op.drop_index("ix_medicare_discharge_dscg_time")
+
+    op.drop_table("medicare_discharge")
     op.drop_table("ledger_head")
     with op.batch_alter_table("ledger_entry", schema=None) as batch_op:
         batch_op.drop_index("ix_ledger_entry_subject")
