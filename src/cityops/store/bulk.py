@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, inspect, select, text
+from sqlalchemy import Table, bindparam, func, insert, inspect, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
 
 
@@ -64,3 +64,38 @@ def insert_new(session: Session, objects: Sequence[DeclarativeBase]) -> None:
     for obj in objects:
         make_transient_to_detached(obj)
     session.add_all(objects)
+
+
+def set_by_key(
+    session: Session, table: Table, column: str, rows: Sequence[tuple[int, int]],
+    *, bump: str | None = "version",
+) -> None:  # fmt: skip
+    """Set ``column`` of many rows, chosen by primary key, each to its own integer value (and
+    add one to ``bump``).
+
+    On PostgreSQL one ``UPDATE … FROM unnest(keys, values)``: one statement with two array
+    parameters whatever the count, instead of a round trip and a plan per row. On SQLite an
+    executemany, which is a loop in C over one prepared statement (SQLite has no array type, and
+    its ``UPDATE … FROM (VALUES …)`` cannot name the columns SQLAlchemy gives them).
+    """
+    if not rows:
+        return
+    (pk,) = table.primary_key.columns
+    if session.get_bind().dialect.name == "postgresql":
+        more = f', "{bump}" = t."{bump}" + 1' if bump else ""
+        session.execute(
+            text(
+                f'UPDATE "{table.name}" AS t SET "{column}" = v.val{more} '
+                "FROM unnest(CAST(:keys AS bigint[]), CAST(:vals AS bigint[])) AS v(k, val) "
+                f'WHERE t."{pk.name}" = v.k'
+            ),
+            {"keys": [k for k, _ in rows], "vals": [v for _, v in rows]},
+        )
+        return
+    values: dict[str, Any] = {column: bindparam("_val")}
+    if bump:
+        values[bump] = table.c[bump] + 1
+    session.execute(
+        update(table).where(pk == bindparam("_key")).values(values),
+        [{"_key": k, "_val": v} for k, v in rows],
+    )

@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Table, delete, insert, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,12 +44,15 @@ from cityops.scenarios.medicare.order_checks import Checked, check_all
 from cityops.scenarios.medicare.order_read import read_order
 from cityops.scenarios.medicare.schemas import FeeLineRead, OrderIn, OrderRead, SettlementRead
 from cityops.settings import Settings
-from cityops.store.bulk import allocate_ids
+from cityops.store.bulk import allocate_ids, set_by_key
 
 MED_TYPE_PHARMACY = "41"  # 定点药店购药
 CHRGITM = {"western": "09", "patent": "10"}  # 西药费 / 中成药费
 _STOCK: Table = Stock.__table__  # type: ignore[assignment]
 _ACCOUNT: Table = Account.__table__  # type: ignore[assignment]
+_ORDER: Table = Order.__table__  # type: ignore[assignment]
+_SETL: Table = Settlement.__table__  # type: ignore[assignment]
+_FEE: Table = FeeLine.__table__  # type: ignore[assignment]
 _LEDGER_KEYS = (
     "setl_id", "psn_no", "fixmedins_code", "medfee_sumamt", "acct_pay", "mulaid_detail",
     "psn_cash_pay",
@@ -103,8 +107,8 @@ def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> set[str]:
         return set()
     dialect = session.get_bind().dialect.name
     maker = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = maker(Order).on_conflict_do_nothing(index_elements=["idem_key"])
-    done = session.execute(stmt.returning(Order.idem_key), rows)
+    stmt = maker(_ORDER).on_conflict_do_nothing(index_elements=["idem_key"])
+    done = session.execute(stmt.returning(_ORDER.c.idem_key), rows)
     return {str(k) for (k,) in done.all()}
 
 
@@ -128,7 +132,7 @@ def settle_many(
             results[i] = c
         else:
             ready.append((i, c))
-    ids = allocate_ids(session, Order.__table__, len(ready))  # type: ignore[arg-type]
+    ids = allocate_ids(session, _ORDER, len(ready))
     order_rows = [
         {
             "id": oid, "order_no": uuid.uuid4().hex[:20].upper(),
@@ -172,15 +176,28 @@ def settle_many(
     return [r for r in results if r is not None]
 
 
-def _pairs_in(session: Session, pairs: list[tuple[int, int]]) -> Any:
-    """``(fixmedins_id, drug_id) IN pairs``, written so each database uses the unique index:
-    PostgreSQL plans a row-value IN well, SQLite scans the table for one, so there two plain INs
-    (which may fetch a few extra rows, dropped by the caller)."""
+_SQLITE_STOCK = text(
+    "SELECT s.id, s.fixmedins_id, s.drug_id, s.pric, s.qty FROM json_each(:pairs) AS j "
+    "CROSS JOIN medicare_stock AS s ON s.fixmedins_id = json_extract(j.value, '$[0]') "
+    "AND s.drug_id = json_extract(j.value, '$[1]')"
+)
+
+
+def _stock_rows(session: Session, pairs: list[tuple[int, int]]) -> Sequence[Any]:
+    """``(id, fixmedins_id, drug_id, pric, qty)`` of these (pharmacy, drug) pairs, locked.
+
+    PostgreSQL plans a row-value IN on the unique index, and takes the row locks in id order.
+    SQLite does not: two plain INs probe every pharmacy × drug combination (25,000 probes, 20 ms
+    for a batch of 100 orders), so there the pairs come as one JSON parameter and each is looked
+    up once through the index; its one writer needs no row locks.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        return tuple_(Stock.fixmedins_id, Stock.drug_id).in_(pairs)
-    return and_(
-        Stock.fixmedins_id.in_({p[0] for p in pairs}), Stock.drug_id.in_({p[1] for p in pairs})
-    )
+        return session.execute(
+            select(Stock.id, Stock.fixmedins_id, Stock.drug_id, Stock.pric, Stock.qty)
+            .where(tuple_(Stock.fixmedins_id, Stock.drug_id).in_(pairs))
+            .order_by(Stock.id).with_for_update()
+        ).all()  # fmt: skip
+    return session.execute(_SQLITE_STOCK, {"pairs": json.dumps(pairs)}).all()
 
 
 def _eta(settings: Settings, distance_m: float | None) -> float | None:
@@ -201,13 +218,8 @@ def _pay(
     wanted = {(c.shop.id, d.id) for _, c, _ in work for d, _ in c.lines}
     pairs = sorted(wanted)
     stock: dict[tuple[int, int], list[int]] = {}  # (shop, drug) → [id, pric, qty]
-    for sid, shop, drug, pric, qty in session.execute(
-        select(Stock.id, Stock.fixmedins_id, Stock.drug_id, Stock.pric, Stock.qty)
-        .where(_pairs_in(session, pairs))
-        .order_by(Stock.id).with_for_update()
-    ).all():  # fmt: skip
-        if (shop, drug) in wanted:
-            stock[(shop, drug)] = [sid, pric, qty]
+    for sid, shop, drug, pric, qty in _stock_rows(session, pairs):
+        stock[(shop, drug)] = [sid, pric, qty]
     owners = {c.person.psn_no for _, c, _ in work} | {p for _, c, _ in work for p in c.providers}
     accounts: dict[str, list[int]] = {}  # psn_no → [id, balc]
     for aid, psn, balc in session.execute(
@@ -243,21 +255,13 @@ def _pay(
         subject = f"medicare_order:{row['order_no']}"
         facts.append(ledger.Fact(requests[i].actor, "medicare.settle", subject, payload))
         results[i] = _read(row, c, setl, lines)
-    if moved_stock:
-        session.execute(
-            update(_STOCK).where(_STOCK.c.id == bindparam("sid"))
-            .values(qty=bindparam("new_qty"), version=_STOCK.c.version + 1),
-            [{"sid": stock[k][0], "new_qty": stock[k][2]} for k in sorted(moved_stock)],
-        )  # fmt: skip
-    if moved_acct:
-        session.execute(
-            update(_ACCOUNT).where(_ACCOUNT.c.id == bindparam("aid"))
-            .values(balc=bindparam("new_balc"), version=_ACCOUNT.c.version + 1),
-            [{"aid": accounts[p][0], "new_balc": accounts[p][1]} for p in sorted(moved_acct)],
-        )  # fmt: skip
-    if setls:
-        session.execute(insert(Settlement), setls)
-        session.execute(insert(FeeLine), fees)
+    set_by_key(session, _STOCK, "qty", sorted((stock[k][0], stock[k][2]) for k in moved_stock))
+    set_by_key(
+        session, _ACCOUNT, "balc", sorted((accounts[p][0], accounts[p][1]) for p in moved_acct)
+    )
+    if setls:  # Core inserts: one statement each, none of the ORM's per-row bookkeeping
+        session.execute(insert(_SETL), setls)
+        session.execute(insert(_FEE), fees)
         ledger.append_many(session=session, at=now, facts=facts)
     return refused
 
