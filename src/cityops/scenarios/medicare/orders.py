@@ -85,20 +85,23 @@ def place_order(
     return result
 
 
-def _replays(session: Session, wanted: dict[str, str]) -> dict[str, OrderRead | CityOpsError]:
-    """Stored orders for these keys (key → request hash): their reads, or a reuse conflict."""
-    out: dict[str, OrderRead | CityOpsError] = {}
-    if not wanted:
-        return out
-    for order in session.scalars(select(Order).where(Order.idem_key.in_(wanted))):
-        if order.request_hash != wanted[order.idem_key]:
-            out[order.idem_key] = Conflict(
-                "this Idempotency-Key was used for a different order",
-                code="idempotency_key_reused",
-            )
-        else:
-            out[order.idem_key] = read_order(session, order, replayed=True)
-    return out
+def _stored(session: Session, keys: set[str]) -> dict[str, tuple[str, OrderRead]]:
+    """Orders stored under these keys: key → (request hash, the order read as a replay)."""
+    if not keys:
+        return {}
+    return {
+        order.idem_key: (order.request_hash, read_order(session, order, replayed=True))
+        for order in session.scalars(select(Order).where(Order.idem_key.in_(keys)))
+    }
+
+
+def _answer(kept: tuple[str, OrderRead], digest: str) -> OrderRead | CityOpsError:
+    """What a request gets for a key already used: the stored order, if it is the same one."""
+    if kept[0] == digest:
+        return kept[1]
+    return Conflict(
+        "this Idempotency-Key was used for a different order", code="idempotency_key_reused"
+    )
 
 
 def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> set[str]:
@@ -119,10 +122,10 @@ def settle_many(
     results: list[OrderRead | CityOpsError | None] = [None] * len(requests)
     digests = [request_hash(r.body) for r in requests]
     first: dict[str, int] = {}
-    for i, r in enumerate(requests):  # the same key twice in one batch: the later one replays
+    for i, r in enumerate(requests):  # a key twice in one batch: see the end
         first.setdefault(r.idem_key, i)
-    stored = _replays(session, {requests[i].idem_key: digests[i] for i in first.values()})
-    todo = [i for i in first.values() if requests[i].idem_key not in stored]
+    kept = _stored(session, set(first))
+    todo = [i for i in first.values() if requests[i].idem_key not in kept]
     checked = check_all(
         session=session, settings=settings, bodies=[requests[i].body for i in todo], now=now
     )
@@ -146,12 +149,8 @@ def settle_many(
         for oid, (i, c) in zip(ids, ready, strict=True)
     ]  # fmt: skip
     inserted = _insert_orders(session, order_rows)
-    late = {
-        str(r["idem_key"]): str(r["request_hash"])
-        for r in order_rows
-        if r["idem_key"] not in inserted
-    }
-    stored.update(_replays(session, late))  # committed by a concurrent transaction meanwhile
+    late = {str(r["idem_key"]) for r in order_rows if r["idem_key"] not in inserted}
+    kept.update(_stored(session, late))  # committed by a concurrent transaction meanwhile
     work = [
         (i, c, row)
         for (i, c), row in zip(ready, order_rows, strict=True)
@@ -160,19 +159,26 @@ def settle_many(
     refused = _pay(session, settings, requests, work, results, now)
     if refused:
         session.execute(delete(Order).where(Order.id.in_(refused)))
-    for i in first.values():
-        if results[i] is None:
-            results[i] = stored[requests[i].idem_key]
+    # Every other request is answered as if the batch had run one request after another: a key
+    # stored before, or paid earlier in this batch, replays (or conflicts, for another order);
+    # a key whose first request was refused stored nothing, so a later one is decided afresh.
+    again: list[int] = []
     for i, r in enumerate(requests):
-        if i != first[r.idem_key]:
-            prior = results[first[r.idem_key]]
-            results[i] = (
-                prior.model_copy(update={"replayed": True})
-                if isinstance(prior, OrderRead) and digests[i] == digests[first[r.idem_key]]
-                else prior if isinstance(prior, CityOpsError)
-                else Conflict("this Idempotency-Key was used for a different order",
-                              code="idempotency_key_reused")
-            )  # fmt: skip
+        if results[i] is not None:
+            continue
+        key, prior = r.idem_key, results[first[r.idem_key]]
+        if key not in kept and isinstance(prior, OrderRead):
+            kept[key] = (digests[first[key]], prior.model_copy(update={"replayed": True}))
+        if key in kept:
+            results[i] = _answer(kept[key], digests[i])
+        else:
+            again.append(i)
+    if again:
+        redo = settle_many(
+            session=session, settings=settings, requests=[requests[i] for i in again], now=now
+        )
+        for i, result in zip(again, redo, strict=True):
+            results[i] = result
     return [r for r in results if r is not None]
 
 
