@@ -37,7 +37,7 @@ from multiprocessing import get_context
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bench.bench_medicare_search import NOW, SETTINGS, prepared
 from bench.common import backends, console, machine, save
@@ -112,7 +112,21 @@ def _request(plan: Plan) -> orders.PayRequest:
 
 
 Work = tuple[str, str, list[Plan], int, int]  # url, mode, plans, threads, batch size
-Done = tuple[dict[str, int], float, float, float, int]  # outcomes, t0, t1, cpu s, batches
+# outcomes, t0, t1, CPU seconds of the worker, of its PostgreSQL backends, batches
+Done = tuple[dict[str, int], float, float, float, float, int]
+
+
+def _backend_cpu(pids: set[int]) -> float:
+    """CPU seconds used so far by these PostgreSQL backends (same machine: /proc)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _worker(args: Work) -> Done:
@@ -121,6 +135,13 @@ def _worker(args: Work) -> Done:
     factory = make_session_factory(engine)
     queue = SettlementQueue(sessions=factory, settings=SETTINGS, clock=FakeClock(NOW))
     outcomes: Counter[str] = Counter()
+    backends: set[int] = set()
+
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _pid(dbapi_conn: Any, _record: Any) -> None:
+            backends.add(int(dbapi_conn.info.backend_pid))
 
     def batch(plans: list[Plan]) -> list[str]:
         reqs = [_request(p) for p in plans]
@@ -145,7 +166,7 @@ def _worker(args: Work) -> Done:
 
     with factory() as s:  # connect before the clock starts
         s.execute(select(1))
-    t0, c0 = time.time(), time.process_time()
+    t0, c0, s0 = time.time(), time.process_time(), _backend_cpu(backends)
     if mode == "queue":
         chunks = [plans[i::threads] for i in range(threads)]
         run_one: Any = one_by_one
@@ -155,9 +176,9 @@ def _worker(args: Work) -> Done:
     with ThreadPoolExecutor(threads) as pool:
         for got in pool.map(run_one, chunks):
             outcomes.update(got)
-    t1, c1 = time.time(), time.process_time()
+    t1, c1, s1 = time.time(), time.process_time(), _backend_cpu(backends)
     engine.dispose()
-    return dict(outcomes), t0, t1, c1 - c0, queue.batches
+    return dict(outcomes), t0, t1, c1 - c0, s1 - s0, queue.batches
 
 
 def _snapshot(factory: Any) -> tuple[dict[str, int], dict[int, int], int]:
@@ -221,7 +242,8 @@ def run(
     for out, *_ in results:
         outcomes.update(out)
     cpu = sum(r[3] for r in results)
-    batches = sum(r[4] for r in results)
+    server_cpu = sum(r[4] for r in results)
+    batches = sum(r[5] for r in results)
     audit = _audit(factory, before)
     engine.dispose()
     paid = outcomes["paid"]
@@ -233,6 +255,7 @@ def run(
         "batch": batch if mode == "batch" else None,
         "mean_batch": round(n / batches, 1) if batches else None,
         "cpu_ms_per_order": round(1000 * cpu / n, 3),
+        "server_cpu_ms_per_order": round(1000 * server_cpu / n, 3) if server_cpu else None,
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after],
         "payers": payers,
@@ -247,7 +270,9 @@ def run(
     console.print(
         f"{name} {mode}: {paid:,} settlements of {n:,} orders in {wall:.1f} s = "
         f"{figures['settlements_per_s']:,}/s ({procs} processes × {threads} threads, {how}); "
-        f"CPU {figures['cpu_ms_per_order']} ms/order, "
+        f"CPU {figures['cpu_ms_per_order']} ms/order"
+        + (f" + server {figures['server_cpu_ms_per_order']}" if server_cpu else "")
+        + ", "
         f"load {load_before[0]:.2f}→{load_after[0]:.2f}; "
         f"refused {dict((k, v) for k, v in outcomes.items() if k != 'paid')}; "
         f"balance errors {audit['balance_errors']}, negative {audit['negative_balances']}, "

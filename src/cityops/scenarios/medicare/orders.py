@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, insert, select, text, tuple_
+from sqlalchemy import Table, delete, select, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,7 +44,7 @@ from cityops.scenarios.medicare.order_checks import Checked, check_all
 from cityops.scenarios.medicare.order_read import read_order
 from cityops.scenarios.medicare.schemas import FeeLineRead, OrderIn, OrderRead, SettlementRead
 from cityops.settings import Settings
-from cityops.store.bulk import allocate_ids, set_by_key
+from cityops.store.bulk import allocate_ids, insert_rows, set_by_key
 
 MED_TYPE_PHARMACY = "41"  # 定点药店购药
 CHRGITM = {"western": "09", "patent": "10"}  # 西药费 / 中成药费
@@ -275,8 +275,8 @@ def _pay(
         session, _ACCOUNT, "balc", sorted((accounts[p][0], accounts[p][1]) for p in moved_acct)
     )
     if setls:  # Core inserts: one statement each, none of the ORM's per-row bookkeeping
-        session.execute(insert(_SETL), setls)
-        session.execute(insert(_FEE), fees)
+        insert_rows(session, _SETL, setls)
+        insert_rows(session, _FEE, fees)
         ledger.append_many(session=session, at=now, facts=facts)
     return refused
 
