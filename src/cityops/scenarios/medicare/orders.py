@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, select, text, tuple_
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -187,22 +187,27 @@ _SQLITE_STOCK = text(
     "CROSS JOIN medicare_stock AS s ON s.fixmedins_id = json_extract(j.value, '$[0]') "
     "AND s.drug_id = json_extract(j.value, '$[1]')"
 )
+_PG_STOCK = text(
+    "SELECT s.id, s.fixmedins_id, s.drug_id, s.pric, s.qty "
+    "FROM unnest(CAST(:shops AS integer[]), CAST(:drugs AS integer[])) AS w(f, d) "
+    "JOIN medicare_stock AS s ON s.fixmedins_id = w.f AND s.drug_id = w.d "
+    "ORDER BY s.id FOR UPDATE OF s"
+)
 
 
 def _stock_rows(session: Session, pairs: list[tuple[int, int]]) -> Sequence[Any]:
     """``(id, fixmedins_id, drug_id, pric, qty)`` of these (pharmacy, drug) pairs, locked.
 
-    PostgreSQL plans a row-value IN on the unique index, and takes the row locks in id order.
-    SQLite does not: two plain INs probe every pharmacy × drug combination (25,000 probes, 20 ms
-    for a batch of 100 orders), so there the pairs come as one JSON parameter and each is looked
-    up once through the index; its one writer needs no row locks.
+    The pairs go as one parameter (two arrays on PostgreSQL, JSON on SQLite) joined to the
+    unique index, so each is looked up once and the statement text never changes (parsed and
+    planned once). A row-value ``IN`` list took PostgreSQL 2–3 times as long (an OR of every
+    pair); on SQLite two plain INs probe every pharmacy × drug combination (25,000 probes,
+    20 ms for a batch of 100 orders). PostgreSQL takes the row locks in id order; SQLite's one
+    writer needs none.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return session.execute(
-            select(Stock.id, Stock.fixmedins_id, Stock.drug_id, Stock.pric, Stock.qty)
-            .where(tuple_(Stock.fixmedins_id, Stock.drug_id).in_(pairs))
-            .order_by(Stock.id).with_for_update()
-        ).all()  # fmt: skip
+        shops, drugs = [p[0] for p in pairs], [p[1] for p in pairs]
+        return session.execute(_PG_STOCK, {"shops": shops, "drugs": drugs}).all()
     return session.execute(_SQLITE_STOCK, {"pairs": json.dumps(pairs)}).all()
 
 
