@@ -9,11 +9,23 @@ per-object bookkeeping.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, inspect, select, text, update
-from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, make_transient_to_detached
 
 
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -133,3 +145,19 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
                 ])  # fmt: skip
     finally:
         cursor.close()
+
+
+def one_of(
+    session: Session, column: QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """``column IN values`` with one parameter on PostgreSQL (``= ANY(array)``).
+
+    An IN list is a parameter per value: its text changes with the count, so psycopg parses it
+    again (it caches only queries of up to 50 parameters) and PostgreSQL plans it every time;
+    ``= ANY`` is one text, parsed once and prepared by psycopg after a few runs. SQLite has no
+    arrays and gets the plain IN.
+    """
+    wanted = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(column.type)))
+    return column.in_(wanted)

@@ -32,6 +32,7 @@ from cityops.scenarios.medicare.models import (
 )
 from cityops.scenarios.medicare.schemas import OrderIn
 from cityops.settings import Settings
+from cityops.store.bulk import one_of
 
 
 class Person(NamedTuple):
@@ -115,22 +116,24 @@ def check_all(
     psns = {b.psn_no for b in bodies}
     shop_codes = {b.fixmedins_code for b in bodies}
     persons = {
-        r.psn_no: Person(*r) for r in session.execute(_PERSON.where(InsuredPerson.psn_no.in_(psns)))
+        r.psn_no: Person(*r)
+        for r in session.execute(_PERSON.where(one_of(session, InsuredPerson.psn_no, psns)))
     }
     shops = {
         r.fixmedins_code: Shop(*r)
-        for r in session.execute(_SHOP.where(Fixmedins.fixmedins_code.in_(shop_codes)))
+        for r in session.execute(_SHOP.where(one_of(session, Fixmedins.fixmedins_code, shop_codes)))
     }
     drugs = {
         r.hilist_code: Item(*r)
-        for r in session.execute(_ITEM.where(Drug.hilist_code.in_(all_codes)))
+        for r in session.execute(_ITEM.where(one_of(session, Drug.hilist_code, all_codes)))
     }
     allowed = {r.strip() for r in settings.medicare_mulaid_relations.split(",") if r.strip()}
     providers: dict[str, list[str]] = {}
     for provider, beneficiary, relation in session.execute(
         select(MutualAidBinding.provider_psn_no, MutualAidBinding.beneficiary_psn_no,
                MutualAidBinding.relation)
-        .where(MutualAidBinding.beneficiary_psn_no.in_(psns), MutualAidBinding.ended_at.is_(None))
+        .where(one_of(session, MutualAidBinding.beneficiary_psn_no, psns),
+               MutualAidBinding.ended_at.is_(None))
         .order_by(MutualAidBinding.bound_at, MutualAidBinding.id)
     ).all():  # fmt: skip
         if str(relation) in allowed:

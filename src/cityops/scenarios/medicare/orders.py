@@ -44,7 +44,7 @@ from cityops.scenarios.medicare.order_checks import Checked, check_all
 from cityops.scenarios.medicare.order_read import read_order
 from cityops.scenarios.medicare.schemas import FeeLineRead, OrderIn, OrderRead, SettlementRead
 from cityops.settings import Settings
-from cityops.store.bulk import allocate_ids, insert_rows, set_by_key
+from cityops.store.bulk import allocate_ids, insert_rows, one_of, set_by_key
 
 MED_TYPE_PHARMACY = "41"  # 定点药店购药
 CHRGITM = {"western": "09", "patent": "10"}  # 西药费 / 中成药费
@@ -91,7 +91,7 @@ def _stored(session: Session, keys: set[str]) -> dict[str, tuple[str, OrderRead]
         return {}
     return {
         order.idem_key: (order.request_hash, read_order(session, order, replayed=True))
-        for order in session.scalars(select(Order).where(Order.idem_key.in_(keys)))
+        for order in session.scalars(select(Order).where(one_of(session, Order.idem_key, keys)))
     }
 
 
@@ -243,7 +243,8 @@ def _pay(
     owners = {c.person.psn_no for _, c, _ in work} | {p for _, c, _ in work for p in c.providers}
     accounts: dict[str, list[int]] = {}  # psn_no → [id, balc]
     for aid, psn, balc in session.execute(
-        select(Account.id, Account.psn_no, Account.balc).where(Account.psn_no.in_(owners))
+        select(Account.id, Account.psn_no, Account.balc)
+        .where(one_of(session, Account.psn_no, owners))
         .order_by(Account.id).with_for_update()
     ).all():  # fmt: skip
         accounts[psn] = [aid, balc]
