@@ -93,6 +93,7 @@ def prepared(name: str, url: str) -> Engine:
         with engine.connect() as conn:
             conn.execute(text("COMMIT"))
             conn.execute(text("ANALYZE"))
+            conn.commit()  # ANALYZE's statistics are transactional: closing would roll them back
     console.print(f"{name}: {summary} in {time.perf_counter() - started:.0f} s")
     return engine
 

@@ -1,4 +1,5 @@
-"""A batch of new rows written as one INSERT: fresh keys, complete objects, normal updates after."""
+"""A batch of new rows written as one INSERT (a COPY on PostgreSQL): fresh keys, complete objects,
+normal updates after."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def test_batch_is_one_insert_with_fresh_keys(engine: Engine) -> None:
             session.commit()
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(inserts) == 1
+    # SQLite: one executemany INSERT; PostgreSQL: one COPY on the raw cursor, below the events.
+    assert len(inserts) == (0 if engine.dialect.name == "postgresql" else 1)
     ids = [d.id for d in batch]
     assert ids == list(range(existing + 1, existing + 31))
     with Session(engine) as session:

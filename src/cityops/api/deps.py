@@ -2,12 +2,16 @@
 
 A request's session is one transaction: committed when the route returns, rolled back on error.
 Bus events collected in ``session.info["events"]`` are published only after the commit.
+
+A write route marked ``@reads_first`` begins as a reader like a GET: its writes are done in
+another transaction (the medicare payment queue's group commit), and a writer's lock held while
+it waits for that transaction would stall it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
@@ -30,10 +34,25 @@ def get_ctx(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
+_READS_FIRST = "_cityops_reads_first"
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def reads_first(endpoint: F) -> F:
+    """Mark a route whose own session only reads though its method is not GET (put it under
+    the ``@router.post`` line)."""
+    setattr(endpoint, _READS_FIRST, True)
+    return endpoint
+
+
 def get_session(ctx: Ctx, request: Request) -> Iterator[Session]:
     # GET and HEAD only read: they begin as readers, so on SQLite they never queue behind
-    # (or hold up) a writer; everything else takes the write lock at BEGIN, as before.
-    with unit_of_work(ctx, reads_first=request.method in ("GET", "HEAD")) as session:
+    # (or hold up) a writer; everything else takes the write lock at BEGIN, as before, unless
+    # the route is marked ``reads_first``.
+    reader = request.method in ("GET", "HEAD") or getattr(
+        request.scope.get("endpoint"), _READS_FIRST, False
+    )
+    with unit_of_work(ctx, reads_first=reader) as session:
         yield session
 
 

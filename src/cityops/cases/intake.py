@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from cityops.auth.scope import Principal
@@ -34,7 +34,7 @@ from cityops.errors import CityOpsError, ValidationFailed
 from cityops.geo.cells import cell_of
 from cityops.ledger import service as ledger
 from cityops.registry.models import Staff
-from cityops.store.bulk import insert_new, new_row
+from cityops.store.bulk import insert_new, insert_rows, new_row
 
 AUTO_ACTOR = "system:auto-filing"
 DISPATCH_ACTOR = "system:auto-dispatch"
@@ -56,7 +56,7 @@ MAX_BATCH = 500
 
 _CASES = cast(Table, Case.__table__)
 _STAFF = cast(Table, Staff.__table__)
-_INSERT_REPORTS = insert(cast(Table, CaseReport.__table__))
+_REPORTS = cast(Table, CaseReport.__table__)
 _LINK = (
     update(_CASES)
     .where(_CASES.c.id == bindparam("cid"))
@@ -306,7 +306,7 @@ def _write(session: Session, good: list[Item], actor: Principal, at: datetime) -
             facts.append(step[0])
             events.append((action, step[1]))
     if reports:  # an empty list would insert one row of defaults
-        session.execute(_INSERT_REPORTS, reports)
+        insert_rows(session, _REPORTS, reports)
     if holds:
         session.execute(_HOLD, [{"sid": sid, "n": n} for sid, n in holds.items()])
     ledger.append_many(session=session, at=at, facts=facts)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from cityops.clock import as_utc
 from cityops.ledger.chain import GENESIS, ChainRow, Verdict, canonical_json, entry_hash, verify_rows
 from cityops.ledger.models import LedgerEntry, LedgerHead
+from cityops.store.bulk import insert_rows
 
 _HEAD_KEY = "cityops.ledger.head"
 
@@ -59,7 +60,7 @@ class Fact:
     payload: dict[str, Any]
 
 
-_INSERT = insert(cast(Table, LedgerEntry.__table__))  # Core: no ORM bulk bookkeeping
+_ENTRY = cast(Table, LedgerEntry.__table__)
 _MOVE_HEAD = update(LedgerHead).where(LedgerHead.id == 1)
 
 
@@ -97,7 +98,7 @@ def append_many(*, session: Session, at: datetime, facts: list[Fact]) -> list[Ap
         )
         done.append(Appended(seq, digest))
         prev = digest
-    session.execute(_INSERT, rows)
+    insert_rows(session, _ENTRY, rows)  # one multi-row statement on PostgreSQL too
     session.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
     session.info[_HEAD_KEY] = (seq, prev)
     return done

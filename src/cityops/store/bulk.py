@@ -9,11 +9,24 @@ per-object bookkeeping.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, func, insert, inspect, select, text
-from sqlalchemy.orm import DeclarativeBase, Session, make_transient_to_detached
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, make_transient_to_detached
 
 
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -72,7 +85,96 @@ def insert_new(session: Session, objects: Sequence[DeclarativeBase]) -> None:
             if name not in values:
                 values[name] = default  # the instance dict: no change events, nothing to flush
         rows.append({col.key: values[name] for name, col in columns})
-    session.execute(insert(table), rows)
+    insert_rows(session, table, rows)
     for obj in objects:
         make_transient_to_detached(obj)
     session.add_all(objects)
+
+
+def set_by_key(
+    session: Session, table: Table, column: str, rows: Sequence[tuple[int, int]],
+    *, bump: str | None = "version",
+) -> None:  # fmt: skip
+    """Set ``column`` of many rows, chosen by primary key, each to its own integer value (and
+    add one to ``bump``).
+
+    On PostgreSQL one ``UPDATE … FROM unnest(keys, values)``: one statement with two array
+    parameters whatever the count, instead of a round trip and a plan per row. On SQLite an
+    executemany, which is a loop in C over one prepared statement (SQLite has no array type, and
+    its ``UPDATE … FROM (VALUES …)`` cannot name the columns SQLAlchemy gives them).
+    """
+    if not rows:
+        return
+    (pk,) = table.primary_key.columns
+    if session.get_bind().dialect.name == "postgresql":
+        more = f', "{bump}" = t."{bump}" + 1' if bump else ""
+        session.execute(
+            text(
+                f'UPDATE "{table.name}" AS t SET "{column}" = v.val{more} '
+                "FROM unnest(CAST(:keys AS bigint[]), CAST(:vals AS bigint[])) AS v(k, val) "
+                f'WHERE t."{pk.name}" = v.k'
+            ),
+            {"keys": [k for k, _ in rows], "vals": [v for _, v in rows]},
+        )
+        return
+    values: dict[str, Any] = {column: bindparam("_val")}
+    if bump:
+        values[bump] = table.c[bump] + 1
+    session.execute(
+        update(table).where(pk == bindparam("_key")).values(values),
+        [{"_key": k, "_val": v} for k, v in rows],
+    )
+
+
+def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT many rows of ``table`` (all with the same keys) in one go, in the session's
+    transaction.
+
+    SQLite: an executemany, a loop in C over one prepared statement. PostgreSQL: ``COPY … FROM
+    STDIN``. psycopg's executemany sends one INSERT per row (pipelined, but each one executed
+    on its own), and SQLAlchemy's multi-row INSERT ("insertmanyvalues", which psycopg 3 gets
+    only with RETURNING) is a statement too long for psycopg's parse cache, parsed again every
+    time: both cost more client CPU per row than the row's own work. Values go through the
+    columns' types (JSON, enums, UTC datetimes) exactly as they would for an INSERT.
+    """
+    if not rows:  # an empty list would insert one row of defaults
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        session.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    convert = [
+        table.c[n].type.dialect_impl(conn.dialect).bind_processor(conn.dialect) for n in names
+    ]
+    columns = ", ".join(f'"{n}"' for n in names)
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([
+                    f(row[n]) if f is not None and row[n] is not None else row[n]
+                    for n, f in zip(names, convert, strict=True)
+                ])  # fmt: skip
+    except dbapi_error as exc:  # as SQLAlchemy raises it for an INSERT: IntegrityError and kin
+        raise DBAPIError.instance(statement, None, exc, dbapi_error) from exc
+    finally:
+        cursor.close()
+
+
+def one_of(
+    session: Session, column: QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """``column IN values`` with one parameter on PostgreSQL (``= ANY(array)``).
+
+    An IN list is a parameter per value: its text changes with the count, so psycopg parses it
+    again (it caches only queries of up to 50 parameters) and PostgreSQL plans it every time;
+    ``= ANY`` is one text, parsed once and prepared by psycopg after a few runs. SQLite has no
+    arrays and gets the plain IN.
+    """
+    wanted = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, wanted, type_=postgresql.ARRAY(column.type)))
+    return column.in_(wanted)

@@ -4,12 +4,17 @@ One query per kind (persons, pharmacies, drugs, 家庭共济 bindings) for the w
 each order is checked on its own: line count, drug codes (format, catalogue), prescription,
 pharmacy open now, delivery radius. A refused order gets its ``CityOpsError``; the others a
 ``Checked`` ready for payment.
+
+The lookups read only the columns a payment needs, as plain tuples: loading ORM objects (with
+their identity map and change tracking) for a few hundred rows cost more per order than the
+payment's own statements.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -27,13 +32,47 @@ from cityops.scenarios.medicare.models import (
 )
 from cityops.scenarios.medicare.schemas import OrderIn
 from cityops.settings import Settings
+from cityops.store.bulk import one_of
+
+
+class Person(NamedTuple):
+    psn_no: str
+    insutype: str
+    insu_admdvs: str
+
+
+class Shop(NamedTuple):
+    id: int
+    fixmedins_code: str
+    fixmedins_type: FixmedinsType
+    active: bool
+    opening_hours: list[Any]
+    lat: float
+    lng: float
+    delivery_radius_m: int
+
+
+class Item(NamedTuple):
+    """A catalogue drug, as much as an order needs of it."""
+
+    id: int
+    hilist_code: str
+    hilist_name: str
+    list_type: str
+    kind: str
+    rx_flag: bool
+
+
+_PERSON = select(*(getattr(InsuredPerson, f) for f in Person._fields))
+_SHOP = select(*(getattr(Fixmedins, f) for f in Shop._fields))
+_ITEM = select(*(getattr(Drug, f) for f in Item._fields))
 
 
 @dataclass(frozen=True, slots=True)
 class Checked:
-    person: InsuredPerson
-    shop: Fixmedins
-    lines: list[tuple[Drug, int]]  # (drug, packs) in the order given
+    person: Person
+    shop: Shop
+    lines: list[tuple[Item, int]]  # (drug, packs) in the order given
     providers: list[str]  # 家庭共济 providers to draw on, in order
     distance_m: float | None
 
@@ -77,23 +116,24 @@ def check_all(
     psns = {b.psn_no for b in bodies}
     shop_codes = {b.fixmedins_code for b in bodies}
     persons = {
-        p.psn_no: p
-        for p in session.scalars(select(InsuredPerson).where(InsuredPerson.psn_no.in_(psns)))
+        r.psn_no: Person(*r)
+        for r in session.execute(_PERSON.where(one_of(session, InsuredPerson.psn_no, psns)))
     }
     shops = {
-        s.fixmedins_code: s
-        for s in session.scalars(select(Fixmedins).where(Fixmedins.fixmedins_code.in_(shop_codes)))
+        r.fixmedins_code: Shop(*r)
+        for r in session.execute(_SHOP.where(one_of(session, Fixmedins.fixmedins_code, shop_codes)))
     }
     drugs = {
-        d.hilist_code: d
-        for d in session.scalars(select(Drug).where(Drug.hilist_code.in_(all_codes)))
+        r.hilist_code: Item(*r)
+        for r in session.execute(_ITEM.where(one_of(session, Drug.hilist_code, all_codes)))
     }
     allowed = {r.strip() for r in settings.medicare_mulaid_relations.split(",") if r.strip()}
     providers: dict[str, list[str]] = {}
     for provider, beneficiary, relation in session.execute(
         select(MutualAidBinding.provider_psn_no, MutualAidBinding.beneficiary_psn_no,
                MutualAidBinding.relation)
-        .where(MutualAidBinding.beneficiary_psn_no.in_(psns), MutualAidBinding.ended_at.is_(None))
+        .where(one_of(session, MutualAidBinding.beneficiary_psn_no, psns),
+               MutualAidBinding.ended_at.is_(None))
         .order_by(MutualAidBinding.bound_at, MutualAidBinding.id)
     ).all():  # fmt: skip
         if str(relation) in allowed:
@@ -112,8 +152,8 @@ def check_all(
 
 
 def _one(
-    settings: Settings, body: OrderIn, want: dict[str, int], persons: dict[str, InsuredPerson],
-    shops: dict[str, Fixmedins], drugs: dict[str, Drug], providers: dict[str, list[str]],
+    settings: Settings, body: OrderIn, want: dict[str, int], persons: dict[str, Person],
+    shops: dict[str, Shop], drugs: dict[str, Item], providers: dict[str, list[str]],
     local: datetime,
 ) -> Checked:  # fmt: skip
     person = persons.get(body.psn_no)

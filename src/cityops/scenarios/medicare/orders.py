@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Table, delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,12 +44,15 @@ from cityops.scenarios.medicare.order_checks import Checked, check_all
 from cityops.scenarios.medicare.order_read import read_order
 from cityops.scenarios.medicare.schemas import FeeLineRead, OrderIn, OrderRead, SettlementRead
 from cityops.settings import Settings
-from cityops.store.bulk import allocate_ids
+from cityops.store.bulk import allocate_ids, insert_rows, one_of, set_by_key
 
 MED_TYPE_PHARMACY = "41"  # 定点药店购药
 CHRGITM = {"western": "09", "patent": "10"}  # 西药费 / 中成药费
 _STOCK: Table = Stock.__table__  # type: ignore[assignment]
 _ACCOUNT: Table = Account.__table__  # type: ignore[assignment]
+_ORDER: Table = Order.__table__  # type: ignore[assignment]
+_SETL: Table = Settlement.__table__  # type: ignore[assignment]
+_FEE: Table = FeeLine.__table__  # type: ignore[assignment]
 _LEDGER_KEYS = (
     "setl_id", "psn_no", "fixmedins_code", "medfee_sumamt", "acct_pay", "mulaid_detail",
     "psn_cash_pay",
@@ -81,20 +85,23 @@ def place_order(
     return result
 
 
-def _replays(session: Session, wanted: dict[str, str]) -> dict[str, OrderRead | CityOpsError]:
-    """Stored orders for these keys (key → request hash): their reads, or a reuse conflict."""
-    out: dict[str, OrderRead | CityOpsError] = {}
-    if not wanted:
-        return out
-    for order in session.scalars(select(Order).where(Order.idem_key.in_(wanted))):
-        if order.request_hash != wanted[order.idem_key]:
-            out[order.idem_key] = Conflict(
-                "this Idempotency-Key was used for a different order",
-                code="idempotency_key_reused",
-            )
-        else:
-            out[order.idem_key] = read_order(session, order, replayed=True)
-    return out
+def _stored(session: Session, keys: set[str]) -> dict[str, tuple[str, OrderRead]]:
+    """Orders stored under these keys: key → (request hash, the order read as a replay)."""
+    if not keys:
+        return {}
+    return {
+        order.idem_key: (order.request_hash, read_order(session, order, replayed=True))
+        for order in session.scalars(select(Order).where(one_of(session, Order.idem_key, keys)))
+    }
+
+
+def _answer(kept: tuple[str, OrderRead], digest: str) -> OrderRead | CityOpsError:
+    """What a request gets for a key already used: the stored order, if it is the same one."""
+    if kept[0] == digest:
+        return kept[1]
+    return Conflict(
+        "this Idempotency-Key was used for a different order", code="idempotency_key_reused"
+    )
 
 
 def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> set[str]:
@@ -103,8 +110,8 @@ def _insert_orders(session: Session, rows: list[dict[str, Any]]) -> set[str]:
         return set()
     dialect = session.get_bind().dialect.name
     maker = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = maker(Order).on_conflict_do_nothing(index_elements=["idem_key"])
-    done = session.execute(stmt.returning(Order.idem_key), rows)
+    stmt = maker(_ORDER).on_conflict_do_nothing(index_elements=["idem_key"])
+    done = session.execute(stmt.returning(_ORDER.c.idem_key), rows)
     return {str(k) for (k,) in done.all()}
 
 
@@ -115,10 +122,10 @@ def settle_many(
     results: list[OrderRead | CityOpsError | None] = [None] * len(requests)
     digests = [request_hash(r.body) for r in requests]
     first: dict[str, int] = {}
-    for i, r in enumerate(requests):  # the same key twice in one batch: the later one replays
+    for i, r in enumerate(requests):  # a key twice in one batch: see the end
         first.setdefault(r.idem_key, i)
-    stored = _replays(session, {requests[i].idem_key: digests[i] for i in first.values()})
-    todo = [i for i in first.values() if requests[i].idem_key not in stored]
+    kept = _stored(session, set(first))
+    todo = [i for i in first.values() if requests[i].idem_key not in kept]
     checked = check_all(
         session=session, settings=settings, bodies=[requests[i].body for i in todo], now=now
     )
@@ -128,10 +135,10 @@ def settle_many(
             results[i] = c
         else:
             ready.append((i, c))
-    ids = allocate_ids(session, Order.__table__, len(ready))  # type: ignore[arg-type]
+    ids = allocate_ids(session, _ORDER, len(ready))
     order_rows = [
         {
-            "id": oid, "order_no": uuid.uuid4().hex[:20].upper(),
+            "id": oid, "order_no": serial_no("", oid),
             "idem_key": requests[i].idem_key, "request_hash": digests[i],
             "psn_no": c.person.psn_no, "fixmedins_id": c.shop.id, "status": OrderStatus.paid,
             "delivery": requests[i].body.delivery, "distance_m": c.distance_m,
@@ -142,12 +149,8 @@ def settle_many(
         for oid, (i, c) in zip(ids, ready, strict=True)
     ]  # fmt: skip
     inserted = _insert_orders(session, order_rows)
-    late = {
-        str(r["idem_key"]): str(r["request_hash"])
-        for r in order_rows
-        if r["idem_key"] not in inserted
-    }
-    stored.update(_replays(session, late))  # committed by a concurrent transaction meanwhile
+    late = {str(r["idem_key"]) for r in order_rows if r["idem_key"] not in inserted}
+    kept.update(_stored(session, late))  # committed by a concurrent transaction meanwhile
     work = [
         (i, c, row)
         for (i, c), row in zip(ready, order_rows, strict=True)
@@ -156,31 +159,65 @@ def settle_many(
     refused = _pay(session, settings, requests, work, results, now)
     if refused:
         session.execute(delete(Order).where(Order.id.in_(refused)))
-    for i in first.values():
-        if results[i] is None:
-            results[i] = stored[requests[i].idem_key]
+    # Every other request is answered as if the batch had run one request after another: a key
+    # stored before, or paid earlier in this batch, replays (or conflicts, for another order);
+    # a key whose first request was refused stored nothing, so a later one is decided afresh.
+    again: list[int] = []
     for i, r in enumerate(requests):
-        if i != first[r.idem_key]:
-            prior = results[first[r.idem_key]]
-            results[i] = (
-                prior.model_copy(update={"replayed": True})
-                if isinstance(prior, OrderRead) and digests[i] == digests[first[r.idem_key]]
-                else prior if isinstance(prior, CityOpsError)
-                else Conflict("this Idempotency-Key was used for a different order",
-                              code="idempotency_key_reused")
-            )  # fmt: skip
+        if results[i] is not None:
+            continue
+        key, prior = r.idem_key, results[first[r.idem_key]]
+        if key not in kept and isinstance(prior, OrderRead):
+            kept[key] = (digests[first[key]], prior.model_copy(update={"replayed": True}))
+        if key in kept:
+            results[i] = _answer(kept[key], digests[i])
+        else:
+            again.append(i)
+    if again:
+        redo = settle_many(
+            session=session, settings=settings, requests=[requests[i] for i in again], now=now
+        )
+        for i, result in zip(again, redo, strict=True):
+            results[i] = result
     return [r for r in results if r is not None]
 
 
-def _pairs_in(session: Session, pairs: list[tuple[int, int]]) -> Any:
-    """``(fixmedins_id, drug_id) IN pairs``, written so each database uses the unique index:
-    PostgreSQL plans a row-value IN well, SQLite scans the table for one, so there two plain INs
-    (which may fetch a few extra rows, dropped by the caller)."""
+_SQLITE_STOCK = text(
+    "SELECT s.id, s.fixmedins_id, s.drug_id, s.pric, s.qty FROM json_each(:pairs) AS j "
+    "CROSS JOIN medicare_stock AS s ON s.fixmedins_id = json_extract(j.value, '$[0]') "
+    "AND s.drug_id = json_extract(j.value, '$[1]')"
+)
+_PG_STOCK = text(
+    "SELECT s.id, s.fixmedins_id, s.drug_id, s.pric, s.qty "
+    "FROM unnest(CAST(:shops AS integer[]), CAST(:drugs AS integer[])) AS w(f, d) "
+    "JOIN medicare_stock AS s ON s.fixmedins_id = w.f AND s.drug_id = w.d "
+    "ORDER BY s.id FOR UPDATE OF s"
+)
+
+
+def _stock_rows(session: Session, pairs: list[tuple[int, int]]) -> Sequence[Any]:
+    """``(id, fixmedins_id, drug_id, pric, qty)`` of these (pharmacy, drug) pairs, locked.
+
+    The pairs go as one parameter (two arrays on PostgreSQL, JSON on SQLite) joined to the
+    unique index, so each is looked up once and the statement text never changes (parsed and
+    planned once). A row-value ``IN`` list took PostgreSQL 2–3 times as long (an OR of every
+    pair); on SQLite two plain INs probe every pharmacy × drug combination (25,000 probes,
+    20 ms for a batch of 100 orders). PostgreSQL takes the row locks in id order; SQLite's one
+    writer needs none.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        return tuple_(Stock.fixmedins_id, Stock.drug_id).in_(pairs)
-    return and_(
-        Stock.fixmedins_id.in_({p[0] for p in pairs}), Stock.drug_id.in_({p[1] for p in pairs})
-    )
+        shops, drugs = [p[0] for p in pairs], [p[1] for p in pairs]
+        return session.execute(_PG_STOCK, {"shops": shops, "drugs": drugs}).all()
+    return session.execute(_SQLITE_STOCK, {"pairs": json.dumps(pairs)}).all()
+
+
+def serial_no(prefix: str, order_id: int) -> str:
+    """An order's number (settlement, treatment id): the order id in 10 hex digits, then 10
+    random ones, so it is unique, not guessable, and sorts with the order id. A random number
+    would land each insert into the unique indexes (order, settlement, fee lines, the ledger's
+    subject) on a random index page: on SQLite every such page is written to the WAL at the
+    commit, the largest part of the commit's cost."""
+    return f"{prefix}{order_id:010X}{secrets.token_hex(5).upper()}"
 
 
 def _eta(settings: Settings, distance_m: float | None) -> float | None:
@@ -201,17 +238,13 @@ def _pay(
     wanted = {(c.shop.id, d.id) for _, c, _ in work for d, _ in c.lines}
     pairs = sorted(wanted)
     stock: dict[tuple[int, int], list[int]] = {}  # (shop, drug) → [id, pric, qty]
-    for sid, shop, drug, pric, qty in session.execute(
-        select(Stock.id, Stock.fixmedins_id, Stock.drug_id, Stock.pric, Stock.qty)
-        .where(_pairs_in(session, pairs))
-        .order_by(Stock.id).with_for_update()
-    ).all():  # fmt: skip
-        if (shop, drug) in wanted:
-            stock[(shop, drug)] = [sid, pric, qty]
+    for sid, shop, drug, pric, qty in _stock_rows(session, pairs):
+        stock[(shop, drug)] = [sid, pric, qty]
     owners = {c.person.psn_no for _, c, _ in work} | {p for _, c, _ in work for p in c.providers}
     accounts: dict[str, list[int]] = {}  # psn_no → [id, balc]
     for aid, psn, balc in session.execute(
-        select(Account.id, Account.psn_no, Account.balc).where(Account.psn_no.in_(owners))
+        select(Account.id, Account.psn_no, Account.balc)
+        .where(one_of(session, Account.psn_no, owners))
         .order_by(Account.id).with_for_update()
     ).all():  # fmt: skip
         accounts[psn] = [aid, balc]
@@ -243,21 +276,13 @@ def _pay(
         subject = f"medicare_order:{row['order_no']}"
         facts.append(ledger.Fact(requests[i].actor, "medicare.settle", subject, payload))
         results[i] = _read(row, c, setl, lines)
-    if moved_stock:
-        session.execute(
-            update(_STOCK).where(_STOCK.c.id == bindparam("sid"))
-            .values(qty=bindparam("new_qty"), version=_STOCK.c.version + 1),
-            [{"sid": stock[k][0], "new_qty": stock[k][2]} for k in sorted(moved_stock)],
-        )  # fmt: skip
-    if moved_acct:
-        session.execute(
-            update(_ACCOUNT).where(_ACCOUNT.c.id == bindparam("aid"))
-            .values(balc=bindparam("new_balc"), version=_ACCOUNT.c.version + 1),
-            [{"aid": accounts[p][0], "new_balc": accounts[p][1]} for p in sorted(moved_acct)],
-        )  # fmt: skip
-    if setls:
-        session.execute(insert(Settlement), setls)
-        session.execute(insert(FeeLine), fees)
+    set_by_key(session, _STOCK, "qty", sorted((stock[k][0], stock[k][2]) for k in moved_stock))
+    set_by_key(
+        session, _ACCOUNT, "balc", sorted((accounts[p][0], accounts[p][1]) for p in moved_acct)
+    )
+    if setls:  # Core inserts: one statement each, none of the ORM's per-row bookkeeping
+        insert_rows(session, _SETL, setls)
+        insert_rows(session, _FEE, fees)
         ledger.append_many(session=session, at=now, facts=facts)
     return refused
 
@@ -291,9 +316,9 @@ def _decide(
             code="insufficient_balance", medfee_sumamt=total,
             account_available=split.acct_pay + split.acct_mulaid_pay,
         )  # fmt: skip
-    setl_id = "S" + uuid.uuid4().hex[:20].upper()
+    setl_id = serial_no("S", row["id"])
     setl = {
-        "setl_id": setl_id, "mdtrt_id": "M" + uuid.uuid4().hex[:20].upper(),
+        "setl_id": setl_id, "mdtrt_id": serial_no("M", row["id"]),
         "order_id": row["id"], "psn_no": c.person.psn_no, "insutype": c.person.insutype,
         "med_type": MED_TYPE_PHARMACY, "medfee_sumamt": total,
         "fulamt_ownpay_amt": total - inscp, "inscp_amt": inscp, "hifp_pay": 0,

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cityops.api.deps import Ctx, CurrentUser, SessionDep
+from cityops.api.deps import Ctx, CurrentUser, SessionDep, reads_first
 from cityops.auth.models import Role
 from cityops.auth.scope import Principal
 from cityops.errors import Forbidden, ValidationFailed
@@ -23,10 +23,12 @@ from cityops.scenarios.medicare.models import InsuredPerson, Order
 from cityops.scenarios.medicare.offer_index import OfferIndex
 from cityops.scenarios.medicare.offers import SortKey
 from cityops.scenarios.medicare.schemas import DrugList, OfferList, OrderIn, OrderRead, StatusIn
+from cityops.scenarios.medicare.settle_queue import SettlementQueue
 
 router = APIRouter(prefix="/medicare", tags=["medicare"])
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 _INDEX = "medicare_offers"
+_QUEUE = "medicare_settle_queue"
 
 
 def offer_index(ctx: Ctx) -> OfferIndex:
@@ -83,17 +85,32 @@ def offers(
     )  # fmt: skip
 
 
+def settlement_queue(ctx: Ctx) -> SettlementQueue:
+    """This app's payment queue (one per process), made on first use."""
+    queue = ctx.extras.get(_QUEUE)
+    if queue is None:
+        queue = ctx.extras.setdefault(
+            _QUEUE, SettlementQueue(sessions=ctx.sessions, settings=ctx.settings, clock=ctx.clock)
+        )
+    assert isinstance(queue, SettlementQueue)
+    return queue
+
+
 @router.post("/orders", response_model=OrderRead)
+@reads_first
 def place_order(
     body: OrderIn, ctx: Ctx, session: SessionDep, user: CurrentUser, idem: IdemKey = None
 ) -> OrderRead:
-    """Order and pay: own personal account, then a bound relative's (家庭共济), then cash."""
+    """Order and pay: own personal account, then a bound relative's (家庭共济), then cash.
+
+    Paid through the process's settlement queue, in one transaction with the payments that
+    arrive meanwhile (group commit); this request's own session only reads (the login, whose
+    account) and ends before the order is handed over, so it waits holding no lock.
+    """
     key = _key(idem)
     _may_act_for(session, user, body.psn_no)
-    return orders.place_order(
-        session=session, settings=ctx.settings, body=body, idem_key=key, now=ctx.clock.now(),
-        actor=user.actor,
-    )  # fmt: skip
+    session.rollback()
+    return settlement_queue(ctx).pay(orders.PayRequest(body, key, user.actor))
 
 
 def _own_order(session: Session, user: Principal, order_no: str) -> Order:
