@@ -1,0 +1,309 @@
+"""Open 1-minute and 1-hour buckets held in memory on SQLite, each written once when it closes.
+
+Folding every batch into ``obs_agg_1m``/``obs_agg_1h`` (keys ``(datastream, bucket)``) took a
+batch of 10,000 readings onto ~10,000 leaf pages of each table: about as much WAL and checkpoint
+traffic as the readings themselves. Here the ingesting process folds the new raw rows into
+dictionaries instead, and writes a bucket when the data has moved past it.
+
+**Closing is driven by the data, not the clock**: ``hwm`` is the newest phenomenon time folded;
+minutes before the one preceding it are closed (``cut_1m``), and hours before ``cut_1m``'s hour
+(``cut_1h``). A reading for a closed bucket (a late one) is held as a delta and merged
+(``count + count``, ``min(min, min)``...) at the next flush, so a bucket may be written more
+than once only when late readings reach it.
+
+**What the tables hold** (all three marks in ``sensing_watermark``, written with each flush in
+the same transaction): ``obs_agg_1m`` = the raw rows with ``id <= agg_id`` and minute before
+``cut_1m``; ``obs_agg_1h`` likewise with hour before ``cut_1h``. Everything else is in memory:
+the 1-minute deltas of rows past ``agg_id`` or at/after ``cut_1m``, and the 1-hour deltas of
+minutes already written whose hour is still open. That is what :meth:`OpenBuckets.load` rebuilds
+from the database after a restart (raw rows past ``agg_id`` by rowid, raw rows from ``cut_1m``
+per datastream on the unique index, 1-minute rows from ``cut_1h``), so a crash loses nothing.
+
+**Readers** (``timeseries.observations``, ``hourly``) take closed buckets from the tables and
+compute the open ones from the raw rows (``read_buckets``); late readings for a closed bucket
+show once flushed. PostgreSQL keeps the background rollup (several writers there), and has no
+marks: its readers see the tables only.
+
+Before it touches memory, every write transaction compares the marks in the database with the
+ones it last saw: another process's flush (or a rolled-back transaction of ours) makes it reload,
+so two ingesting processes never write the same delta twice.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+from cityops.sensing.models import from_micros, to_micros
+
+MINUTE = 60_000_000  # EpochTime: microseconds
+HOUR = 3_600_000_000
+MARKS = ("agg_id", "agg_1m", "agg_1h")
+WATCH = "cityops_open_buckets"  # session.info: [committed]
+Key = tuple[int, int]  # (datastream, bucket start in µs)
+Agg = list[float]  # [count, sum, min, max]
+Rows = Iterable[tuple[int, int, float, float, float, float]]
+
+
+def merge(into: dict[Key, Agg], rows: Rows) -> None:
+    """Fold (datastream, bucket, count, sum, min, max) rows into ``into``."""
+    for ds, bucket, c, s, lo, hi in rows:
+        e = into.get((ds, bucket))
+        if e is None:
+            into[(ds, bucket)] = [c, s, lo, hi]
+        else:
+            e[0] += c
+            e[1] += s
+            if lo < e[2]:
+                e[2] = lo
+            if hi > e[3]:
+                e[3] = hi
+
+
+def split(deltas: dict[Key, Agg], cut: int) -> dict[Key, Agg]:
+    """Remove and return the deltas of buckets before ``cut``."""
+    closed = {k: v for k, v in deltas.items() if k[1] < cut}
+    for k in closed:
+        del deltas[k]
+    return closed
+
+
+def regroup(deltas: dict[Key, Agg], width: int) -> dict[Key, Agg]:
+    out: dict[Key, Agg] = {}
+    merge(out, ((d, b - b % width, *v) for (d, b), v in deltas.items()))  # type: ignore[misc]
+    return out
+
+
+def cuts_for(hwm: int) -> tuple[int, int]:
+    """The minute before the newest one stays open; hours close with the minutes."""
+    cut_1m = hwm - hwm % MINUTE - MINUTE
+    return cut_1m, cut_1m - cut_1m % HOUR
+
+
+def _cursor(session: Session) -> Any:
+    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def read_marks(session: Session) -> dict[str, int]:
+    cur = _cursor(session)
+    cur.execute(
+        "SELECT name, value FROM sensing_watermark WHERE name IN (?, ?, ?, ?)", (*MARKS, "rollup")
+    )
+    return {name: int(value) for name, value in cur.fetchall()}
+
+
+_GROUP = "count(result), sum(result), min(result), max(result)"
+
+
+class OpenBuckets:
+    """One SQLite database's open buckets in this process (``for_engine``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.m1: dict[Key, Agg] = {}  # 1-minute deltas not yet written
+        self.h1: dict[Key, Agg] = {}  # 1-hour deltas of minutes written, hour open
+        self.seen = -1  # observation ids <= seen are folded in; -1: not loaded
+        self.marks: dict[str, int] = {}
+        self.hwm = 0
+        self.late = False  # a delta for a closed minute waits to be written
+        self.valid = True
+
+    # -- consistency with the database -------------------------------------------------------
+    def _ensure(self, session: Session) -> int:
+        """Reload when not loaded, after a rolled-back transaction, or another writer's flush.
+
+        Returns the id after which rows were folded in by this call (the reload's or none).
+        """
+        marks = read_marks(session)
+        low = self.seen
+        if self.seen < 0 or not self.valid or marks != self.marks:
+            self.load(session, marks)
+            self.valid = True
+            low = self.marks["agg_id"]
+        if WATCH not in session.info:  # memory now runs ahead of the database until commit
+            session.info[WATCH] = done = [False]
+            event.listen(session, "after_commit", lambda _s: done.__setitem__(0, True))
+            event.listen(session, "after_transaction_end", self._on_end)
+        return low
+
+    def _on_end(self, session: Session, transaction: Any) -> None:
+        if transaction.parent is None and not session.info.pop(WATCH, [True])[0]:
+            self.valid = False  # rolled back: what was folded or flushed is not in the file
+
+    def load(self, session: Session, marks: dict[str, int]) -> None:
+        """Rebuild the open buckets from the raw rows and the 1-minute table (see module doc)."""
+        cur = _cursor(session)
+        if "agg_id" not in marks:  # first use; aggregates a watermark rollup wrote before
+            mark = marks.get("rollup", 0)
+            c1m = c1h = 0
+            if mark:
+                cur.execute("SELECT max(bucket) FROM obs_agg_1m")
+                c1m = (cur.fetchone()[0] or -MINUTE) + MINUTE
+                cur.execute("SELECT max(bucket) FROM obs_agg_1h")
+                c1h = (cur.fetchone()[0] or -HOUR) + HOUR
+            marks = {**marks, "agg_id": mark, "agg_1m": c1m, "agg_1h": c1h}
+            _write_marks(cur, marks)
+        mark, c1m, c1h = marks["agg_id"], marks["agg_1m"], marks["agg_1h"]
+        cur.execute("SELECT max(id) FROM observation")
+        top = cur.fetchone()[0] or 0
+        self.m1, self.h1, self.hwm, self.late = {}, {}, 0, False
+        minute = f"(o.phenomenon_time / {MINUTE}) * {MINUTE}"
+        cur.execute(
+            f"SELECT o.datastream_id, {minute}, {_GROUP}, max(o.phenomenon_time) "
+            "FROM observation AS o NOT INDEXED WHERE o.id > ? AND o.id <= ? "
+            "AND o.result IS NOT NULL GROUP BY 1, 2",
+            (mark, top),
+        )
+        self._fold_rows(cur.fetchall())
+        cur.execute(  # per datastream on the unique index: only the open minutes
+            f"SELECT o.datastream_id, {minute}, {_GROUP}, max(o.phenomenon_time) "
+            "FROM sta_datastream AS d CROSS JOIN observation AS o ON o.datastream_id = d.id "
+            "AND o.phenomenon_time >= ? WHERE o.id <= ? AND o.result IS NOT NULL GROUP BY 1, 2",
+            (c1m, mark),
+        )
+        self._fold_rows(cur.fetchall())
+        cur.execute(
+            f"SELECT a.datastream_id, (a.bucket / {HOUR}) * {HOUR}, sum(a.count), sum(a.sum), "
+            "min(a.min), max(a.max) FROM sta_datastream AS d CROSS JOIN obs_agg_1m AS a "
+            "ON a.datastream_id = d.id AND a.bucket >= ? AND a.bucket < ? GROUP BY 1, 2",
+            (c1h, c1m),
+        )
+        merge(self.h1, cur.fetchall())
+        self.late = any(b < c1m for _d, b in self.m1)
+        self.seen, self.marks = top, marks
+
+    def _fold_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        merge(self.m1, (r[:6] for r in rows))
+        self.hwm = max(self.hwm, max(r[6] for r in rows))
+
+    # -- the write path ----------------------------------------------------------------------
+    def catch_up(self, session: Session, max_rows: int = 1 << 62) -> tuple[int, int]:
+        """Fold the raw rows stored since the last call, write the buckets that closed.
+
+        Returns the id range ``(low, high]`` folded. Call it in the transaction that stored
+        the rows (the door) or in one of its own (``timeseries.rollup``).
+        """
+        with self.lock:
+            low = self._ensure(session)
+            cur = _cursor(session)
+            start = self.seen
+            cur.execute("SELECT max(id) FROM observation")
+            high = min(cur.fetchone()[0] or 0, start + max_rows)
+            if high > start:
+                cur.execute(
+                    f"SELECT datastream_id, (phenomenon_time / {MINUTE}) * {MINUTE} AS m, "
+                    f"{_GROUP}, max(phenomenon_time) FROM observation NOT INDEXED "
+                    "WHERE id > ? AND id <= ? AND result IS NOT NULL GROUP BY 1, 2",
+                    (start, high),
+                )
+                rows = cur.fetchall()
+                self._fold_rows(rows)
+                c1m = self.marks["agg_1m"]
+                if not self.late and any(r[1] < c1m for r in rows):
+                    self.late = True
+                self.seen = high
+            high = self.seen
+            c1m, c1h = cuts_for(self.hwm)
+            if c1m > self.marks["agg_1m"] or self.late:
+                self._flush(cur, max(c1m, self.marks["agg_1m"]), max(c1h, self.marks["agg_1h"]))
+            return low, high
+
+    def _flush(self, cur: Any, c1m: int, c1h: int) -> None:
+        closed = split(self.m1, c1m)
+        _upsert(cur, "obs_agg_1m", closed)
+        merge(self.h1, ((d, b - b % HOUR, *v) for (d, b), v in closed.items()))  # type: ignore[misc]
+        _upsert(cur, "obs_agg_1h", split(self.h1, c1h))
+        self.marks = {**self.marks, "agg_id": self.seen, "agg_1m": c1m, "agg_1h": c1h}
+        _write_marks(cur, self.marks)
+        self.late = False
+
+
+def _upsert(cur: Any, table: str, deltas: dict[Key, Agg]) -> None:
+    if not deltas:
+        return
+    cur.executemany(
+        f"INSERT INTO {table} (datastream_id, bucket, count, sum, min, max) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (datastream_id, bucket) DO UPDATE SET "
+        f"count = {table}.count + excluded.count, sum = {table}.sum + excluded.sum, "
+        f"min = MIN({table}.min, excluded.min), max = MAX({table}.max, excluded.max)",
+        sorted((d, b, int(v[0]), v[1], v[2], v[3]) for (d, b), v in deltas.items()),
+    )
+
+
+def _write_marks(cur: Any, marks: dict[str, int]) -> None:
+    cur.executemany(
+        "INSERT INTO sensing_watermark (name, value) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        [(name, marks[name]) for name in MARKS],
+    )
+
+
+_registry: weakref.WeakKeyDictionary[Engine, OpenBuckets] = weakref.WeakKeyDictionary()
+_registry_lock = threading.Lock()
+
+
+def for_session(session: Session) -> OpenBuckets:
+    """The open buckets of the session's database (SQLite), one set per engine."""
+    engine = session.get_bind().engine
+    with _registry_lock:
+        found = _registry.get(engine)
+        if found is None:
+            found = _registry[engine] = OpenBuckets()
+        return found
+
+
+# -- readers ---------------------------------------------------------------------------------
+def read_buckets(
+    *, session: Session, datastream_ids: list[int], width: int, start: datetime, end: datetime
+) -> dict[Key, Agg] | None:
+    """Buckets of ``width`` µs overlapping [start, end) not (yet) in the tables; None on PG.
+
+    The open part: raw rows from the cut, plus (for hours) the 1-minute rows between the
+    hour's cut and the minute's.
+    """
+    if session.get_bind().dialect.name != "sqlite" or not datastream_ids:
+        return None
+    marks = read_marks(session)
+    c1m, c1h = marks.get("agg_1m", 0), marks.get("agg_1h", 0)
+    cut = c1m if width == MINUTE else max(c1m, c1h)
+    lo, hi = to_micros(start), to_micros(end)
+    lo -= lo % width
+    out: dict[Key, Agg] = {}
+    cur = _cursor(session)
+    marks_ = ", ".join("?" * len(datastream_ids))
+    if width == HOUR and c1m > c1h:
+        cur.execute(
+            f"SELECT datastream_id, (bucket / {HOUR}) * {HOUR}, sum(count), sum(sum), min(min), "
+            f"max(max) FROM obs_agg_1m WHERE datastream_id IN ({marks_}) AND bucket >= ? "
+            "AND bucket < ? AND bucket >= ? AND bucket < ? GROUP BY 1, 2",
+            (*datastream_ids, c1h, c1m, lo, hi),
+        )
+        merge(out, cur.fetchall())
+    cur.execute(
+        f"SELECT datastream_id, (phenomenon_time / {width}) * {width}, {_GROUP} "
+        f"FROM observation WHERE datastream_id IN ({marks_}) AND phenomenon_time >= ? "
+        "AND phenomenon_time >= ? AND phenomenon_time < ? AND result IS NOT NULL GROUP BY 1, 2",
+        (*datastream_ids, cut, lo, hi),
+    )
+    merge(out, cur.fetchall())
+    return out
+
+
+def table_cut(session: Session, width: int) -> datetime | None:
+    """Buckets from here on are not read from the table (SQLite); None: all are (PostgreSQL)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return None
+    marks = read_marks(session)
+    return from_micros(marks.get("agg_1m" if width == MINUTE else "agg_1h", 0))
+
+
+def as_time(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1e6, UTC)
