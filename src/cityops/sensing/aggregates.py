@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +50,14 @@ WATCH = "cityops_open_buckets"  # session.info: [committed]
 Key = tuple[int, int]  # (datastream, bucket start in µs)
 Agg = list[float]  # [count, sum, min, max]
 Rows = Iterable[tuple[int, int, float, float, float, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """Rows just inserted, every one: ids ``after + 1`` .. ``after + len(rows)`` (SQLite)."""
+
+    after: int
+    rows: Sequence[Sequence[Any]]  # (datastream, time µs, numeric result or None, ...)
 
 
 def merge(into: dict[Key, Agg], rows: Rows) -> None:
@@ -185,36 +194,75 @@ class OpenBuckets:
         self.hwm = max(self.hwm, max(r[6] for r in rows))
 
     # -- the write path ----------------------------------------------------------------------
-    def catch_up(self, session: Session, max_rows: int = 1 << 62) -> tuple[int, int]:
+    def catch_up(
+        self, session: Session, max_rows: int = 1 << 62, *, stored: Stored | None = None
+    ) -> tuple[int, int]:
         """Fold the raw rows stored since the last call, write the buckets that closed.
 
         Returns the id range ``(low, high]`` folded. Call it in the transaction that stored
-        the rows (the door) or in one of its own (``timeseries.rollup``).
+        the rows (the door) or in one of its own (``timeseries.rollup``). ``stored`` is what the
+        caller has just inserted, all of it (ids after ``stored.after``): folded from memory
+        instead of read back, when nothing else was stored since the last fold.
         """
+        cur = _cursor(session)  # begins the transaction: the writer first, then the lock
         with self.lock:
             low = self._ensure(session)
-            cur = _cursor(session)
-            start = self.seen
-            cur.execute("SELECT max(id) FROM observation")
-            high = min(cur.fetchone()[0] or 0, start + max_rows)
-            if high > start:
-                cur.execute(
-                    f"SELECT datastream_id, (phenomenon_time / {MINUTE}) * {MINUTE} AS m, "
-                    f"{_GROUP}, max(phenomenon_time) FROM observation NOT INDEXED "
-                    "WHERE id > ? AND id <= ? AND result IS NOT NULL GROUP BY 1, 2",
-                    (start, high),
-                )
-                rows = cur.fetchall()
-                self._fold_rows(rows)
-                c1m = self.marks["agg_1m"]
-                if not self.late and any(r[1] < c1m for r in rows):
-                    self.late = True
-                self.seen = high
+            if stored is not None and stored.after == self.seen:
+                self._fold_stored(stored.rows)
+                self.seen += len(stored.rows)
+            else:
+                self._read_back(cur, max_rows)
             high = self.seen
             c1m, c1h = cuts_for(self.hwm)
             if c1m > self.marks["agg_1m"] or self.late:
                 self._flush(cur, max(c1m, self.marks["agg_1m"]), max(c1h, self.marks["agg_1h"]))
             return low, high
+
+    def _read_back(self, cur: Any, max_rows: int) -> None:
+        start = self.seen
+        cur.execute("SELECT max(id) FROM observation")
+        high = min(cur.fetchone()[0] or 0, start + max_rows)
+        if high <= start:
+            return
+        cur.execute(
+            f"SELECT datastream_id, (phenomenon_time / {MINUTE}) * {MINUTE} AS m, "
+            f"{_GROUP}, max(phenomenon_time) FROM observation NOT INDEXED "
+            "WHERE id > ? AND id <= ? AND result IS NOT NULL GROUP BY 1, 2",
+            (start, high),
+        )
+        rows = cur.fetchall()
+        self._fold_rows(rows)
+        c1m = self.marks["agg_1m"]
+        if not self.late and any(r[1] < c1m for r in rows):
+            self.late = True
+        self.seen = high
+
+    def _fold_stored(self, rows: Sequence[Sequence[Any]]) -> None:
+        """(datastream, time µs, numeric result or None, ...) rows into the 1-minute deltas."""
+        m1, hwm, first = self.m1, self.hwm, 1 << 62
+        for row in rows:
+            r = row[2]
+            if r is None:
+                continue
+            t = row[1]
+            k = (row[0], t - t % MINUTE)
+            e = m1.get(k)
+            if e is None:
+                m1[k] = [1, r, r, r]
+            else:
+                e[0] += 1
+                e[1] += r
+                if r < e[2]:
+                    e[2] = r
+                elif r > e[3]:
+                    e[3] = r
+            if t > hwm:
+                hwm = t
+            if t < first:
+                first = t
+        self.hwm = hwm
+        if first < self.marks["agg_1m"]:
+            self.late = True
 
     def _flush(self, cur: Any, c1m: int, c1h: int) -> None:
         closed = split(self.m1, c1m)

@@ -100,7 +100,13 @@ def _upsert(table: str, pg: bool, select_sql: str) -> str:
     )
 
 
-def rollup(*, session: Session, max_rows: int = 1_000_000, fold_latest: bool = False) -> int:
+def rollup(
+    *,
+    session: Session,
+    max_rows: int = 1_000_000,
+    fold_latest: bool = False,
+    stored: aggregates.Stored | None = None,
+) -> int:
     """Fold raw rows past the watermark into the 1m and 1h aggregates; returns rows folded.
 
     On SQLite the rows go into the open buckets held in memory (``sensing.aggregates``), and
@@ -112,7 +118,7 @@ def rollup(*, session: Session, max_rows: int = 1_000_000, fold_latest: bool = F
     """
     pg = is_pg(session)
     if not pg:  # SQLite: open buckets in memory, each written when it closes
-        low, high = aggregates.for_session(session).catch_up(session, max_rows)
+        low, high = aggregates.for_session(session).catch_up(session, max_rows, stored=stored)
         if fold_latest and high > low:
             _fold_latest(session, pg, low, high)
         return high - low
