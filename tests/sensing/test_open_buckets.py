@@ -125,9 +125,7 @@ def test_a_rolled_back_batch_leaves_no_trace_in_the_aggregates(
     assert _send(session_factory, clock, kept) == len(kept)
     lost = _readings(network.ds_ids, t0 + timedelta(minutes=2), 3, seed=6)
     with pytest.raises(RuntimeError), session_factory() as s, s.begin():
-        service.ingest(
-            session=s, readings=[[d, t.isoformat(), v] for d, t, v in lost], clock=clock
-        )
+        service.ingest(session=s, readings=[[d, t.isoformat(), v] for d, t, v in lost], clock=clock)
         timeseries.rollup(session=s)  # folded (and a minute flushed) in this transaction...
         raise RuntimeError("the transaction fails after the fold")
     again = _readings(network.ds_ids, t0 + timedelta(minutes=2), 3, seed=7)  # the same ids
