@@ -146,3 +146,24 @@ def test_two_processes_writing_one_database_count_each_reading_once(
         sent += part
     _assert_exact(a, network.ds_ids, sent)
     _assert_exact(b, network.ds_ids, sent)
+
+
+def test_a_deleted_datastream_leaves_no_aggregates_behind(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    from cityops.sensing import entities
+    from cityops.sensing.models import Datastream
+
+    gone, kept = network.ds_ids[0], network.ds_ids[1:]
+    t0 = clock.now().replace(second=0, microsecond=0) - timedelta(minutes=30)
+    sent = _readings(network.ds_ids, t0, 3, seed=20)
+    assert _send(session_factory, clock, sent) == len(sent)
+    with session_factory() as s, s.begin():
+        entities.delete_(session=s, model=Datastream, id=gone)
+    later = _readings(kept, t0 + timedelta(minutes=3), 5, seed=21)  # closes the open minutes
+    assert _send(session_factory, clock, later) == len(later)
+    _assert_exact(session_factory, kept, [r for r in sent if r[0] != gone] + later)
+    with session_factory() as s:
+        assert not timeseries.buckets(
+            session=s, datastream_ids=[gone], width=MINUTE, start=t0, end=clock.now()
+        )

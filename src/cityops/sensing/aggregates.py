@@ -308,6 +308,15 @@ def for_session(session: Session) -> OpenBuckets:
         return found
 
 
+def forget(session: Session) -> None:
+    """Rebuild the open buckets at the next fold (raw rows were deleted in this transaction)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    buckets = for_session(session)
+    with buckets.lock:
+        buckets.valid = False
+
+
 # -- readers ---------------------------------------------------------------------------------
 def read_buckets(
     *, session: Session, datastream_ids: list[int], width: int, start: datetime, end: datetime
