@@ -96,8 +96,9 @@ def store_checked(
     """Store readings validated already (``sensing.door`` validates before the rules react).
 
     ``evaluated`` marks the batch event so the rules feed does not evaluate it a second time.
-    ``fold_rows`` > 0 on SQLite folds up to that many raw rows into the aggregates in this same
-    transaction (``timeseries.rollup``): the door is then the only writer a fan command could
+    ``fold_rows`` > 0 on SQLite folds up to that many raw rows into the open buckets in this
+    same transaction (``timeseries.rollup``; the batch itself from the rows sent, not read back)
+    and writes the buckets that closed: the door is then the only writer a fan command could
     wait behind, instead of a background rollup. PostgreSQL keeps the background rollup, whose
     advisory lock orders concurrent writers' ids.
     """
