@@ -167,3 +167,22 @@ def test_a_deleted_datastream_leaves_no_aggregates_behind(
         assert not timeseries.buckets(
             session=s, datastream_ids=[gone], width=MINUTE, start=t0, end=clock.now()
         )
+
+
+def test_a_reading_dated_tomorrow_does_not_close_the_current_minutes(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    from sqlalchemy import func, select
+
+    from cityops.sensing.models import ObsAgg1m
+
+    t0 = clock.now().replace(second=0, microsecond=0) - timedelta(minutes=1)
+    now_ish = _readings(network.ds_ids, t0, 2, seed=30)
+    ahead = [(network.ds_ids[0], clock.now() + timedelta(hours=20), 7.0)]  # allowed: < 1 day
+    assert _send(session_factory, clock, now_ish + ahead) == len(now_ish) + 1
+    with session_factory() as s:
+        pg = timeseries.is_pg(s)
+        written = s.scalar(select(func.count()).select_from(ObsAgg1m).where(ObsAgg1m.bucket >= t0))
+    if not pg:  # the open minutes stay in memory; PostgreSQL's rollup writes them anyway
+        assert written == 0
+    _assert_exact(session_factory, network.ds_ids, now_ish + ahead)

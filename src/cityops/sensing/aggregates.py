@@ -5,7 +5,9 @@ batch of 10,000 readings onto ~10,000 leaf pages of each table: about as much WA
 traffic as the readings themselves. Here the ingesting process folds the new raw rows into
 dictionaries instead, and writes a bucket when the data has moved past it.
 
-**Closing is driven by the data, not the clock**: ``hwm`` is the newest phenomenon time folded;
+**Closing is driven by the data, not the clock**: ``hwm`` is the newest phenomenon time folded
+(but never past the caller's clock, so one device dated tomorrow does not
+close today's buckets and turn every later reading into a late one);
 minutes before the one preceding it are closed (``cut_1m``), and hours before ``cut_1m``'s hour
 (``cut_1h``). A reading for a closed bucket (a late one) is held as a delta and merged
 (``count + count``, ``min(min, min)``...) at the next flush, so a bucket may be written more
@@ -195,14 +197,20 @@ class OpenBuckets:
 
     # -- the write path ----------------------------------------------------------------------
     def catch_up(
-        self, session: Session, max_rows: int = 1 << 62, *, stored: Stored | None = None
+        self,
+        session: Session,
+        max_rows: int = 1 << 62,
+        *,
+        stored: Stored | None = None,
+        now: datetime | None = None,
     ) -> tuple[int, int]:
         """Fold the raw rows stored since the last call, write the buckets that closed.
 
         Returns the id range ``(low, high]`` folded. Call it in the transaction that stored
         the rows (the door) or in one of its own (``timeseries.rollup``). ``stored`` is what the
         caller has just inserted, all of it (ids after ``stored.after``): folded from memory
-        instead of read back, when nothing else was stored since the last fold.
+        instead of read back, when nothing else was stored since the last fold. ``now``: the
+        caller's clock, a ceiling on how far the data may close buckets.
         """
         cur = _cursor(session)  # begins the transaction: the writer first, then the lock
         with self.lock:
@@ -213,7 +221,8 @@ class OpenBuckets:
             else:
                 self._read_back(cur, max_rows)
             high = self.seen
-            c1m, c1h = cuts_for(self.hwm)
+            hwm = self.hwm if now is None else min(self.hwm, to_micros(now))
+            c1m, c1h = cuts_for(hwm)
             if c1m > self.marks["agg_1m"] or self.late:
                 self._flush(cur, max(c1m, self.marks["agg_1m"]), max(c1h, self.marks["agg_1h"]))
             return low, high

@@ -114,7 +114,7 @@ def store_checked(
             timeseries.fold_latest(session=session, after_id=before)
         if fold_rows > 0 and stored and not timeseries.is_pg(session):
             every = aggregates.Stored(before, rows) if rows is not None else None
-            timeseries.rollup(session=session, max_rows=fold_rows, stored=every)
+            timeseries.rollup(session=session, max_rows=fold_rows, stored=every, now=now)
         result.stored = len(stored)
         result.stored_readings = stored
         if stored:

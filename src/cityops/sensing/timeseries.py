@@ -106,11 +106,13 @@ def rollup(
     max_rows: int = 1_000_000,
     fold_latest: bool = False,
     stored: aggregates.Stored | None = None,
+    now: datetime | None = None,
 ) -> int:
     """Fold raw rows past the watermark into the 1m and 1h aggregates; returns rows folded.
 
     On SQLite the rows go into the open buckets held in memory (``sensing.aggregates``), and
-    only the buckets that closed are written; the rest of this docstring is PostgreSQL's way.
+    only the buckets that closed are written (``now``: the clock, past which the data may not
+    close buckets); the rest of this docstring is PostgreSQL's way.
 
     One scan of the new rows groups them by minute into a temporary table; the 1m aggregates
     are upserted from it and the 1h ones from it regrouped (far fewer rows than the raw ones).
@@ -118,7 +120,9 @@ def rollup(
     """
     pg = is_pg(session)
     if not pg:  # SQLite: open buckets in memory, each written when it closes
-        low, high = aggregates.for_session(session).catch_up(session, max_rows, stored=stored)
+        low, high = aggregates.for_session(session).catch_up(
+            session, max_rows, stored=stored, now=now
+        )
         if fold_latest and high > low:
             _fold_latest(session, pg, low, high)
         return high - low
