@@ -314,10 +314,10 @@ def observations(
 
 def buckets(
     *, session: Session, datastream_ids: list[int], width: int, start: datetime, end: datetime
-) -> dict[tuple[int, int], list[float]]:
+) -> dict[tuple[int, int], aggregates.Agg]:
     """1-minute or 1-hour (``width`` µs) aggregates overlapping [start, end) of some datastreams.
 
-    Keys are (datastream, bucket start in epoch µs), values [count, sum, min, max]. Closed
+    Keys are (datastream, bucket start in epoch µs), values (count, sum, min, max). Closed
     buckets come from the tables, open ones (SQLite) are computed from the raw rows: see
     ``sensing.aggregates``.
     """
@@ -333,14 +333,14 @@ def buckets(
     cut = aggregates.table_cut(session, width)
     if cut is not None:
         query = query.where(a.bucket < cut)
-    out: dict[tuple[int, int], list[float]] = {
-        (d, to_micros(b)): [c, s, lo, hi] for d, b, c, s, lo, hi in session.execute(query)
+    out: dict[tuple[int, int], aggregates.Agg] = {
+        (d, to_micros(b)): (c, s, lo, hi) for d, b, c, s, lo, hi in session.execute(query)
     }
     open_part = aggregates.read_buckets(
         session=session, datastream_ids=datastream_ids, width=width, start=start, end=end
     )
     if open_part:
-        aggregates.merge(out, ((d, b, *v) for (d, b), v in open_part.items()))  # type: ignore[misc]
+        aggregates.merge(out, ((d, b, *v) for (d, b), v in open_part.items()))
     return out
 
 
