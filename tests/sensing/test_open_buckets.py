@@ -186,3 +186,22 @@ def test_a_reading_dated_tomorrow_does_not_close_the_current_minutes(
     if not pg:  # the open minutes stay in memory; PostgreSQL's rollup writes them anyway
         assert written == 0
     _assert_exact(session_factory, network.ds_ids, now_ish + ahead)
+
+
+def test_a_rolled_back_fold_that_closed_nothing_is_forgotten_too(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    t0 = clock.now().replace(second=0, microsecond=0) - timedelta(minutes=30)
+    kept = _readings(network.ds_ids, t0, 2, seed=40)  # up to t0 + 1:45; two minutes open
+    assert _send(session_factory, clock, kept) == len(kept)
+    tail = t0 + timedelta(minutes=1, seconds=50)  # the same open minute: nothing closes
+    lost = [(d, tail, 1000.0) for d in network.ds_ids]
+    with pytest.raises(RuntimeError), session_factory() as s, s.begin():
+        service.ingest(session=s, readings=[[d, t.isoformat(), v] for d, t, v in lost], clock=clock)
+        timeseries.rollup(session=s)  # folded into memory, then the transaction fails
+        raise RuntimeError("the transaction fails after the fold")
+    again = [(d, tail + timedelta(seconds=k), -1.0 - k) for k in range(3) for d in network.ds_ids]
+    assert _send(session_factory, clock, again) == len(again)  # the rolled-back ids again
+    closing = _readings(network.ds_ids, t0 + timedelta(minutes=5), 1, seed=41)  # writes them
+    assert _send(session_factory, clock, closing) == len(closing)
+    _assert_exact(session_factory, network.ds_ids, kept + again + closing)

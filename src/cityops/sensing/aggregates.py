@@ -48,7 +48,6 @@ from cityops.sensing.models import from_micros, to_micros
 MINUTE = 60_000_000  # EpochTime: microseconds
 HOUR = 3_600_000_000
 MARKS = ("agg_id", "agg_1m", "agg_1h")
-WATCH = "cityops_open_buckets"  # session.info: [committed]
 Key = tuple[int, int]  # (datastream, bucket start in µs)
 # (count, sum, min, max). Tuples, not lists: the garbage collector stops tracking a tuple of
 # numbers, and a full collection over 200,000 open buckets held as lists took ~25 ms, a pause
@@ -106,7 +105,7 @@ _GROUP = "count(result), sum(result), min(result), max(result)"
 
 
 class OpenBuckets:
-    """One SQLite database's open buckets in this process (``for_engine``)."""
+    """One SQLite database's open buckets in this process (``for_session``)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -117,6 +116,7 @@ class OpenBuckets:
         self.hwm = 0
         self.late = False  # a delta for a closed minute waits to be written
         self.valid = True
+        self.dirty: object | None = None  # the DBAPI connection whose transaction folded last
 
     # -- consistency with the database -------------------------------------------------------
     def _ensure(self, session: Session) -> int:
@@ -130,15 +130,18 @@ class OpenBuckets:
             self.load(session, marks)
             self.valid = True
             low = self.marks["agg_id"]
-        if WATCH not in session.info:  # memory now runs ahead of the database until commit
-            session.info[WATCH] = done = [False]
-            event.listen(session, "after_commit", lambda _s: done.__setitem__(0, True))
-            event.listen(session, "after_transaction_end", self._on_end)
+        # Memory now runs ahead of the file until this connection commits.
+        self.dirty = session.connection().connection.dbapi_connection
         return low
 
-    def _on_end(self, session: Session, transaction: Any) -> None:
-        if transaction.parent is None and not session.info.pop(WATCH, [True])[0]:
-            self.valid = False  # rolled back: what was folded or flushed is not in the file
+    def _on_commit(self, conn: Any) -> None:
+        if conn.connection.dbapi_connection is self.dirty:
+            self.dirty = None
+
+    def _on_rollback(self, conn: Any, *_savepoint: Any) -> None:
+        """Engine events fire before the DBAPI rollback, so before the next writer can begin."""
+        if conn.connection.dbapi_connection is self.dirty:
+            self.valid, self.dirty = False, None
 
     def load(self, session: Session, marks: dict[str, int]) -> None:
         """Rebuild the open buckets from the raw rows and the 1-minute table (see module doc)."""
@@ -302,6 +305,9 @@ def for_session(session: Session) -> OpenBuckets:
         found = _registry.get(engine)
         if found is None:
             found = _registry[engine] = OpenBuckets()
+            event.listen(engine, "commit", found._on_commit)
+            event.listen(engine, "rollback", found._on_rollback)
+            event.listen(engine, "rollback_savepoint", found._on_rollback)
         return found
 
 
