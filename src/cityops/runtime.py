@@ -51,6 +51,9 @@ def build_bus(settings: Settings) -> Bus:
     raise ValidationFailed(f"CITYOPS_BUS_URL must be memory:// or nats://…, not {settings.bus_url}")
 
 
+YOUNG_GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation
+
+
 def settle_heap() -> None:
     """Take what start-up built out of the garbage collector's way (``gc.freeze``).
 
@@ -59,6 +62,15 @@ def settle_heap() -> None:
     with the pipeline benchmark's 100,000 datastreams bound, one walked 1.2 million objects in
     ~500 ms, a stall for whatever thread triggered it. Frozen, a full collection walks only what
     was made since. Called once the long-lived state is loaded.
+
+    The youngest generation is then collected every ``YOUNG_GC_THRESHOLD`` allocations instead
+    of 700: a door validating 10,000 readings a batch triggered ~60 young collections a batch,
+    and their survivors a full one every few batches (~30 ms each, a fan command's p99). In the
+    pipeline benchmark (1M readings) the collector's time fell from 2.1 s to 0.6 s and the rate
+    rose from ~66,000 to ~76,000 readings/s; the price is up to that many young objects more
+    waiting for a collection (a few MB).
     """
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_GC_THRESHOLD, older, oldest)

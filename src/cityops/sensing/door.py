@@ -6,8 +6,8 @@ store in the pipeline benchmark; a reaction takes a few). The reaction is its ow
 transaction (rule state, the command, the alarm and their ledger facts), published as it
 commits; the readings follow in the store's transaction, whose batch event is marked
 ``evaluated`` so the rules feed passes it by. On SQLite that transaction also folds the new rows
-into the 1-minute and 1-hour aggregates, so no background rollup holds the writer while a
-reaction waits for it.
+into the open 1-minute and 1-hour buckets held in memory (``sensing.aggregates``), writing only
+the buckets that closed, so no background rollup holds the writer while a reaction waits.
 
 A crash between the two loses nothing accepted: the sender has no answer yet (no 2xx, no PUBACK,
 no JetStream ack), so it sends again, and the engine skips readings no newer than the last it

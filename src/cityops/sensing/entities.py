@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cityops.clock import Clock
 from cityops.errors import NotFound, ValidationFailed
 from cityops.registry.models import Component
-from cityops.sensing import catalogue, timeseries
+from cityops.sensing import aggregates, catalogue, timeseries
 from cityops.sensing.models import (
     ActuatorCommand,
     Datastream,
@@ -237,6 +237,7 @@ def _prepare_observation(session: Session, values: Mapping[str, Any]) -> None:
 
 
 def _delete_datastream_data(session: Session, ds_id: int) -> None:
+    aggregates.forget(session)  # open buckets of this datastream must not be written later
     session.execute(delete(DatastreamLatest).where(DatastreamLatest.datastream_id == ds_id))
     session.execute(delete(Observation).where(Observation.datastream_id == ds_id))
     session.execute(delete(ObsAgg1m).where(ObsAgg1m.datastream_id == ds_id))

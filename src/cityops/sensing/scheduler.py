@@ -21,7 +21,10 @@ def run_rollup(ctx: AppContext, *, fold_latest: bool = False) -> int:
     """Fold new raw rows into the aggregates; returns how many were folded."""
     with unit_of_work(ctx) as session:
         return timeseries.rollup(
-            session=session, max_rows=ctx.settings.sensing_rollup_rows, fold_latest=fold_latest
+            session=session,
+            max_rows=ctx.settings.sensing_rollup_rows,
+            fold_latest=fold_latest,
+            now=ctx.clock.now(),
         )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from cityops.bus.memory import queue_event
 from cityops.clock import Clock
 from cityops.errors import NotFound, ValidationFailed
-from cityops.sensing import catalogue, timeseries, validate
+from cityops.sensing import aggregates, catalogue, timeseries, validate
 from cityops.sensing.catalogue import bump_catalogue as bump_catalogue  # used by sim/
 from cityops.sensing.models import (
     ActuatorCommand,
@@ -96,8 +96,9 @@ def store_checked(
     """Store readings validated already (``sensing.door`` validates before the rules react).
 
     ``evaluated`` marks the batch event so the rules feed does not evaluate it a second time.
-    ``fold_rows`` > 0 on SQLite folds up to that many raw rows into the aggregates in this same
-    transaction (``timeseries.rollup``): the door is then the only writer a fan command could
+    ``fold_rows`` > 0 on SQLite folds up to that many raw rows into the open buckets in this
+    same transaction (``timeseries.rollup``; the batch itself from the rows sent, not read back)
+    and writes the buckets that closed: the door is then the only writer a fan command could
     wait behind, instead of a background rollup. PostgreSQL keeps the background rollup, whose
     advisory lock orders concurrent writers' ids.
     """
@@ -108,11 +109,12 @@ def store_checked(
     for r in fresh:
         unique.setdefault((r.datastream_id, r.phenomenon_time), r)
     if unique:
-        stored, before = _store(session, list(unique.values()))
+        stored, before, rows = _store(session, list(unique.values()))
         if update_latest and stored:
             timeseries.fold_latest(session=session, after_id=before)
         if fold_rows > 0 and stored and not timeseries.is_pg(session):
-            timeseries.rollup(session=session, max_rows=fold_rows)
+            every = aggregates.Stored(before, rows) if rows is not None else None
+            timeseries.rollup(session=session, max_rows=fold_rows, stored=every, now=now)
         result.stored = len(stored)
         result.stored_readings = stored
         if stored:
@@ -175,9 +177,12 @@ def _dump(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
-def _store(session: Session, rows: list[Reading]) -> tuple[list[Reading], int]:
-    """Insert; return the readings actually stored (duplicates of earlier batches dropped) and
-    the largest observation id before them (the new rows are those above it)."""
+def _store(
+    session: Session, rows: list[Reading]
+) -> tuple[list[Reading], int, list[tuple[Any, ...]] | None]:
+    """Insert; return the readings actually stored (duplicates of earlier batches dropped),
+    the largest observation id before them (the new rows are those above it) and, on SQLite
+    when all were new, the rows as inserted (datastream, time µs, result, ...) in id order."""
     timeseries.lock_for_ingest(session)
     pg = timeseries.is_pg(session)
     if pg:
@@ -188,30 +193,35 @@ def _store(session: Session, rows: list[Reading]) -> tuple[list[Reading], int]:
     full: list[Reading] = []
     for r in rows:  # fields 4-6: result_time, parameters, foi_id
         (full if r[4] is not None or r[5] is not None or r[6] is not None else plain).append(r)
-    inserted = 0
+    sent: list[tuple[Any, ...]] | None = None
     if pg:
-        inserted += _insert_pg(cursor, plain, full)
+        inserted = _insert_pg(cursor, plain, full)
     else:
-        inserted += _insert_sqlite(cursor, plain, full)
+        inserted, sent = _insert_sqlite(cursor, plain, full)
     if inserted == len(rows):
-        return rows, before
+        return rows, before, sent
     source = "observation" if pg else "observation NOT INDEXED"  # the id range, not an index
     new = session.execute(
         text(f"SELECT datastream_id, phenomenon_time FROM {source} WHERE id > :b"), {"b": before}
     )
     if pg:
         keys = {(int(d), t.astimezone(UTC)) for d, t in new}
-        return [r for r in rows if (r.datastream_id, r.phenomenon_time) in keys], before
+        return [r for r in rows if (r.datastream_id, r.phenomenon_time) in keys], before, None
     skeys = {(int(d), int(t)) for d, t in new}
-    return [r for r in rows if (r.datastream_id, _sqlite_time(r.phenomenon_time)) in skeys], before
+    kept = [r for r in rows if (r.datastream_id, _sqlite_time(r.phenomenon_time)) in skeys]
+    return kept, before, None
 
 
 def _day(t: datetime) -> date:
     return t.date()
 
 
-def _insert_sqlite(cursor: Any, plain: list[Reading], full: list[Reading]) -> int:
+def _insert_sqlite(
+    cursor: Any, plain: list[Reading], full: list[Reading]
+) -> tuple[int, list[tuple[Any, ...]]]:
+    """Insert; rows stored and the parameter rows sent, in the order sent."""
     n = 0
+    sent: list[tuple[Any, ...]] = []
     fmt = _sqlite_time
     if plain:
         micros: dict[datetime, int] = {}  # a batch shares a few times: convert each once
@@ -225,6 +235,7 @@ def _insert_sqlite(cursor: Any, plain: list[Reading], full: list[Reading]) -> in
             for r in plain
         ]
         params.sort()  # (datastream, time) order: the unique index is filled page by page
+        sent += params
         cursor.executemany(
             "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json) "
             "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -232,25 +243,27 @@ def _insert_sqlite(cursor: Any, plain: list[Reading], full: list[Reading]) -> in
         )
         n += cursor.rowcount
     if full:
+        rows = [
+            (
+                r.datastream_id,
+                fmt(r.phenomenon_time),
+                r.result,
+                _dump(r.result_json),
+                fmt(r.result_time) if r.result_time else None,
+                _dump(r.parameters),
+                r.foi_id,
+            )
+            for r in full
+        ]
+        sent += rows
         cursor.executemany(
             "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json, "
             "result_time, parameters, foi_id) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT DO NOTHING",
-            [
-                (
-                    r.datastream_id,
-                    fmt(r.phenomenon_time),
-                    r.result,
-                    _dump(r.result_json),
-                    fmt(r.result_time) if r.result_time else None,
-                    _dump(r.parameters),
-                    r.foi_id,
-                )
-                for r in full
-            ],
+            rows,
         )
         n += cursor.rowcount
-    return n
+    return n, sent
 
 
 def _insert_pg(cursor: Any, plain: list[Reading], full: list[Reading]) -> int:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from cityops.sensing import aggregates
 from cityops.sensing.models import (
     IngestMessage,
     ObsAgg1h,
@@ -25,6 +26,7 @@ from cityops.sensing.models import (
     Observation,
     SensingWatermark,
     from_micros,
+    to_micros,
 )
 from cityops.settings import Settings
 
@@ -98,16 +100,33 @@ def _upsert(table: str, pg: bool, select_sql: str) -> str:
     )
 
 
-def rollup(*, session: Session, max_rows: int = 1_000_000, fold_latest: bool = False) -> int:
+def rollup(
+    *,
+    session: Session,
+    max_rows: int = 1_000_000,
+    fold_latest: bool = False,
+    stored: aggregates.Stored | None = None,
+    now: datetime | None = None,
+) -> int:
     """Fold raw rows past the watermark into the 1m and 1h aggregates; returns rows folded.
+
+    On SQLite the rows go into the open buckets held in memory (``sensing.aggregates``), and
+    only the buckets that closed are written (``now``: the clock, past which the data may not
+    close buckets); the rest of this docstring is PostgreSQL's way.
 
     One scan of the new rows groups them by minute into a temporary table; the 1m aggregates
     are upserted from it and the 1h ones from it regrouped (far fewer rows than the raw ones).
     ``fold_latest`` also moves datastreams' latest values (for ``ingest(update_latest=False)``).
     """
     pg = is_pg(session)
-    if pg:
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ROLLUP_LOCK})
+    if not pg:  # SQLite: open buckets in memory, each written when it closes
+        low, high = aggregates.for_session(session).catch_up(
+            session, max_rows, stored=stored, now=now
+        )
+        if fold_latest and high > low:
+            _fold_latest(session, pg, low, high)
+        return high - low
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ROLLUP_LOCK})
     mark = session.get(SensingWatermark, ROLLUP)
     if mark is None:
         mark = SensingWatermark(name=ROLLUP, value=0)
@@ -277,21 +296,52 @@ def observations(
             .limit(limit)
         ).all()
         return [{"time": t, "result": r if r is not None else j} for t, r, j in rows]
-    a = ObsAgg1m if agg == "1m" else ObsAgg1h
-    # Buckets overlapping [start, end): the one holding ``start`` counts too.
-    width = 60 if agg == "1m" else 3600
-    start = datetime.fromtimestamp(int(start.timestamp()) // width * width, UTC)
-    aggs = session.execute(
-        select(a.bucket, a.count, a.sum, a.min, a.max)
-        .where(a.datastream_id == datastream_id)
-        .where(a.bucket >= start, a.bucket < end)
-        .order_by(a.bucket)
-        .limit(limit)
-    ).all()
+    width = aggregates.MINUTE if agg == "1m" else aggregates.HOUR
+    got = buckets(
+        session=session, datastream_ids=[datastream_id], width=width, start=start, end=end
+    )
     return [
-        {"time": b, "count": c, "mean": s / c if c else None, "min": lo, "max": hi}
-        for b, c, s, lo, hi in aggs
+        {
+            "time": aggregates.as_time(b),
+            "count": c,
+            "mean": s / c if c else None,
+            "min": lo,
+            "max": hi,
+        }
+        for (_d, b), (c, s, lo, hi) in sorted(got.items())[:limit]
     ]
+
+
+def buckets(
+    *, session: Session, datastream_ids: list[int], width: int, start: datetime, end: datetime
+) -> dict[tuple[int, int], aggregates.Agg]:
+    """1-minute or 1-hour (``width`` µs) aggregates overlapping [start, end) of some datastreams.
+
+    Keys are (datastream, bucket start in epoch µs), values (count, sum, min, max). Closed
+    buckets come from the tables, open ones (SQLite) are computed from the raw rows: see
+    ``sensing.aggregates``.
+    """
+    a = ObsAgg1m if width == aggregates.MINUTE else ObsAgg1h
+    # Buckets overlapping [start, end): the one holding ``start`` counts too.
+    w = width // 1_000_000
+    first = datetime.fromtimestamp(int(start.timestamp()) // w * w, UTC)
+    query = (
+        select(a.datastream_id, a.bucket, a.count, a.sum, a.min, a.max)
+        .where(a.datastream_id.in_(datastream_ids))
+        .where(a.bucket >= first, a.bucket < end)
+    )
+    cut = aggregates.table_cut(session, width)
+    if cut is not None:
+        query = query.where(a.bucket < cut)
+    out: dict[tuple[int, int], aggregates.Agg] = {
+        (d, to_micros(b)): (c, s, lo, hi) for d, b, c, s, lo, hi in session.execute(query)
+    }
+    open_part = aggregates.read_buckets(
+        session=session, datastream_ids=datastream_ids, width=width, start=start, end=end
+    )
+    if open_part:
+        aggregates.merge(out, ((d, b, *v) for (d, b), v in open_part.items()))
+    return out
 
 
 def latest_in_bbox(

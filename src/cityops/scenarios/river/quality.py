@@ -12,13 +12,14 @@ sees (``registry``); functions take the session explicitly and never commit.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.auth.scope import Principal
@@ -43,7 +44,7 @@ from cityops.scenarios.river.schemas import (
 from cityops.scenarios.river.standards import WaterBody
 from cityops.scenarios.river.stations import GB_ITEMS, ITEMS, PLAN, station_streams
 from cityops.sensing import timeseries
-from cityops.sensing.models import DatastreamLatest, ObsAgg1h
+from cityops.sensing.models import DatastreamLatest, to_micros
 
 CST = ZoneInfo("Asia/Shanghai")  # GB assessments count China Standard Time days and months
 DEFAULT_DAYS = 30
@@ -51,6 +52,7 @@ MAX_DAYS = 731  # API limit: at most two years in one request
 SERIES_MAX_HOURS = 24 * 90  # API limits of a sparkline: 90 days back,
 SERIES_RAW_HOURS = 72  # raw readings up to 3 days (hourly means beyond),
 SERIES_POINTS = 240  # and at most this many points (bucket means when there are more)
+HOUR_US = 3_600_000_000  # an hourly aggregate bucket in epoch microseconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,24 +144,19 @@ def period_sums(
                 where[streams[site.station.id][key]] = (si, ii)
     if not where:
         return sums, counts
-    a = ObsAgg1h
-    which = (
-        case(*((a.bucket < e, k) for k, e in enumerate(edges[1:])), else_=len(edges) - 1)
-        if len(edges) > 1
-        else literal(0)
+    # Closed hours from the table, the open ones from the raw rows (sensing.aggregates).
+    hours = timeseries.buckets(
+        session=session, datastream_ids=list(where), width=HOUR_US, start=edges[0], end=end
     )
-    hourly = (
-        select(a.datastream_id.label("ds"), which.label("p"), (a.sum / a.count).label("m"))
-        .where(a.datastream_id.in_(list(where)), a.bucket >= edges[0], a.bucket < end)
-        .subquery()
-    )
-    rows = session.execute(
-        select(hourly.c.ds, hourly.c.p, func.sum(hourly.c.m), func.count())
-        .group_by(hourly.c.ds, hourly.c.p)
-    )  # fmt: skip
-    for ds, p, total, n in rows:
+    first, stop = to_micros(edges[0]), to_micros(end)
+    bounds = [to_micros(e) for e in edges[1:]]
+    for (ds, bucket), (count, total, _lo, _hi) in hours.items():
+        if not first <= bucket < stop or not count:
+            continue
         si, ii = where[ds]
-        sums[si, ii, p], counts[si, ii, p] = total, n
+        p = bisect_right(bounds, bucket)  # period k: edges[k] <= bucket < edges[k + 1]
+        sums[si, ii, p] += total / count
+        counts[si, ii, p] += 1
     return sums, counts
 
 
