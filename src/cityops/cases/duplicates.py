@@ -12,13 +12,11 @@ filed yet (是同一个问题吗？).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVarTuple
+from typing import Protocol
 
-from sqlalchemy import BigInteger, Select, String, bindparam, func, select, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cityops.cases.dispatch import haversine_m
@@ -27,9 +25,9 @@ from cityops.cases.models import Case
 from cityops.cases.rules import CaseRules
 from cityops.errors import NotFound
 from cityops.geo.cells import cells_around
+from cityops.store.bulk import join_pairs
 
 _OPEN = sorted(OPEN_STATES)
-Ts = TypeVarTuple("Ts")
 
 
 class Report(Protocol):
@@ -48,23 +46,6 @@ def _near(a: Report, lat: float, lng: float, radius: float) -> bool:
     if abs(a.lat - lat) * 111_320.0 > radius:  # cheap test first: most pairs are far apart
         return False
     return haversine_m(a.lat, a.lng, lat, lng) <= radius
-
-
-def _among(session: Session, stmt: Select[*Ts], pairs: list[tuple[str, int]]) -> Select[*Ts]:
-    """``stmt`` narrowed to cases whose (category, cell) is one of ``pairs``, given as one bound
-    value: two arrays on PostgreSQL (``unnest``), a JSON text joined on SQLite (``json_each``;
-    SQLite probes the index for each pair only as a join, not as ``IN (subquery)``). The
-    statement stays one short text whatever the batch, compiled once; an ``IN`` list of
-    hundreds of literal pairs cost more to render in Python than the database took to answer."""
-    if session.get_bind().dialect.name != "postgresql":
-        given = func.json_each(bindparam("pairs", json.dumps(pairs))).table_valued("value")
-        cat, cell = (func.json_extract(given.c.value, f"$[{i}]") for i in (0, 1))
-        return stmt.join(given, (Case.category_code == cat) & (Case.geo_cell == cell))
-    cats = bindparam("cats", [c for c, _ in pairs], type_=ARRAY(String))
-    cells = bindparam("cells", [g for _, g in pairs], type_=ARRAY(BigInteger))
-    found = func.unnest(cats, cells).table_valued("cat", "cell").render_derived()
-    key = tuple_(Case.category_code, Case.geo_cell)
-    return stmt.where(key.in_(select(found.c.cat, found.c.cell)))
 
 
 def limits(rules: CaseRules, category_code: str) -> tuple[float, float]:
@@ -99,7 +80,8 @@ def _open_around(
     stmt = select(*columns).where(
         Case.reported_at >= since, Case.reported_at <= at, Case.status.in_(_OPEN)
     )
-    rows = session.execute(_among(session, stmt, pairs).order_by(Case.reported_at))
+    probe = join_pairs(session, stmt, (Case.category_code, Case.geo_cell), pairs)
+    rows = session.execute(probe.order_by(Case.reported_at))
     found: dict[tuple[str, int], list[Row]] = {}
     for case_id, cat, cell, lat, lng, reported_at in rows:
         if cell is None:

@@ -9,11 +9,13 @@ per-object bookkeeping.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, TypeVarTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Table,
     any_,
     bindparam,
@@ -27,6 +29,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, make_transient_to_detached
+
+Ts = TypeVarTuple("Ts")
 
 
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
@@ -162,6 +166,36 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         raise DBAPIError.instance(statement, None, exc, dbapi_error) from exc
     finally:
         cursor.close()
+
+
+def join_pairs(
+    session: Session,
+    stmt: Select[*Ts],
+    columns: tuple[QueryableAttribute[Any], QueryableAttribute[Any]],
+    pairs: Sequence[tuple[Any, Any]],
+) -> Select[*Ts]:
+    """``stmt`` joined to ``pairs`` on ``columns``: the rows whose two columns are one of the
+    pairs, each found by one probe of an index on those columns.
+
+    The pairs are one bound value, two arrays through ``unnest`` on PostgreSQL and a JSON text
+    through ``json_each`` on SQLite, so the statement's text never changes with the count
+    (compiled, parsed and planned once). The alternatives measured worse: a row-value ``IN``
+    list of hundreds of literal pairs cost more to render in Python than the database took to
+    answer (intake's duplicate check) and PostgreSQL planned it as an OR of every pair; two plain
+    ``IN`` lists probe every combination (orders' stock: 25,000 probes for 100 orders); and
+    SQLite probes the index per pair only as a join, not as ``IN (subquery)``.
+    """
+    a, b = columns
+    if session.get_bind().dialect.name == "postgresql":
+        firsts = bindparam(None, [p[0] for p in pairs], type_=postgresql.ARRAY(a.type))
+        seconds = bindparam(None, [p[1] for p in pairs], type_=postgresql.ARRAY(b.type))
+        given = func.unnest(firsts, seconds).table_valued("first", "second").render_derived()
+        first: ColumnElement[Any] = given.c.first
+        second: ColumnElement[Any] = given.c.second
+    else:
+        given = func.json_each(bindparam(None, json.dumps(list(pairs)))).table_valued("value")
+        first, second = (func.json_extract(given.c.value, f"$[{i}]") for i in (0, 1))
+    return stmt.join(given, (a == first) & (b == second))
 
 
 def one_of(
