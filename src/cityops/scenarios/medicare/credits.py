@@ -15,23 +15,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, tuple_, update
+from sqlalchemy import Table, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from cityops.ledger import service as ledger
 from cityops.scenarios.medicare.credit_models import AccountCredit, CreditKind
 from cityops.scenarios.medicare.models import Account, InsuredPerson
+from cityops.store.bulk import insert_rows, set_by_key
 
 EMPLOYEE_INSUTYPE = "310"  # 职工基本医疗保险: the only insurance with a personal account
 MAX_CREDIT_FEN = 10_000_000  # ¥100,000 a month: far above any real credit, catches unit slips
 MAX_BATCH = 10_000
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_CREDITS = insert(cast(Table, AccountCredit.__table__))
-_RAISE = (
-    update(cast(Table, Account.__table__))
-    .where(Account.__table__.c.psn_no == bindparam("p"))
-    .values(balc=bindparam("balc"), version=Account.__table__.c.version + 1)
-)
+_CREDITS = cast(Table, AccountCredit.__table__)
+_ACCOUNTS = cast(Table, Account.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +105,13 @@ def credit_accounts(
         return report
     # Lock the accounts (in one order, as orders do) before reading what is credited already,
     # so a second import of the same file waits and then skips instead of failing.
-    balc = dict(
-        session.execute(
-            select(Account.psn_no, Account.balc)
-            .where(Account.psn_no.in_(nos))
-            .order_by(Account.psn_no)
-            .with_for_update()
-        ).all()
-    )
-    missing = [n for n in nos if n not in balc]
+    lock = select(Account.psn_no, Account.id, Account.balc).where(Account.psn_no.in_(nos))
+    locked = list(session.execute(lock.order_by(Account.psn_no).with_for_update()).all())
+    missing = sorted(set(nos) - {r.psn_no for r in locked})
     if missing:  # an employee without an account row yet: it opens at zero
         session.execute(insert(Account), [{"psn_no": n, "balc": 0, "version": 0} for n in missing])
-        balc.update(dict.fromkeys(missing, 0))
+        locked += session.execute(lock.where(Account.psn_no.in_(missing))).all()
+    account = {r.psn_no: [r.id, r.balc] for r in locked}  # psn_no → [id, balance as it moves]
     keys = [(c.psn_no, c.period, c.kind.value) for _, c in good]
     done = set(
         session.execute(
@@ -134,20 +126,23 @@ def credit_accounts(
         if (c.psn_no, c.period, c.kind) in done:
             report.already += 1
             continue
-        balc[c.psn_no] += c.amount
+        account[c.psn_no][1] += c.amount
+        balc = account[c.psn_no][1]
         credits.append({"psn_no": c.psn_no, "period": c.period, "kind": c.kind,
-                        "amount": c.amount, "balc_after": balc[c.psn_no], "source": source,
+                        "amount": c.amount, "balc_after": balc, "source": source,
                         "credited_at": at})  # fmt: skip
         payload = {"period": c.period, "kind": c.kind.value, "amount": c.amount,
-                   "balc": balc[c.psn_no], "source": source}  # fmt: skip
+                   "balc": balc, "source": source}  # fmt: skip
         facts.append(ledger.Fact(actor, "medicare.account_credit",
                                  f"medicare_account:{c.psn_no}", payload))  # fmt: skip
         report.credited += 1
         report.amount += c.amount
     if credits:
-        touched = sorted({str(r["psn_no"]) for r in credits})
-        session.execute(_RAISE, [{"p": n, "balc": balc[n]} for n in touched])
-        session.execute(_CREDITS, credits)
+        touched = {str(r["psn_no"]) for r in credits}
+        set_by_key(
+            session, _ACCOUNTS, "balc", sorted((account[p][0], account[p][1]) for p in touched)
+        )
+        insert_rows(session, _CREDITS, credits)
         ledger.append_many(session=session, at=at, facts=facts)
     return report
 
