@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from cityops.auth.models import Role
 from cityops.auth.service import create_user
 from cityops.errors import ValidationFailed
 from cityops.scenarios.medicare import clues
+from cityops.scenarios.medicare.models import Drug, Stock
 from cityops.scenarios.medicare.supervise import Hit
 from tests import citykit
 from tests.api.conftest import Api, api  # noqa: F401
+from tests.scenarios.medicare import kit
 from tests.scenarios.medicare.test_prices_api import get, market  # noqa: F401
 
 HOME, OTHER = "500107", "500108"
@@ -27,8 +30,19 @@ def _hit(rule: str, district: str, subject: str) -> Hit:
 
 @pytest.fixture
 def bureau(market: Api) -> Api:  # noqa: F811
-    """The city analyst (``analyst``), a 九龙坡 analyst (``jlp``), clues in two districts."""
+    """The city analyst (``analyst``), a 九龙坡 analyst (``jlp``), clues in two districts, and
+    besides the market's 九龙坡 pharmacies one in 500108 selling the 24-pack at 1,920 fen (60 %
+    over the listed price: an outlier there too)."""
     with market.ctx.sessions.begin() as s:
+        far = kit._shop("P50010800001", citykit.Y0 + 0.003, citykit.X0 + 0.012, kit.ALL_DAY, 3000)
+        far.admdvs = OTHER
+        s.add(far)
+        s.flush()
+        drug_id = s.scalar(select(Drug.id).where(Drug.hilist_code == kit.AMOX24))
+        row = Stock(fixmedins_id=far.id, drug_id=drug_id, pric=1920, qty=5)
+        s.add(row)
+        s.flush()
+        market.ctx.extras["ids"]["FAR"] = row.id
         create_user(session=s, username="jlp", password=citykit.PASSWORD,
                     role=Role.insurance_analyst, scope_code=HOME,
                     display_name="九龙坡区医保局")  # fmt: skip
@@ -51,9 +65,14 @@ def test_a_district_analyst_sees_only_their_district(bureau: Api) -> None:
     assert _clues(bureau, "jlp", district=HOME).json()["total"] == 1
     other = _clues(bureau, "jlp", district=OTHER)
     assert other.status_code == 403 and other.json()["error"]["code"] == "outside_jurisdiction"
-    # The market's four pharmacies are in 九龙坡: the outliers are theirs; 500108's are not.
-    assert get(bureau, "outliers", who="jlp").json()["total"] >= 1
+    # Prices: the city analyst sees both districts' outliers, the 九龙坡 analyst only theirs.
+    everywhere = get(bureau, "outliers").json()["items"]
+    assert {i["admdvs"] for i in everywhere} == {HOME, OTHER}
+    theirs = get(bureau, "outliers", who="jlp").json()["items"]
+    assert theirs and {i["admdvs"] for i in theirs} == {HOME}
     assert get(bureau, "outliers", who="jlp", district=OTHER).status_code == 403
+    far = get(bureau, "history", who="jlp", stock_id=bureau.ctx.extras["ids"]["FAR"])
+    assert far.status_code == 403 and far.json()["error"]["code"] == "outside_jurisdiction"
     assert get(bureau, "map", who="jlp").status_code == 200
     assert (
         get(bureau, "history", who="jlp", stock_id=bureau.ctx.extras["ids"]["D"]).status_code == 200
