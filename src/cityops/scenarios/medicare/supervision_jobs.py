@@ -1,7 +1,8 @@
 """基金监管 runs as background jobs: the analyst's request starts a run and returns at once.
 
-A month of a city's settlements is millions of fee lines (10 million take about 11 s here), too
-long to hold an HTTP request and, on SQLite, the write lock of its session. A run happens in a
+A month of a city's settlements is millions of fee lines (10 million: ~10 s to evaluate here, on
+top of reading them from the database), too long to hold an HTTP request and, on SQLite, the
+write lock of its session. A run happens in a
 thread of the serving process with its own transaction; the page polls the job. One run at a time
 per process: a second request while one runs gets the running job's id in a 409. Jobs are kept in
 memory (the latest ``KEEP``); a restart forgets them, which loses nothing, because clues are
