@@ -29,7 +29,7 @@ from cityops.cases.models import PUBLIC_CHANNELS, Case, CaseReport, CaseStatus, 
 from cityops.cases.rules import CaseRules
 from cityops.cases.schedule import schedule_next_check
 from cityops.cases.schemas import CaseCreate
-from cityops.cases.service import case_fact
+from cityops.cases.service import case_fact, case_steps
 from cityops.errors import CityOpsError, ValidationFailed
 from cityops.geo.cells import cell_of
 from cityops.ledger import service as ledger
@@ -148,29 +148,62 @@ def _auto_dispatch(session: Session, rules: CaseRules, items: list[Item], at: da
     pools: dict[int, list[Candidate]] = assign.candidates(
         session, rules, sorted({d.id for _, d, _, _ in chosen}), at
     )
+    # Cases of one category in one street share their deadline and next check: the batch's
+    # time is the same for all, and the escalation ladder depends only on these.
+    timing: dict[tuple[str, str, str, bool], tuple[str, datetime, datetime | None]] = {}
     for it, dept, level, why in chosen:
         case = it.case
         assert case is not None
         done = assign.pick(pools[dept.id], dept, level, why, case.lat, case.lng)
-        limit = it.category.time_limit
-        case.status, case.auto_filed = CaseStatus.dispatched, True
-        case.accepted_at = case.filed_at = case.dispatched_at = at
-        case.department_id, case.handling_level, case.worker_id = (
-            done.department_id,
-            done.handling_level,
-            done.worker_id,
+        key = (it.category.code, case.district_code, case.street_code, case.component_ident is None)
+        if key not in timing:
+            timing[key] = _timing(rules, case, it, at)
+        limit, deadline, next_check = timing[key]
+        # Not inserted yet (store.bulk.new_row): its dict is what insert_new writes.
+        case.__dict__.update(
+            status=CaseStatus.dispatched,
+            auto_filed=True,
+            accepted_at=at,
+            filed_at=at,
+            dispatched_at=at,
+            department_id=done.department_id,
+            handling_level=done.handling_level,
+            worker_id=done.worker_id,
+            dispatch_reason=json.dumps(done.reasons, ensure_ascii=False),
+            time_limit=limit,
+            deadline_at=deadline,
+            next_check_at=next_check,
         )
-        case.dispatch_reason = json.dumps(done.reasons, ensure_ascii=False)
-        case.time_limit = str(limit)
-        case.deadline_at = rules.calendar.deadline(at, limit)
-        schedule_next_check(rules=rules, case=case)
         it.dispatch_facts = {
             "department_id": done.department_id,
             "worker_id": done.worker_id,
             "handling_level": done.handling_level,
-            "deadline_at": case.deadline_at.isoformat(),
+            "deadline_at": deadline.isoformat(),
             "reasons": done.reasons,
         }
+
+
+def _timing(
+    rules: CaseRules, case: Case, it: Item, at: datetime
+) -> tuple[str, datetime, datetime | None]:
+    """Time limit, deadline and next check of a case dispatched at ``at``."""
+    limit = it.category.time_limit
+    probe = new_row(
+        Case,
+        {
+            "status": CaseStatus.dispatched,
+            "category_code": case.category_code,
+            "district_code": case.district_code,
+            "street_code": case.street_code,
+            "component_ident": case.component_ident,
+            "dispatched_at": at,
+            "deadline_at": rules.calendar.deadline(at, limit),
+            "near_overdue_warned": False,
+            "escalation_level": 0,
+        },
+    )
+    schedule_next_check(rules=rules, case=probe)
+    return str(limit), probe.deadline_at, probe.next_check_at
 
 
 def report_batch(
@@ -301,10 +334,11 @@ def _write(session: Session, good: list[Item], actor: Principal, at: datetime) -
             ]
             if case.worker_id is not None:
                 holds[case.worker_id] = holds.get(case.worker_id, 0) + 1
-        for who, action, status, payload in steps:
-            step = case_fact(case, actor=who, action=action, at=at, payload=payload, status=status)
-            facts.append(step[0])
-            events.append((action, step[1]))
+        for (_, action, _, _), (fact, event) in zip(
+            steps, case_steps(case, at=at, steps=steps), strict=True
+        ):
+            facts.append(fact)
+            events.append((action, event))
     if reports:  # an empty list would insert one row of defaults
         insert_rows(session, _REPORTS, reports)
     if holds:

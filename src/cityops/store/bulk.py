@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, TypeVar, TypeVarTuple, cast
 
 from sqlalchemy import (
@@ -198,21 +199,23 @@ def _insert_sqlite(session: Session, table: Table, rows: Sequence[dict[str, Any]
     fixed = tuple(c.default.arg for c in missing)  # type: ignore[union-attr]
     conn = session.connection()
     convert = _converters(conn.dialect, table, tuple(names))
+    converted = [(i, f) for i, f in enumerate(convert) if f is not None]
+    take = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
     times: dict[tuple[datetime, Callable[[Any], Any]], Any] = {}
     params: list[tuple[Any, ...]] = []
     for row in rows:
-        values = []
-        for name, f in zip(names, convert, strict=True):
-            v = row[name]
-            if f is not None and v is not None:
-                if isinstance(v, datetime):
-                    t = times.get((v, f), times)
-                    if t is times:
-                        t = times[v, f] = f(v)
-                    v = t
-                else:
-                    v = f(v)
-            values.append(v)
+        values = list(take(row))
+        for i, f in converted:
+            v = values[i]
+            if v is None:
+                continue
+            if isinstance(v, datetime):
+                t = times.get((v, f), times)
+                if t is times:
+                    t = times[v, f] = f(v)
+                values[i] = t
+            else:
+                values[i] = f(v)
         params.append((*values, *fixed))
     columns = ", ".join(f'"{c.name}"' for c in [*(table.c[n] for n in names), *missing])
     marks = ", ".join("?" * (len(names) + len(missing)))
