@@ -26,8 +26,9 @@ from cityops.cases.dispatch import Candidate
 from cityops.cases.duplicates import find_duplicates
 from cityops.cases.intake_check import Item, locate, validate
 from cityops.cases.models import PUBLIC_CHANNELS, Case, CaseReport, CaseStatus, Channel
+from cityops.cases.plans import EscalationStep
 from cityops.cases.rules import CaseRules
-from cityops.cases.schedule import schedule_next_check
+from cityops.cases.schedule import next_step, step_time
 from cityops.cases.schemas import CaseCreate
 from cityops.cases.service import case_fact, case_steps
 from cityops.errors import CityOpsError, ValidationFailed
@@ -148,17 +149,18 @@ def _auto_dispatch(session: Session, rules: CaseRules, items: list[Item], at: da
     pools: dict[int, list[Candidate]] = assign.candidates(
         session, rules, sorted({d.id for _, d, _, _ in chosen}), at
     )
-    # Cases of one category in one street share their deadline and next check: the batch's
-    # time is the same for all, and the escalation ladder depends only on these.
-    timing: dict[tuple[str, str, str, bool], tuple[str, datetime, datetime | None]] = {}
+    # The batch's cases share their dispatch time: a deadline depends only on the time limit,
+    # and a next check only on the limit and the escalation step that comes first.
+    deadlines: dict[str, datetime] = {}
+    checks: dict[tuple[str, EscalationStep], datetime | None] = {}
     for it, dept, level, why in chosen:
         case = it.case
         assert case is not None
         done = assign.pick(pools[dept.id], dept, level, why, case.lat, case.lng)
-        key = (it.category.code, case.district_code, case.street_code, case.component_ident is None)
-        if key not in timing:
-            timing[key] = _timing(rules, case, it, at)
-        limit, deadline, next_check = timing[key]
+        limit = it.category.time_limit
+        text = str(limit)
+        if text not in deadlines:
+            deadlines[text] = rules.calendar.deadline(at, limit)
         # Not inserted yet (store.bulk.new_row): its dict is what insert_new writes.
         case.__dict__.update(
             status=CaseStatus.dispatched,
@@ -170,40 +172,20 @@ def _auto_dispatch(session: Session, rules: CaseRules, items: list[Item], at: da
             handling_level=done.handling_level,
             worker_id=done.worker_id,
             dispatch_reason=json.dumps(done.reasons, ensure_ascii=False),
-            time_limit=limit,
-            deadline_at=deadline,
-            next_check_at=next_check,
+            time_limit=text,
+            deadline_at=deadlines[text],
         )
+        step = next_step(rules, case)
+        if step is not None and (text, step) not in checks:
+            checks[text, step] = step_time(rules, case, step)
+        case.__dict__["next_check_at"] = checks[text, step] if step is not None else None
         it.dispatch_facts = {
             "department_id": done.department_id,
             "worker_id": done.worker_id,
             "handling_level": done.handling_level,
-            "deadline_at": deadline.isoformat(),
+            "deadline_at": deadlines[text].isoformat(),
             "reasons": done.reasons,
         }
-
-
-def _timing(
-    rules: CaseRules, case: Case, it: Item, at: datetime
-) -> tuple[str, datetime, datetime | None]:
-    """Time limit, deadline and next check of a case dispatched at ``at``."""
-    limit = it.category.time_limit
-    probe = new_row(
-        Case,
-        {
-            "status": CaseStatus.dispatched,
-            "category_code": case.category_code,
-            "district_code": case.district_code,
-            "street_code": case.street_code,
-            "component_ident": case.component_ident,
-            "dispatched_at": at,
-            "deadline_at": rules.calendar.deadline(at, limit),
-            "near_overdue_warned": False,
-            "escalation_level": 0,
-        },
-    )
-    schedule_next_check(rules=rules, case=probe)
-    return str(limit), probe.deadline_at, probe.next_check_at
 
 
 def report_batch(
