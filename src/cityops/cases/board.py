@@ -17,7 +17,7 @@ NOT_SHOWN = (CaseStatus.reported, CaseStatus.void)
 
 
 def recent(*, session: Session, community: str, limit: int) -> list[Case]:
-    """The community's newest cases that may be shown (index community_code, reported_at)."""
+    """The community's newest cases that may be shown (index ix_case_community)."""
     stmt = (
         select(Case)
         .where(Case.community_code == community, Case.status.not_in(NOT_SHOWN))

@@ -100,18 +100,14 @@ def find_duplicates(
     radii = [rule[it.category_code][0] for it in items]
     since = at - timedelta(hours=max(hours for _, hours in rule.values()))
     known = _open_around(session, items, radii, since, at)
+    earlier: dict[str, list[int]] = {}  # category → the batch's reports that stand on their own
     for i, it in enumerate(items):
         if it.link_to is not None:  # the resident chose the case (duplicate_of)
             continue
-        radius, hours = rule[it.category_code]
-        for j in range(i):
-            first = items[j]
-            if (
-                first.link_to is None
-                and first.link_item is None
-                and first.category_code == it.category_code
-                and _near(first, it.lat, it.lng, radius)
-            ):
+        code = it.category_code
+        radius, hours = rule[code]
+        for j in earlier.get(code, ()):
+            if _near(items[j], it.lat, it.lng, radius):
                 it.link_item = j
                 break
         if it.link_item is not None:
@@ -128,6 +124,8 @@ def find_duplicates(
             if reported_at >= start and _near(it, lat, lng, radius):
                 it.link_to = case_id
                 break
+        if it.link_to is None:
+            earlier.setdefault(code, []).append(i)
 
 
 def nearby(

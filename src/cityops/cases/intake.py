@@ -26,10 +26,11 @@ from cityops.cases.dispatch import Candidate
 from cityops.cases.duplicates import find_duplicates
 from cityops.cases.intake_check import Item, locate, validate
 from cityops.cases.models import PUBLIC_CHANNELS, Case, CaseReport, CaseStatus, Channel
+from cityops.cases.plans import EscalationStep
 from cityops.cases.rules import CaseRules
-from cityops.cases.schedule import schedule_next_check
+from cityops.cases.schedule import next_step, step_time
 from cityops.cases.schemas import CaseCreate
-from cityops.cases.service import case_fact
+from cityops.cases.service import case_fact, case_steps
 from cityops.errors import CityOpsError, ValidationFailed
 from cityops.geo.cells import cell_of
 from cityops.ledger import service as ledger
@@ -148,27 +149,41 @@ def _auto_dispatch(session: Session, rules: CaseRules, items: list[Item], at: da
     pools: dict[int, list[Candidate]] = assign.candidates(
         session, rules, sorted({d.id for _, d, _, _ in chosen}), at
     )
+    # The batch's cases share their dispatch time: a deadline depends only on the time limit,
+    # and a next check only on the limit and the escalation step that comes first.
+    deadlines: dict[str, datetime] = {}
+    checks: dict[tuple[str, EscalationStep], datetime | None] = {}
     for it, dept, level, why in chosen:
         case = it.case
         assert case is not None
         done = assign.pick(pools[dept.id], dept, level, why, case.lat, case.lng)
         limit = it.category.time_limit
-        case.status, case.auto_filed = CaseStatus.dispatched, True
-        case.accepted_at = case.filed_at = case.dispatched_at = at
-        case.department_id, case.handling_level, case.worker_id = (
-            done.department_id,
-            done.handling_level,
-            done.worker_id,
+        text = str(limit)
+        if text not in deadlines:
+            deadlines[text] = rules.calendar.deadline(at, limit)
+        # Not inserted yet (store.bulk.new_row): its dict is what insert_new writes.
+        case.__dict__.update(
+            status=CaseStatus.dispatched,
+            auto_filed=True,
+            accepted_at=at,
+            filed_at=at,
+            dispatched_at=at,
+            department_id=done.department_id,
+            handling_level=done.handling_level,
+            worker_id=done.worker_id,
+            dispatch_reason=json.dumps(done.reasons, ensure_ascii=False),
+            time_limit=text,
+            deadline_at=deadlines[text],
         )
-        case.dispatch_reason = json.dumps(done.reasons, ensure_ascii=False)
-        case.time_limit = str(limit)
-        case.deadline_at = rules.calendar.deadline(at, limit)
-        schedule_next_check(rules=rules, case=case)
+        step = next_step(rules, case)
+        if step is not None and (text, step) not in checks:
+            checks[text, step] = step_time(rules, case, step)
+        case.__dict__["next_check_at"] = checks[text, step] if step is not None else None
         it.dispatch_facts = {
             "department_id": done.department_id,
             "worker_id": done.worker_id,
             "handling_level": done.handling_level,
-            "deadline_at": case.deadline_at.isoformat(),
+            "deadline_at": deadlines[text].isoformat(),
             "reasons": done.reasons,
         }
 
@@ -301,10 +316,11 @@ def _write(session: Session, good: list[Item], actor: Principal, at: datetime) -
             ]
             if case.worker_id is not None:
                 holds[case.worker_id] = holds.get(case.worker_id, 0) + 1
-        for who, action, status, payload in steps:
-            step = case_fact(case, actor=who, action=action, at=at, payload=payload, status=status)
-            facts.append(step[0])
-            events.append((action, step[1]))
+        for (_, action, _, _), (fact, event) in zip(
+            steps, case_steps(case, at=at, steps=steps), strict=True
+        ):
+            facts.append(fact)
+            events.append((action, event))
     if reports:  # an empty list would insert one row of defaults
         insert_rows(session, _REPORTS, reports)
     if holds:

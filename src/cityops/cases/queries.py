@@ -73,6 +73,15 @@ def code_column(code: str) -> InstrumentedAttribute[Any]:
     return Case.grid_code
 
 
+def in_area(code: str) -> list[ColumnElement[bool]]:
+    """Cases in the jurisdiction ``code``. A grid also names its community (a grid's code is its
+    community's plus a number), so it is found through the community index: grids have none."""
+    where = [code_column(code) == code]
+    if len(code) > 12:
+        where.append(Case.community_code == code[:12])
+    return where
+
+
 def scoped(stmt: Sel, user: Principal) -> Sel:
     """Only what the caller may see.
 
@@ -87,7 +96,7 @@ def scoped(stmt: Sel, user: Principal) -> Sel:
         return stmt.where(Case.worker_id == (user.staff_id or -1))
     if not user.scope_code:
         return stmt.where(Case.id < 0)
-    return stmt.where(code_column(user.scope_code) == user.scope_code)
+    return stmt.where(*in_area(user.scope_code))
 
 
 def _filtered(stmt: Sel, f: CaseFilter) -> Sel:
@@ -96,7 +105,7 @@ def _filtered(stmt: Sel, f: CaseFilter) -> Sel:
     if f.category:
         stmt = stmt.where(Case.category_code.in_(f.category))
     if f.jurisdiction:
-        stmt = stmt.where(code_column(f.jurisdiction) == f.jurisdiction)
+        stmt = stmt.where(*in_area(f.jurisdiction))
     if f.channel:
         stmt = stmt.where(Case.channel.in_(f.channel))
     if f.reported_from:

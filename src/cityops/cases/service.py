@@ -72,6 +72,32 @@ def case_fact(
     return ledger.Fact(actor, action, f"case:{case.id}", body), event
 
 
+def case_steps(
+    case: Case, *, at: datetime, steps: list[tuple[str, str, CaseStatus, dict[str, Any]]]
+) -> list[tuple[ledger.Fact, dict[str, Any]]]:
+    """``case_fact`` for several steps of one new case (actor, action, status, payload each):
+    the case's own fields are read once, not once a step (intake writes four steps a case)."""
+    d = case.__dict__  # a case being inserted: every column is in its dict, no loading
+    cid, version, subject = d["id"], d["version"], f"case:{d['id']}"
+    shared = {
+        "case_no": f"{d['district_code']}-{d['reported_at'].year}-{cid:08d}",
+        "district_code": d["district_code"],
+        "street_code": d["street_code"],
+        "community_code": d["community_code"],
+        "category_code": d["category_code"],
+        "title": d["title"],
+        "worker_id": d["worker_id"],
+        "lat": d["lat"],
+        "lng": d["lng"],
+        "at": at.isoformat(),
+    }
+    out = []
+    for actor, action, status, payload in steps:
+        body = {"case_id": cid, "status": status.value, "version": version, **payload}
+        out.append((ledger.Fact(actor, action, subject, body), {**body, **shared}))
+    return out
+
+
 def record(
     *,
     session: Session,
