@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 13:17:13.895152
+Create Date: 2026-11-26 16:12:51.987283
 """
 
 from __future__ import annotations
@@ -1023,10 +1023,9 @@ def upgrade() -> None:
             "ix_case_category_status", ["category_code", "status", "reported_at"], unique=False
         )
         batch_op.create_index(
-            "ix_case_community_reported", ["community_code", "reported_at"], unique=False
-        )
-        batch_op.create_index(
-            "ix_case_community_status", ["community_code", "status", "reported_at"], unique=False
+            "ix_case_community",
+            ["community_code", "reported_at", "status", "grid_code"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_case_department_status", ["department_id", "status"], unique=False
@@ -1075,7 +1074,6 @@ def upgrade() -> None:
             ["district_code", "reported_at", "street_code", "status", "category_code"],
             unique=False,
         )
-        batch_op.create_index("ix_case_grid", ["grid_code"], unique=False)
         batch_op.create_index("ix_case_next_check", ["next_check_at"], unique=False)
         batch_op.create_index("ix_case_reported", ["reported_at", "id"], unique=False)
         batch_op.create_index(
@@ -2110,7 +2108,6 @@ def downgrade() -> None:
         )
         batch_op.drop_index("ix_case_reported")
         batch_op.drop_index("ix_case_next_check")
-        batch_op.drop_index("ix_case_grid")
         batch_op.drop_index("ix_case_district_reported")
         batch_op.drop_index("ix_case_district_filed")
         batch_op.drop_index("ix_case_district_dispatched")
@@ -2120,8 +2117,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("closed_at IS NOT NULL"),
         )
         batch_op.drop_index("ix_case_department_status")
-        batch_op.drop_index("ix_case_community_status")
-        batch_op.drop_index("ix_case_community_reported")
+        batch_op.drop_index("ix_case_community")
         batch_op.drop_index("ix_case_category_status")
         batch_op.drop_index("ix_case_category_cell")
 
