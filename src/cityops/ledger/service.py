@@ -11,7 +11,15 @@ from sqlalchemy import Table, event, insert, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from cityops.clock import as_utc
-from cityops.ledger.chain import GENESIS, ChainRow, Verdict, canonical_json, entry_hash, verify_rows
+from cityops.ledger.chain import (
+    GENESIS,
+    ChainRow,
+    Verdict,
+    canonical_json,
+    hash_at,
+    stamp,
+    verify_rows,
+)
 from cityops.ledger.models import LedgerEntry, LedgerHead
 from cityops.store.bulk import insert_rows
 
@@ -70,20 +78,13 @@ def append_many(*, session: Session, at: datetime, facts: list[Fact]) -> list[Ap
         return []
     seq, prev = _lock_head(session)
     at = as_utc(at)
+    at_text = stamp(at)
     rows: list[dict[str, Any]] = []
     done: list[Appended] = []
     for fact in facts:
         seq += 1
         payload_json = canonical_json(fact.payload)
-        digest = entry_hash(
-            seq=seq,
-            at=at,
-            actor=fact.actor,
-            action=fact.action,
-            subject=fact.subject,
-            payload_json=payload_json,
-            prev_hash=prev,
-        )
+        digest = hash_at(seq, at_text, fact.actor, fact.action, fact.subject, payload_json, prev)
         rows.append(
             {
                 "seq": seq,
