@@ -138,14 +138,27 @@ def _new_case(rules: CaseRules, it: Item, actor: Principal, at: datetime) -> Cas
     )
 
 
+# json.dumps with an option builds an encoder per call; the batch's cases share this one.
+_REASONS = json.JSONEncoder(ensure_ascii=False)
+
+
 def _auto_dispatch(session: Session, rules: CaseRules, items: list[Item], at: datetime) -> None:
     """Accept, file and dispatch the batch's auto-filed cases: department, worker, deadline."""
     chosen: list[tuple[Item, assign.DeptEntry, str, list[str]]] = []
+    # Without a component owner the plan depends only on category and place: resolve it once
+    # per (category, street) in the batch (the reasons list is shared, never changed after).
+    plans: dict[tuple[str, str, str], tuple[assign.DeptEntry, str, list[str]]] = {}
     for it in items:
-        assert it.case is not None
+        case = it.case
+        assert case is not None
         owner = assign.owner_of(session, rules, it.data.component_ident)
-        dept, level, why = assign.responsible(session, rules, it.case, owner)
-        chosen.append((it, dept, level, why))
+        key = (case.category_code, case.district_code, case.street_code)
+        found = plans.get(key) if owner is None else None
+        if found is None:
+            found = assign.responsible(session, rules, case, owner)
+            if owner is None:
+                plans[key] = found
+        chosen.append((it, *found))
     pools: dict[int, list[Candidate]] = assign.candidates(
         session, rules, sorted({d.id for _, d, _, _ in chosen}), at
     )
@@ -171,7 +184,7 @@ def _auto_dispatch(session: Session, rules: CaseRules, items: list[Item], at: da
             department_id=done.department_id,
             handling_level=done.handling_level,
             worker_id=done.worker_id,
-            dispatch_reason=json.dumps(done.reasons, ensure_ascii=False),
+            dispatch_reason=_REASONS.encode(done.reasons),
             time_limit=text,
             deadline_at=deadlines[text],
         )
