@@ -82,21 +82,17 @@ def lock_for_ingest(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": ROLLUP_LOCK})
 
 
-def _bucket_sql(pg: bool, resolution: str, column: str = "phenomenon_time") -> str:
-    if pg:
-        unit = "minute" if resolution == "1m" else "hour"
-        return f"date_trunc('{unit}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-    step = 60_000_000 if resolution == "1m" else 3_600_000_000  # EpochTime: microseconds
-    return f"({column} / {step}) * {step}"
+def _bucket_pg(resolution: str, column: str = "phenomenon_time") -> str:
+    unit = "minute" if resolution == "1m" else "hour"
+    return f"date_trunc('{unit}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
 
 
-def _upsert(table: str, pg: bool, select_sql: str) -> str:
-    least, greatest = ("LEAST", "GREATEST") if pg else ("MIN", "MAX")
+def _upsert_pg(table: str, select_sql: str) -> str:
     return (
         f"INSERT INTO {table} (datastream_id, bucket, count, sum, min, max) {select_sql} "
         f"ON CONFLICT (datastream_id, bucket) DO UPDATE SET "
         f"count = {table}.count + excluded.count, sum = {table}.sum + excluded.sum, "
-        f"min = {least}({table}.min, excluded.min), max = {greatest}({table}.max, excluded.max)"
+        f"min = LEAST({table}.min, excluded.min), max = GREATEST({table}.max, excluded.max)"
     )
 
 
@@ -126,6 +122,11 @@ def rollup(
         if fold_latest and high > low:
             _fold_latest(session, pg, low, high)
         return high - low
+    return _rollup_pg(session, max_rows, fold_latest)
+
+
+def _rollup_pg(session: Session, max_rows: int, fold_latest: bool) -> int:
+    """PostgreSQL: fold the rows past the watermark into a temp table, upsert 1m and 1h."""
     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ROLLUP_LOCK})
     mark = session.get(SensingWatermark, ROLLUP)
     if mark is None:
@@ -137,49 +138,37 @@ def rollup(
     if top is None or top <= low:
         return 0
     high = min(int(top), low + max_rows)
-    # SQLite would rather walk the (datastream, time) index for the GROUP BY than the id range.
-    source = "observation" if pg else "observation NOT INDEXED"
-    if pg:
-        session.execute(
-            text(
-                "CREATE TEMP TABLE IF NOT EXISTS sensing_fold (datastream_id int, "
-                "bucket timestamptz, count int, sum float8, min float8, max float8) "
-                "ON COMMIT DELETE ROWS"
-            )
+    session.execute(
+        text(
+            "CREATE TEMP TABLE IF NOT EXISTS sensing_fold (datastream_id int, "
+            "bucket timestamptz, count int, sum float8, min float8, max float8) "
+            "ON COMMIT DELETE ROWS"
         )
-    else:
-        session.execute(
-            text(
-                "CREATE TEMP TABLE IF NOT EXISTS sensing_fold (datastream_id INTEGER, "
-                "bucket INTEGER, count INTEGER, sum FLOAT, min FLOAT, max FLOAT)"
-            )
-        )
+    )
     session.execute(text("DELETE FROM sensing_fold"))
-    minute = _bucket_sql(pg, "1m")
+    minute = _bucket_pg("1m")
     session.execute(
         text(
             f"INSERT INTO sensing_fold SELECT datastream_id, {minute}, count(result), "
-            f"sum(result), min(result), max(result) FROM {source} WHERE id > :low AND "
+            f"sum(result), min(result), max(result) FROM observation WHERE id > :low AND "
             f"id <= :high AND result IS NOT NULL GROUP BY datastream_id, {minute}"
         ),
         {"low": low, "high": high},
     )
-    # "WHERE true": SQLite's parser needs it between a SELECT and ON CONFLICT.
-    session.execute(text(_upsert("obs_agg_1m", pg, "SELECT * FROM sensing_fold WHERE true")))
-    hour = _bucket_sql(pg, "1h", "bucket")
+    session.execute(text(_upsert_pg("obs_agg_1m", "SELECT * FROM sensing_fold")))
+    hour = _bucket_pg("1h", "bucket")
     session.execute(
         text(
-            _upsert(
+            _upsert_pg(
                 "obs_agg_1h",
-                pg,
                 f"SELECT datastream_id, {hour}, sum(count), sum(sum), min(min), max(max) "
-                f"FROM sensing_fold WHERE true GROUP BY datastream_id, {hour}",
+                f"FROM sensing_fold GROUP BY datastream_id, {hour}",
             )
         )
     )
     session.execute(text("DELETE FROM sensing_fold"))
     if fold_latest:
-        _fold_latest(session, pg, low, high)
+        _fold_latest(session, True, low, high)
     mark.value = high
     session.flush()
     return high - low
