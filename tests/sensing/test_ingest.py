@@ -189,3 +189,42 @@ def test_catalogue_changes_are_seen_by_the_next_batch(
         )
     assert [r.reason for r in res.rejected] == [Reason.unknown_datastream]
     assert res.stored == 1
+
+
+def test_values_are_stored_exactly_as_sent(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    """The SQLite insert hands SQLite one JSON text: every float must come back bit for bit,
+    and the optional fields (result time, parameters, non-numeric results) must survive."""
+    ds = network.ds_ids[2]
+    values = [1 / 3, 0.1, -2.5e-300, 1.7976931348623157e308, 2.0**53 + 2, 5e-324, 12345.678901]
+    plain = [[ds, _iso(clock, -100 + i), v] for i, v in enumerate(values)]
+    full = [
+        {
+            "datastream_id": ds,
+            "phenomenon_time": _iso(clock, -1),
+            "result": 7.25,
+            "result_time": _iso(clock, 0),
+            "parameters": {"单位": "ppm", "n": [1, 2]},
+        },
+        {"datastream_id": network.truth_id, "phenomenon_time": _iso(clock, -1), "result": True},
+    ]
+    with session_factory() as s, s.begin():
+        res = service.ingest(session=s, readings=plain + full, clock=clock)
+    assert res.rejected == [] and res.stored == len(values) + 2
+    with session_factory() as s:
+        rows = s.execute(
+            select(Observation.result, Observation.result_time, Observation.parameters)
+            .where(Observation.datastream_id == ds)
+            .order_by(Observation.phenomenon_time)
+        ).all()
+        other = s.execute(
+            select(Observation.result, Observation.result_json).where(
+                Observation.datastream_id == network.truth_id
+            )
+        ).one()
+    assert [r.result for r in rows[: len(values)]] == values
+    assert rows[-1].result == 7.25
+    assert rows[-1].result_time == clock.now()
+    assert rows[-1].parameters == {"单位": "ppm", "n": [1, 2]}
+    assert (other.result, other.result_json) == (None, True)

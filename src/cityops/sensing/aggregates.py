@@ -33,6 +33,7 @@ so two ingesting processes never write the same delta twice.
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
@@ -277,12 +278,14 @@ class OpenBuckets:
 def _upsert(cur: Any, table: str, deltas: dict[Key, Agg]) -> None:
     if not deltas:
         return
-    cur.executemany(
+    rows = sorted((d, b, int(v[0]), v[1], v[2], v[3]) for (d, b), v in deltas.items())
+    cur.execute(  # one JSON text, not executemany: see sensing.service._INSERT_PLAIN
         f"INSERT INTO {table} (datastream_id, bucket, count, sum, min, max) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (datastream_id, bucket) DO UPDATE SET "
+        "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 "
+        "FROM json_each(?) WHERE true ON CONFLICT (datastream_id, bucket) DO UPDATE SET "
         f"count = {table}.count + excluded.count, sum = {table}.sum + excluded.sum, "
         f"min = MIN({table}.min, excluded.min), max = MAX({table}.max, excluded.max)",
-        sorted((d, b, int(v[0]), v[1], v[2], v[3]) for (d, b), v in deltas.items()),
+        (json.dumps(rows),),
     )
 
 

