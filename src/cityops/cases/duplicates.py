@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import select
+from sqlalchemy import Select, Table, bindparam, literal_column, select
 from sqlalchemy.orm import Session
 
 from cityops.cases.dispatch import haversine_m
@@ -25,7 +25,7 @@ from cityops.cases.models import Case
 from cityops.cases.rules import CaseRules
 from cityops.errors import NotFound
 from cityops.geo.cells import cells_around
-from cityops.store.bulk import join_pairs
+from cityops.store.bulk import pairs_join, pairs_params
 
 _OPEN = sorted(OPEN_STATES)
 
@@ -60,6 +60,26 @@ def limits(rules: CaseRules, category_code: str) -> tuple[float, float]:
 
 Row = tuple[int, float, float, datetime]
 
+_CASES = cast(Table, Case.__table__)
+# The probe's statement, built once per dialect (the pairs are a parameter): building it per
+# batch cost more Python than the query itself for a single report.
+_PROBES: dict[str, Select[*tuple[Any, ...]]] = {}
+
+
+def _probe(dialect: str) -> Select[*tuple[Any, ...]]:
+    found = _PROBES.get(dialect)
+    if found is None:
+        c = _CASES.c
+        stmt = select(c.id, c.category_code, c.geo_cell, c.lat, c.lng, c.reported_at).where(
+            c.reported_at >= bindparam("since", type_=c.reported_at.type),
+            c.reported_at <= bindparam("at", type_=c.reported_at.type),
+            # The open states as literals: an IN parameter is expanded at every execution.
+            c.status.in_([literal_column(f"'{state.name}'") for state in _OPEN]),
+        )
+        found = pairs_join(dialect, stmt, (c.category_code, c.geo_cell)).order_by(c.reported_at)
+        _PROBES[dialect] = found
+    return found
+
 
 def _open_around(
     session: Session,
@@ -76,14 +96,10 @@ def _open_around(
             for c in cells_around(it.lat, it.lng, radius)
         }
     )
-    columns = (Case.id, Case.category_code, Case.geo_cell, Case.lat, Case.lng, Case.reported_at)
-    stmt = select(*columns).where(
-        Case.reported_at >= since, Case.reported_at <= at, Case.status.in_(_OPEN)
-    )
-    probe = join_pairs(session, stmt, (Case.category_code, Case.geo_cell), pairs)
-    rows = session.execute(probe.order_by(Case.reported_at))
+    dialect = session.get_bind().dialect.name
+    params = {"since": since, "at": at, **pairs_params(dialect, pairs)}
     found: dict[tuple[str, int], list[Row]] = {}
-    for case_id, cat, cell, lat, lng, reported_at in rows:
+    for case_id, cat, cell, lat, lng, reported_at in session.execute(_probe(dialect), params):
         if cell is None:
             continue
         found.setdefault((cat, cell), []).append((case_id, lat, lng, reported_at))

@@ -18,6 +18,7 @@ from typing import Any, TypeVar, TypeVarTuple, cast
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     Table,
     any_,
     bindparam,
@@ -250,6 +251,38 @@ def join_pairs(
         given = func.json_each(bindparam(None, json.dumps(list(pairs)))).table_valued("value")
         first, second = (func.json_extract(given.c.value, f"$[{i}]") for i in (0, 1))
     return stmt.join(given, (a == first) & (b == second))
+
+
+def pairs_join(
+    dialect: str,
+    stmt: Select[*Ts],
+    columns: tuple[ColumnElement[Any], ColumnElement[Any]],
+) -> Select[*Ts]:
+    """:func:`join_pairs` with the pairs left as named parameters (:func:`pairs_params`), so a
+    hot path builds the statement once at import and only binds the pairs per execution.
+
+    Building and hashing a new statement per batch was most of intake's duplicate probe for a
+    single report (~1 ms of its ~4 ms); a statement kept at module level is compiled once and
+    its cache key is memoised on it.
+    """
+    a, b = columns
+    if dialect == "postgresql":
+        firsts = bindparam("pair_firsts", type_=postgresql.ARRAY(a.type))
+        seconds = bindparam("pair_seconds", type_=postgresql.ARRAY(b.type))
+        given = func.unnest(firsts, seconds).table_valued("first", "second").render_derived()
+        first: ColumnElement[Any] = given.c.first
+        second: ColumnElement[Any] = given.c.second
+    else:
+        given = func.json_each(bindparam("pairs", type_=String())).table_valued("value")
+        first, second = (func.json_extract(given.c.value, f"$[{i}]") for i in (0, 1))
+    return stmt.join(given, (a == first) & (b == second))
+
+
+def pairs_params(dialect: str, pairs: Sequence[tuple[Any, Any]]) -> dict[str, Any]:
+    """The parameters of a :func:`pairs_join` statement for these pairs."""
+    if dialect == "postgresql":
+        return {"pair_firsts": [p[0] for p in pairs], "pair_seconds": [p[1] for p in pairs]}
+    return {"pairs": json.dumps(list(pairs))}
 
 
 def one_of(
