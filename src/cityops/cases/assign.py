@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from cityops.cases.dispatch import Candidate, choose_worker, is_on_duty
@@ -109,6 +110,31 @@ def responsible(
     return fallback, "street", reasons
 
 
+_STAFF = cast(Table, Staff.__table__)
+# Built once (the departments are a parameter): a statement built per batch cost more Python
+# than SQLite's answer to it.
+_WORKERS = (
+    select(
+        _STAFF.c.id,
+        _STAFF.c.department_id,
+        _STAFF.c.lat,
+        _STAFF.c.lng,
+        _STAFF.c.shift_start,
+        _STAFF.c.shift_end,
+        _STAFF.c.works_weekends,
+        _STAFF.c.on_leave,
+        _STAFF.c.open_cases,
+        _STAFF.c.name,
+    )
+    .where(
+        _STAFF.c.department_id.in_(bindparam("departments", expanding=True)),
+        _STAFF.c.role == StaffRole.worker,
+        _STAFF.c.active.is_(True),
+    )
+    .order_by(_STAFF.c.id)
+)
+
+
 def candidates(
     session: Session, rules: CaseRules, department_ids: list[int], at: datetime
 ) -> dict[int, list[Candidate]]:
@@ -116,26 +142,7 @@ def candidates(
     local = at.astimezone(rules.settings.tz)
     workday = rules.calendar.is_workday(local.date())
     yesterday = rules.calendar.is_workday(local.date() - timedelta(days=1))
-    rows = session.execute(
-        select(
-            Staff.id,
-            Staff.department_id,
-            Staff.lat,
-            Staff.lng,
-            Staff.shift_start,
-            Staff.shift_end,
-            Staff.works_weekends,
-            Staff.on_leave,
-            Staff.open_cases,
-            Staff.name,
-        )
-        .where(
-            Staff.department_id.in_(department_ids),
-            Staff.role == StaffRole.worker,
-            Staff.active.is_(True),
-        )
-        .order_by(Staff.id)
-    )
+    rows = session.execute(_WORKERS, {"departments": department_ids})
     out: dict[int, list[Candidate]] = {d: [] for d in department_ids}
     for sid, dept, lat, lng, start, end, weekends, leave, open_cases, name in rows:
         if dept is None:

@@ -32,13 +32,18 @@ class Appended:
     hash: str
 
 
+_HEAD = cast(Table, LedgerHead.__table__)
+# Core statements built once: an ORM statement built per append cost more Python than the row's
+# read and update themselves (intake appends once a transaction, a single report included).
+_READ_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
+
+
 def _lock_head(session: Session) -> tuple[int, str]:
     cached = session.info.get(_HEAD_KEY)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    head = session.execute(
-        select(LedgerHead.seq, LedgerHead.hash).where(LedgerHead.id == 1).with_for_update()
-    ).first()
+    head = session.execute(_READ_HEAD).first()
     if head is None:
         session.execute(insert(LedgerHead).values(id=1, seq=0, hash=GENESIS))
         return 0, GENESIS
@@ -69,7 +74,6 @@ class Fact:
 
 
 _ENTRY = cast(Table, LedgerEntry.__table__)
-_MOVE_HEAD = update(LedgerHead).where(LedgerHead.id == 1)
 
 
 def append_many(*, session: Session, at: datetime, facts: list[Fact]) -> list[Appended]:

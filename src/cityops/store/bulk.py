@@ -37,6 +37,9 @@ from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, make_tr
 Ts = TypeVarTuple("Ts")
 
 
+_TOPS: dict[Table, Select[Any]] = {}  # max(key) per table, built once
+
+
 def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
     """``count`` unused integer keys of ``table``, in ascending order, for this transaction."""
     if count <= 0:
@@ -53,7 +56,10 @@ def allocate_ids(session: Session, table: Table, count: int) -> list[int]:
         return sorted(int(v) for v in rows.scalars())
     # SQLite: transactions begin IMMEDIATE, so this one holds the write lock until it ends and
     # no other writer can take the keys after the current largest.
-    top = session.execute(select(func.max(pk))).scalar() or 0
+    top_of = _TOPS.get(table)
+    if top_of is None:
+        top_of = _TOPS[table] = select(func.max(pk))
+    top = session.execute(top_of).scalar() or 0
     return list(range(int(top) + 1, int(top) + 1 + count))
 
 
