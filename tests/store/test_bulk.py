@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cityops.registry.models import Department, DepartmentType
-from cityops.store.bulk import insert_new
+from cityops.store.bulk import insert_new, new_row
 
 
 def _dept(code: str) -> Department:
@@ -66,6 +66,31 @@ def test_objects_are_attached_complete_and_update_normally(engine: Engine) -> No
         session.commit()
     with Session(engine) as session:
         assert session.get(Department, batch[1].id).name == "改名"  # type: ignore[union-attr]
+
+
+def test_attached_objects_are_persistent_clean_and_in_the_identity_map(engine: Engine) -> None:
+    """Attached without ``session.add``: the state a query would have loaded them in."""
+    with Session(engine, expire_on_commit=False) as session:
+        values = {"code": "n", "name": "新", "type": DepartmentType.street_office}
+        made = new_row(Department, {**values, "jurisdiction_code": "500107001", "level": "street"})
+        made.name = "改过"  # a tracked change before the insert (intake counts repeats so)
+        batch = [_dept("a"), made]
+        insert_new(session, batch)
+        statements: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        for obj in batch:
+            state = inspect(obj)
+            assert state.persistent and not state.modified and not state.unloaded
+            assert session.get(Department, obj.id) is obj
+        assert not session.dirty and not session.new
+        session.flush()
+        assert statements == []  # already written: nothing to flush, nothing to load
+        made.level = "district"
+        session.commit()
+        assert [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+    with Session(engine) as session:
+        again = session.get(Department, made.id)
+        assert again is not None and (again.name, again.level) == ("改过", "district")
 
 
 def test_a_failed_transaction_leaves_nothing(engine: Engine) -> None:

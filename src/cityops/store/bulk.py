@@ -31,8 +31,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, make_transient_to_detached
+from sqlalchemy.exc import DBAPIError, InvalidRequestError
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstanceState,
+    Mapper,
+    QueryableAttribute,
+    Session,
+    make_transient_to_detached,
+)
+from sqlalchemy.orm.attributes import instance_state
 
 Ts = TypeVarTuple("Ts")
 
@@ -100,9 +108,39 @@ def insert_new(session: Session, objects: Sequence[DeclarativeBase]) -> None:
                 values[name] = default  # the instance dict: no change events, nothing to flush
         rows.append({col.key: values[name] for name, col in columns})
     insert_rows(session, table, rows)
-    for obj in objects:
-        make_transient_to_detached(obj)
-    session.add_all(objects)
+    if mapper.relationships:  # objects may bring others along: the ORM's cascade finds them
+        for obj in objects:
+            make_transient_to_detached(obj)
+        session.add_all(objects)
+        return
+    _attach_loaded(session, mapper, objects, [row[pk.key] for row in rows])
+
+
+def _attach_loaded(
+    session: Session, mapper: Mapper[Any], objects: Sequence[object], keys: Sequence[Any]
+) -> None:
+    """Make new objects, whose rows were just inserted and whose dicts hold every column,
+    persistent in ``session`` as if loaded: ``make_transient_to_detached`` and ``add`` without
+    the parts that do nothing here.
+
+    ``add`` walks the mapper's save-update cascade for each object, and
+    ``make_transient_to_detached`` computes the identity through attribute access and expires
+    the unloaded attributes (none: :func:`insert_new` filled them all); together they were
+    ~30 µs a case under cProfile (of ~450 µs a report in a batch). The identity map and the
+    session's attach events are still gone through (``Session._update_impl``, what ``add`` calls
+    for a detached object), so the objects behave exactly like loaded ones.
+    """
+    states: list[InstanceState[Any]] = []
+    for obj, key in zip(objects, keys, strict=True):
+        state = instance_state(obj)
+        if state.session_id or state.key:
+            raise InvalidRequestError("Given object must be transient")
+        state.key = mapper.identity_key_from_primary_key((key,))
+        states.append(state)
+    InstanceState._commit_all_states([(s, s.dict) for s in states])
+    for state in states:
+        state._orphaned_outside_of_session = False
+        session._update_impl(state)
 
 
 def set_by_key(
