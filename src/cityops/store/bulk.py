@@ -236,16 +236,12 @@ def _insert_sqlite(session: Session, table: Table, rows: Sequence[dict[str, Any]
     distinct datetime is converted once (a batch's rows share their time), and columns left out
     take their scalar default as ``insert(table)`` would give them.
     """
-    names = list(rows[0])
-    missing = [c for c in table.columns if c.key not in rows[0] and c.default is not None]
-    if any(not getattr(c.default, "is_scalar", False) for c in missing):
+    conn = session.connection()
+    plan = _plan(conn.dialect, table, tuple(rows[0]))
+    if plan is None:
         session.execute(insert(table), rows)  # a callable default: SQLAlchemy runs it per row
         return
-    fixed = tuple(c.default.arg for c in missing)  # type: ignore[union-attr]
-    conn = session.connection()
-    convert = _converters(conn.dialect, table, tuple(names))
-    converted = [(i, f) for i, f in enumerate(convert) if f is not None]
-    take = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+    statement, take, converted, fixed = plan
     times: dict[tuple[datetime, Callable[[Any], Any]], Any] = {}
     params: list[tuple[Any, ...]] = []
     for row in rows:
@@ -262,9 +258,36 @@ def _insert_sqlite(session: Session, table: Table, rows: Sequence[dict[str, Any]
             else:
                 values[i] = f(v)
         params.append((*values, *fixed))
-    columns = ", ".join(f'"{c.name}"' for c in [*(table.c[n] for n in names), *missing])
-    marks = ", ".join("?" * (len(names) + len(missing)))
-    conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})', params)
+    conn.exec_driver_sql(statement, params)
+
+
+_Plan = tuple[
+    str, Callable[[dict[str, Any]], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]],
+    tuple[Any, ...],
+]  # fmt: skip
+_PLANS: dict[tuple[str, Table, tuple[str, ...]], _Plan | None] = {}
+
+
+def _plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Plan | None:
+    """The INSERT text, the row's values getter, the converters and the defaults of the columns
+    left out, for rows with these keys; made once (a single report inserts three tables and
+    rebuilt this each time). None: a left-out column has a callable default."""
+    key = (dialect.name, table, names)
+    if key in _PLANS:
+        return _PLANS[key]
+    missing = [c for c in table.columns if c.key not in names and c.default is not None]
+    found: _Plan | None = None
+    if all(getattr(c.default, "is_scalar", False) for c in missing):
+        fixed = tuple(c.default.arg for c in missing)  # type: ignore[union-attr]
+        convert = _converters(dialect, table, names)
+        converted = [(i, f) for i, f in enumerate(convert) if f is not None]
+        take = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
+        columns = ", ".join(f'"{c.name}"' for c in [*(table.c[n] for n in names), *missing])
+        marks = ", ".join("?" * (len(names) + len(missing)))
+        statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({marks})'
+        found = (statement, take, converted, fixed)
+    _PLANS[key] = found
+    return found
 
 
 def join_pairs(
