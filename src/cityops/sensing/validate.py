@@ -189,9 +189,13 @@ def check(
             otype = known.get(ds)
             if otype is None:
                 raise _Bad(Reason.unknown_datastream, f"no datastream {ds}")
-            t = times.get(t_raw) if type(t_raw) in _TIME_KEYS else None
-            if t is None:
-                t = parse_time(t_raw)
+            cached = None
+            if type(t_raw) is datetime and t_raw.tzinfo is UTC:  # decoded already (MQTT door)
+                t = t_raw
+            else:
+                cached = times.get(t_raw) if type(t_raw) in _TIME_KEYS else None
+                t = cached if cached is not None else parse_time(t_raw)
+            if cached is None:  # a time seen earlier in the batch was checked then
                 if t > latest:
                     raise _Bad(Reason.time_in_future, f"{t.isoformat()} is too far in the future")
                 if t < earliest:
