@@ -302,14 +302,17 @@ def _plan(dialect: Dialect, table: Table, names: tuple[str, ...]) -> _Plan | Non
     return found
 
 
-def join_pairs(
-    session: Session,
+_Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+def pairs_join(
+    dialect: str,
     stmt: Select[*Ts],
-    columns: tuple[QueryableAttribute[Any], QueryableAttribute[Any]],
-    pairs: Sequence[tuple[Any, Any]],
+    columns: tuple[_Column, _Column],
 ) -> Select[*Ts]:
-    """``stmt`` joined to ``pairs`` on ``columns``: the rows whose two columns are one of the
-    pairs, each found by one probe of an index on those columns.
+    """``stmt`` joined to the pairs on ``columns``: the rows whose two columns are one of the
+    pairs, each found by one probe of an index on those columns. The pairs are bound per
+    execution (:func:`pairs_params`), so a hot path builds the statement once.
 
     The pairs are one bound value, two arrays through ``unnest`` on PostgreSQL and a JSON text
     through ``json_each`` on SQLite, so the statement's text never changes with the count
@@ -317,32 +320,9 @@ def join_pairs(
     list of hundreds of literal pairs cost more to render in Python than the database took to
     answer (intake's duplicate check) and PostgreSQL planned it as an OR of every pair; two plain
     ``IN`` lists probe every combination (orders' stock: 25,000 probes for 100 orders); and
-    SQLite probes the index per pair only as a join, not as ``IN (subquery)``.
-    """
-    a, b = columns
-    if session.get_bind().dialect.name == "postgresql":
-        firsts = bindparam(None, [p[0] for p in pairs], type_=postgresql.ARRAY(a.type))
-        seconds = bindparam(None, [p[1] for p in pairs], type_=postgresql.ARRAY(b.type))
-        given = func.unnest(firsts, seconds).table_valued("first", "second").render_derived()
-        first: ColumnElement[Any] = given.c.first
-        second: ColumnElement[Any] = given.c.second
-    else:
-        given = func.json_each(bindparam(None, json.dumps(list(pairs)))).table_valued("value")
-        first, second = (func.json_extract(given.c.value, f"$[{i}]") for i in (0, 1))
-    return stmt.join(given, (a == first) & (b == second))
-
-
-def pairs_join(
-    dialect: str,
-    stmt: Select[*Ts],
-    columns: tuple[ColumnElement[Any], ColumnElement[Any]],
-) -> Select[*Ts]:
-    """:func:`join_pairs` with the pairs left as named parameters (:func:`pairs_params`), so a
-    hot path builds the statement once at import and only binds the pairs per execution.
-
-    Building and hashing a new statement per batch was most of intake's duplicate probe for a
-    single report (~1 ms of its ~4 ms); a statement kept at module level is compiled once and
-    its cache key is memoised on it.
+    SQLite probes the index per pair only as a join, not as ``IN (subquery)``. Building a new
+    statement per batch was most of intake's duplicate probe for a single report (~1 ms of its
+    ~4 ms); one kept at module level is compiled once and its cache key memoised on it.
     """
     a, b = columns
     if dialect == "postgresql":

@@ -44,7 +44,14 @@ from cityops.scenarios.medicare.order_checks import Checked, check_all
 from cityops.scenarios.medicare.order_read import read_order
 from cityops.scenarios.medicare.schemas import FeeLineRead, OrderIn, OrderRead, SettlementRead
 from cityops.settings import Settings
-from cityops.store.bulk import allocate_ids, insert_rows, join_pairs, one_of, set_by_key
+from cityops.store.bulk import (
+    allocate_ids,
+    insert_rows,
+    one_of,
+    pairs_join,
+    pairs_params,
+    set_by_key,
+)
 
 MED_TYPE_PHARMACY = "41"  # 定点药店购药
 CHRGITM = {"western": "09", "patent": "10"}  # 西药费 / 中成药费
@@ -187,10 +194,12 @@ _STOCK_ROWS = select(Stock.id, Stock.fixmedins_id, Stock.drug_id, Stock.pric, St
 
 def _stock_rows(session: Session, pairs: list[tuple[int, int]]) -> Sequence[Any]:
     """``(id, fixmedins_id, drug_id, pric, qty)`` of these (pharmacy, drug) pairs, locked: one
-    probe of the unique index per pair (``store.bulk.join_pairs``). PostgreSQL takes the row
+    probe of the unique index per pair (``store.bulk.pairs_join``). PostgreSQL takes the row
     locks in id order; SQLite's one writer needs none."""
-    stmt = join_pairs(session, _STOCK_ROWS, (Stock.fixmedins_id, Stock.drug_id), pairs)
-    return session.execute(stmt.order_by(Stock.id).with_for_update(of=Stock)).all()
+    dialect = session.get_bind().dialect.name
+    stmt = pairs_join(dialect, _STOCK_ROWS, (Stock.fixmedins_id, Stock.drug_id))
+    locked = stmt.order_by(Stock.id).with_for_update(of=Stock)
+    return session.execute(locked, pairs_params(dialect, pairs)).all()
 
 
 def serial_no(prefix: str, order_id: int) -> str:
