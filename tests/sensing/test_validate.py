@@ -77,3 +77,30 @@ def test_a_malformed_range_is_no_range() -> None:
     for props in ('{"valid_range": [5, 1]}', {"valid_range": ["a", 1]}, {"valid_range": 3}, "{"):
         assert value_range("x", props) is None
     assert value_range("x", {"valid_range": [-2000, 2000]}) == ValueRange(-2000, 2000, "x")
+
+
+def test_numbers_past_64_bits_and_odd_digits_are_refused_not_raised() -> None:
+    """JSON integers have no size limit: a 400-digit time or result is a reason, not a crash."""
+    huge = 10**400
+    raws = [
+        (1, huge, 1.0),  # epoch seconds far past any datetime
+        (1, "2026-11-25T00:30:00Z", huge),  # a result no float can hold
+        {
+            "datastream_id": 1,
+            "phenomenon_time": "2026-11-25T00:30:00Z",
+            "result": 1.0,
+            "result_time": huge,
+        },
+        ("²", "2026-11-25T00:30:00Z", 1.0),  # str.isdigit says yes, int() says no
+        ("9" * 5000, "2026-11-25T00:30:00Z", 1.0),  # past int()'s 4,300-digit limit
+        (1, "2026-11-25T00:30:00Z", 10**300),  # big but a float: stored
+    ]
+    out = check(raws, known=KNOWN, now=NOW)
+    assert [(r.index, r.reason) for r in out.rejected] == [
+        (0, Reason.malformed),
+        (1, Reason.not_finite),
+        (2, Reason.malformed),
+        (3, Reason.wrong_type),
+        (4, Reason.wrong_type),
+    ]
+    assert [r.result for r in out.accepted] == [1e300]

@@ -67,6 +67,16 @@ def install(app: FastAPI) -> None:
             error_body("conflict", "that would duplicate or orphan a record"), status_code=409
         )
 
+    @app.exception_handler(OverflowError)
+    async def _overflow(_: Request, exc: OverflowError) -> JSONResponse:
+        # JSON integers have no size limit; SQLite's and PostgreSQL's stop at 64 bits. The
+        # doors bound the numbers they know (ids, STA options, readings); this catches the rest.
+        log.info("number out of range: %s", exc)
+        return JSONResponse(
+            error_body("number_out_of_range", "a number in the request is too large to store"),
+            status_code=422,
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cityops.sensing.validate import MAX_ID
+
 BULK_TOPIC = "cityops/v1/bulk"
 OBSERVATION_TOPIC = "v1.1/Datastreams({id})/Observations"
 OBSERVATION_FILTER = "v1.1/+/Observations"  # a wildcard fills a whole level; the id is checked
@@ -32,6 +34,7 @@ _DATASTREAM = re.compile(rb"v1\.1/Datastreams\((\d{1,18})\)/Observations")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEAD_LETTER_ECHO = 65_536  # bytes of a too-large payload echoed on the dead-letter topic
 _fromtimestamp = datetime.fromtimestamp
+_FLOAT_MAX = 1.7976931348623157e308
 _fromisoformat = datetime.fromisoformat
 
 
@@ -108,6 +111,8 @@ def quick_observation(
         return None
     if result - result != 0 or "/" in at:  # NaN/inf, or an interval
         return None
+    if type(result) is int and not -MAX_ID <= result <= MAX_ID:  # too big for a column
+        return None
     try:
         moment = _fromisoformat(at)
     except ValueError:
@@ -149,12 +154,12 @@ def _time(value: Any, now: datetime, limits: Limits, what: str) -> datetime:
         if moment.tzinfo is None:
             raise _Bad("malformed", f"{what} {value[:40]!r} has no UTC offset")
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # an int is finite (any size)
             raise _Bad("not_finite", f"{what} is {value}")
         try:
             moment = _EPOCH + timedelta(milliseconds=value)
         except OverflowError:
-            raise _Bad("malformed", f"{what} {value} ms is out of range") from None
+            raise _Bad("malformed", f"{what} {str(value)[:40]} ms is out of range") from None
     else:
         raise _Bad("wrong_type", f"{what} must be an ISO 8601 string, not {type(value).__name__}")
     if moment > now + limits.max_lead:
@@ -171,6 +176,11 @@ def _result(value: Any) -> Any:
         return value
     if value is None:
         raise _Bad("malformed", "result is missing or null")
+    if isinstance(value, int) and not isinstance(value, bool) and not -MAX_ID <= value <= MAX_ID:
+        # JSON integers have no size limit; past 64 bits no database column holds one as such
+        if not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+            raise _Bad("not_finite", "result is out of range")
+        return float(value)
     if isinstance(value, int | bool | str | dict | list):
         return value
     raise _Bad("wrong_type", f"result of type {type(value).__name__}")  # pragma: no cover
@@ -235,7 +245,7 @@ def bulk(body: Any, *, message_id: str, now: datetime, limits: Limits) -> Decode
             ds, at, value = row
             if (
                 type(ds) is int
-                and ds > 0
+                and 0 < ds <= MAX_ID
                 and type(at) is int
                 and lo_ms <= at <= hi_ms
                 and type(value) is float
@@ -249,7 +259,7 @@ def bulk(body: Any, *, message_id: str, now: datetime, limits: Limits) -> Decode
             if not isinstance(row, list) or len(row) != 3:
                 raise _Bad("wrong_type", "a row is [datastream_id, time, result]")
             ds = row[0]
-            if not isinstance(ds, int) or isinstance(ds, bool) or ds <= 0:
+            if not isinstance(ds, int) or isinstance(ds, bool) or not 0 < ds <= MAX_ID:
                 raise _Bad(
                     "wrong_type", f"datastream id {str(ds)[:40]!r} is not a positive integer"
                 )

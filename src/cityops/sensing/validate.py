@@ -25,6 +25,9 @@ NUMERIC_TYPES = frozenset(
 )
 
 
+MAX_ID = 2**63 - 1  # the largest id either database holds; a larger one names nothing
+
+
 class Reason:
     """Rejection reason codes (stable; clients match on them)."""
 
@@ -105,7 +108,7 @@ def parse_time(value: Any) -> datetime:
     if isinstance(value, bool):
         raise _Bad(Reason.wrong_type, "time must be an ISO string or epoch seconds")
     if isinstance(value, int | float):
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # an int is finite (any size)
             raise _Bad(Reason.not_finite, "time is not finite")
         try:
             return datetime.fromtimestamp(value, UTC)
@@ -124,10 +127,10 @@ def _result(value: Any, numeric: bool) -> tuple[float | None, Any]:
             raise _Bad(Reason.not_finite, "result is NaN or infinite")
         return value, None
     if isinstance(value, int) and not isinstance(value, bool):
-        as_float = float(value)
-        if not math.isfinite(as_float):
-            raise _Bad(Reason.not_finite, "result is out of range")
-        return as_float, None
+        try:  # JSON integers have no size limit; past ~1.8e308 they have no float
+            return float(value), None
+        except OverflowError:
+            raise _Bad(Reason.not_finite, "result is out of range") from None
     if value is None:
         raise _Bad(Reason.malformed, "result is missing")
     if numeric:
@@ -140,8 +143,8 @@ def _result(value: Any, numeric: bool) -> tuple[float | None, Any]:
 def _datastream_id(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)  # isdigit alone lets "²" and 5,000-digit texts through to int()
     raise _Bad(Reason.wrong_type, "datastream_id must be an integer")
 
 
@@ -257,8 +260,8 @@ def datastream_ids(raws: Iterable[Any]) -> set[int]:
             value = raw[0]
         else:
             continue
-        if type(value) is int:
+        if type(value) is int and 0 <= value <= MAX_ID:  # past 64 bits the lookup would fail
             ids.add(value)
-        elif isinstance(value, str) and value.isdigit():
+        elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
             ids.add(int(value))
     return ids

@@ -48,8 +48,12 @@ def test_each_kind_of_bad_message_is_dead_lettered_with_its_reason(
         (topic_of(1), b"\xff\xfe\x00garbage", "malformed"),
         ("cityops/v1/bulk", json.dumps({"rows": "nope"}).encode(), "wrong_type"),
         ("cityops/v1/bulk", json.dumps([[1, ms, 1.0]] * 201).encode(), "too_large"),
+        # JSON integers have no size limit; none of these may stop the door
+        (topic_of(1), json.dumps({"result": 1, "phenomenonTime": 10**400}).encode(), "malformed"),
+        (topic_of(1), json.dumps({"result": 10**400, "phenomenonTime": AT}).encode(), "not_finite"),
     ]
     mixed = [[1, ms - 1000, 1.5], ["one", ms, 2.0], [2, ms, None], [404, ms, 3.0], [2, ms - 5, 4.0]]
+    mixed += [[10**400, ms, 1.0], [2, 10**400, 1.0], [2, ms - 7, 10**400]]
 
     async def scenario() -> None:
         letters = await listen(url_of(broker), "cityops/v1/deadletter")
@@ -77,15 +81,18 @@ def test_each_kind_of_bad_message_is_dead_lettered_with_its_reason(
         assert base64.b64decode(got[13]["payload_base64"]) == bad[13][1]
         partial = got[-1]
         assert partial["topic"] == "cityops/v1/bulk"
-        assert [(r["row"], r["reason"]) for r in partial["rejected"]] == [
+        assert sorted((r["row"], r["reason"]) for r in partial["rejected"]) == [
             (1, "wrong_type"),
             (2, "malformed"),
             (3, "unknown_datastream"),
+            (5, "wrong_type"),
+            (6, "malformed"),
+            (7, "not_finite"),
         ]
         assert partial["accepted"] == 2
         stats = running.consumer.stats
         assert stats.dead_letters == len(bad) + 1
-        assert stats.reasons["not_finite"] == 2
+        assert stats.reasons["not_finite"] == 4  # NaN, Infinity, a 400-digit result and row 7
         assert stats.reasons["unknown_datastream"] == 2
         assert stats.acked == len(bad) + 2  # bad messages are acknowledged once dead-lettered
 

@@ -72,8 +72,11 @@ def parse_select(text: str) -> tuple[str, ...]:
 
 def _int(text: str, option: str) -> int:
     value = text.strip()
-    if not value.isdigit():
-        raise StaQueryError(f"{option} must be a non-negative integer, got {text!r}", option=option)
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        raise StaQueryError(
+            f"{option} must be a non-negative integer below 10^18, got {text[:40]!r}",
+            option=option,
+        )
     return int(value)
 
 

@@ -21,8 +21,9 @@ from cityops.sensing.sta.ast import Expand, QueryOptions, StaQueryError
 from cityops.sensing.sta.resolve import EntityResolver
 from cityops.sensing.sta.schema import SETS, EntitySet, Link, Prop, column, ids_through, out_value
 from cityops.sensing.sta.sql import compile_filter, compile_orderby
+from cityops.sensing.validate import MAX_ID
 
-_SEGMENT = re.compile(r"^([A-Za-z$][\w]*)(?:\((\d+)\))?$")
+_SEGMENT = re.compile(r"^([A-Za-z$][\w]*)(?:\(([0-9]+)\))?$")
 
 
 class BadPath(StaQueryError):
@@ -54,6 +55,8 @@ def parse_path(path: str) -> Target:
         if not m:
             raise BadPath(f"bad path segment {part!r}", option="path", pos=pos)
         name, ident = m.group(1), int(m.group(2)) if m.group(2) else None
+        if ident is not None and ident > MAX_ID:  # no row has it; the database cannot look
+            raise NotFound(f"no {name}({m.group(2)[:40]})", code="not_found")
         target = _step(target, name, ident, pos)
         pos += len(part) + 1
     assert target is not None

@@ -28,6 +28,7 @@ from cityops.sensing.models import (
     ThingLocation,
 )
 from cityops.sensing.sta.schema import IGNORED, SETS, EntitySet, Link, Prop
+from cityops.sensing.validate import MAX_ID
 from cityops.settings import Settings
 
 REQUIRED_LINKS: dict[str, tuple[str, ...]] = {
@@ -132,7 +133,7 @@ class Writer:
     def _existing(self, es: EntitySet, ident: Any) -> int:
         if not isinstance(ident, int) or isinstance(ident, bool):
             raise ValidationFailed("@iot.id must be an integer", code="wrong_type")
-        if self.session.get(es.model, ident) is None:
+        if not 0 <= ident <= MAX_ID or self.session.get(es.model, ident) is None:
             raise ValidationFailed(f"no {es.singular} {ident}", code="unknown_reference")
         return ident
 
