@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from cityops.clock import Clock
 from cityops.sensing import mqtt_payload as payloads
+from cityops.sensing.mqtt_batch import Batch, Done, one_per_message
 from cityops.sensing.mqtt_client import MqttClient, MqttError
 from cityops.sensing.mqtt_commands import ACK_FILTER, BadAck, CommandRecorder, ack_thing, decode_ack
 from cityops.sensing.mqtt_payload import BULK_TOPIC, OBSERVATION_FILTER, Limits, Reading, Rejection
@@ -70,27 +71,6 @@ class ConsumerStats:
     reasons: Counter[str] = field(default_factory=Counter)
 
 
-@dataclass
-class _Batch:
-    """A decoded batch: readings, and which message (and bulk row) each came from."""
-
-    messages: list[Publish]
-    now: datetime
-    readings: list[Reading] = field(default_factory=list)
-    starts: list[int] = field(default_factory=list)  # first reading index of each span
-    spans: list[tuple[int, Sequence[int]]] = field(default_factory=list)  # (message, rows)
-    bad: dict[int, list[Rejection]] = field(default_factory=dict)
-    acks: list[tuple[int, int, Any]] = field(default_factory=list)
-
-
-@dataclass
-class _Done:
-    """A processed batch: what to acknowledge and what to dead-letter."""
-
-    pids: list[int]
-    dead: list[bytes]
-
-
 class MqttConsumer:
     """Subscribe to the observation topics and store what arrives; see the module docstring."""
 
@@ -111,6 +91,7 @@ class MqttConsumer:
         dead_letter_topic: str = DEAD_LETTER_TOPIC,
         commands: CommandRecorder | None = None,
         retry_delays: Sequence[float] = (0.05, 0.2, 1.0, 5.0),
+        isolate_after: int = 3,
     ) -> None:
         self.url, self.handler, self.clock = url, handler, clock
         self.client_id = client_id
@@ -125,6 +106,7 @@ class MqttConsumer:
         self.dead_letter_topic = dead_letter_topic
         self.commands = commands
         self.retry_delays = tuple(retry_delays)
+        self.isolate_after = max(1, isolate_after)  # failures in a row before _isolate
         topics = [OBSERVATION_FILTER, BULK_TOPIC] + ([ACK_FILTER] if commands else [])
         prefix = f"$share/{share_group}/" if share_group else ""
         self.filters = [(prefix + t, 1) for t in topics]
@@ -219,7 +201,7 @@ class MqttConsumer:
     async def _flush_loop(self, client: MqttClient) -> None:
         """Decode batch k+1 while batch k is being stored; acknowledge k once it is."""
         loop = asyncio.get_running_loop()
-        storing: asyncio.Future[_Done | None] | None = None
+        storing: asyncio.Future[Done | None] | None = None
         while True:
             if not client.is_open and storing is None:
                 return  # gone: what is pending was not acknowledged and will come again
@@ -243,7 +225,7 @@ class MqttConsumer:
             if decoded is not None:
                 storing = loop.run_in_executor(self._storer, self._store, decoded, client)
 
-    def _finish(self, client: MqttClient, done: _Done) -> None:
+    def _finish(self, client: MqttClient, done: Done) -> None:
         for letter in done.dead:
             future = client.publish_nowait(self.dead_letter_topic, letter, qos=1)
             if future is not None:
@@ -257,14 +239,14 @@ class MqttConsumer:
             client.resume()
 
     # -- the worker threads --------------------------------------------------------------------
-    def _decode(self, batch: list[Publish]) -> _Batch:
+    def _decode(self, batch: list[Publish]) -> Batch:
         """Payloads into readings and rejections (decoder thread; pure but for the clock)."""
         now = self.clock.now()
         limit = self.limits.max_payload_bytes
         bodies = payloads.parse_payloads(
             [m.payload if len(m.payload) <= limit else b"0" for m in batch]
         )
-        out = _Batch(batch, now)
+        out = Batch(batch, now)
         readings, starts, spans = out.readings, out.starts, out.spans
         lo, hi = now - self.limits.max_age, now + self.limits.max_lead
         streams = self._streams
@@ -299,8 +281,12 @@ class MqttConsumer:
                 readings.extend(decoded.readings)
         return out
 
-    def _store(self, work: _Batch, client: MqttClient) -> _Done | None:
-        """Hand the readings to the store, retrying until it takes them (storer thread)."""
+    def _store(self, work: Batch, client: MqttClient) -> Done | None:
+        """Hand the readings to the store, retrying until it takes them (storer thread).
+
+        Every ``isolate_after`` failures in a row the batch is tried message by message
+        (:meth:`_isolate`): one bad message must not hold up the door for good.
+        """
         attempt = 0
         while client.is_open:
             try:
@@ -312,10 +298,38 @@ class MqttConsumer:
                     "storing %d readings failed; retry in %.2f s", len(work.readings), delay
                 )
                 attempt += 1
-                time.sleep(delay)
+            if attempt % self.isolate_after == 0:
+                done = self._isolate(work)
+                if done is not None:
+                    return done
+            time.sleep(delay)
         return None
 
-    def _store_once(self, work: _Batch) -> _Done:
+    def _isolate(self, work: Batch) -> Done | None:
+        """Store ``work`` one message at a time. A message that fails while an empty batch
+        commits (the store works) is dead-lettered as ``store_failed`` and acknowledged; if the
+        store does not work, None (the caller retries the whole batch, whose stored messages
+        the store's dedupe then drops)."""
+        pids: list[int] = []
+        dead: list[bytes] = []
+        for part in one_per_message(work):
+            try:
+                done = self._store_once(part)
+            except Exception as exc:
+                self.stats.store_failures += 1
+                try:
+                    self.handler([])
+                except Exception:
+                    return None  # the store is down, not this message
+                log.error("message on %r fails alone; dead-lettered", part.messages[0].topic)
+                reason = [Rejection("store_failed", f"the store failed: {str(exc)[:200]}")]
+                done = Done([], [self._dead_letter(part.messages[0], reason, 0)])
+                done.pids += [m.pid for m in part.messages if m.qos]
+            pids += done.pids
+            dead += done.dead
+        return Done(pids, dead)
+
+    def _store_once(self, work: Batch) -> Done:
         bad = {i: list(r) for i, r in work.bad.items()}
         outcome = self.handler(work.readings) if work.readings else IngestOutcome(0)
         refused: Counter[int] = Counter()
@@ -334,7 +348,7 @@ class MqttConsumer:
             self._dead_letter(work.messages[i], why, accepted.get(i, 0) - refused[i])
             for i, why in sorted(bad.items())
         ]
-        return _Done([m.pid for m in work.messages if m.qos], dead)
+        return Done([m.pid for m in work.messages if m.qos], dead)
 
     def _record_ack(
         self, i: int, thing: int, body: Any, now: datetime, bad: dict[int, list[Rejection]]

@@ -19,6 +19,7 @@ from tests.sensing.mqtt.conftest import url_of
 from tests.sensing.mqtt.helpers import (
     T0,
     Running,
+    listen,
     observation,
     publisher,
     start_consumer,
@@ -194,6 +195,80 @@ def test_a_failing_store_is_retried_and_nothing_is_lost(
         await running.close()
         assert running.consumer.stats.store_failures == 2
         assert running.consumer.stats.dead_letters == 0
+
+    asyncio.run(scenario())
+
+
+class TripsOn:
+    """The real store, with a bug that fires on one datastream's readings (any batch with one)."""
+
+    def __init__(self, store: SqliteReadingStore, datastream: int) -> None:
+        self.store, self.datastream = store, datastream
+
+    def __call__(self, readings: Sequence[Reading]) -> IngestOutcome:
+        if any(r.datastream_id == self.datastream for r in readings):
+            raise ValueError("a bug that this one payload trips")
+        return self.store(readings)
+
+
+class DownFor:
+    """A store that fails every call, empty ones too, ``calls`` times, then works."""
+
+    def __init__(self, store: SqliteReadingStore, calls: int) -> None:
+        self.store, self.left = store, calls
+
+    def __call__(self, readings: Sequence[Reading]) -> IngestOutcome:
+        if self.left > 0:
+            self.left -= 1
+            raise RuntimeError("unable to open database file")
+        return self.store(readings)
+
+
+def test_one_message_that_always_fails_is_dead_lettered_and_the_rest_stored(
+    broker: Broker | str, tmp_path: Path
+) -> None:
+    store = SqliteReadingStore(tmp_path / "s.db")
+
+    async def scenario() -> None:
+        letters = await listen(url_of(broker), "cityops/v1/deadletter")
+        running = await start_consumer(
+            url_of(broker), TripsOn(store, 13), retry_delays=(0.01,), linger=0.2
+        )
+        pub = await publisher(url_of(broker))
+        for n in range(10):  # one batch (linger), ds 13 in the middle of it
+            await pub.publish(
+                topic_of(13 if n == 5 else 3), observation(n, T0 - timedelta(seconds=n))
+            )
+        await wait_until(lambda: store.count() == 9, "the nine good readings")
+        await wait_until(lambda: len(letters.messages) == 1, "the bad one dead-lettered")
+        await wait_until(lambda: running.consumer.stats.acked == 10, "all ten acknowledged")
+        await pub.disconnect()
+        await letters.client.disconnect()
+        await running.close()
+        (letter,) = letters.json()
+        assert letter["topic"] == topic_of(13)
+        assert letter["reason"] == "store_failed"
+        assert "this one payload" in letter["detail"]
+        assert running.consumer.stats.reasons["store_failed"] == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_store_that_is_down_dead_letters_nothing(broker: Broker | str, tmp_path: Path) -> None:
+    store = SqliteReadingStore(tmp_path / "s.db")
+
+    async def scenario() -> None:
+        down = DownFor(store, 12)  # several rounds of retries and message-by-message tries
+        running = await start_consumer(url_of(broker), down, retry_delays=(0.01,), linger=0.2)
+        pub = await publisher(url_of(broker))
+        for n in range(10):
+            await pub.publish(topic_of(3), observation(n, T0 - timedelta(seconds=n)))
+        await wait_until(lambda: store.count() == 10, "all ten once the store is back")
+        await pub.disconnect()
+        await running.close()
+        assert down.left == 0
+        assert running.consumer.stats.dead_letters == 0
+        assert running.consumer.stats.store_failures >= 3
 
     asyncio.run(scenario())
 
