@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -74,6 +74,15 @@ def install(app: FastAPI) -> None:
         log.info("number out of range: %s", exc)
         return JSONResponse(
             error_body("number_out_of_range", "a number in the request is too large to store"),
+            status_code=422,
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL's answer to the same: "integer out of range", "value too long for type".
+        log.info("value does not fit: %s", exc.orig)
+        return JSONResponse(
+            error_body("value_does_not_fit", "a value in the request does not fit its field"),
             status_code=422,
         )
 
