@@ -5,7 +5,9 @@ Names: ``queries``, ``cockpit``, ``intake``, ``geo``, ``rules``, ``sensing``, ``
 quality evaluated), ``river_detect`` (``BENCH_RIVER_DETECT_STATIONS``/``_DAYS``: detection rate and
 false alarms on the simulator's labelled discharges), ``drg`` (``BENCH_DRG_CASES``, default 100,000:
 a month of synthetic discharges grouped, CMI by hospital, payment), ``mqtt``, ``burst``, ``bus``,
-``pipeline``, ``open311`` (GeoReport v2 over uvicorn next to a bare endpoint; ``BENCH_OPEN311_N``,
+``pipeline``, ``store_layout`` (the raw store's two SQLite layouts beside a stand-in door;
+``BENCH_LAYOUT_ROWS``, ``BENCH_LAYOUT_RUNS``), ``open311`` (GeoReport v2 over uvicorn next to a
+bare endpoint; ``BENCH_OPEN311_N``,
 ``BENCH_OPEN311_CLIENTS``), ``medicare_search`` (nearest-20 offers over 10,000 pharmacies × 5,000
 products; ``BENCH_MEDICARE_QUERIES``), ``medicare_orders`` (settlements per second with concurrent
 payers and a balance audit; ``BENCH_MEDICARE_ORDERS``), ``classify`` (held-out accuracy and
@@ -45,6 +47,7 @@ ALL = (
     "burst",
     "bus",
     "pipeline",
+    "store_layout",
     "open311",
     "medicare_search",
     "medicare_orders",

@@ -1,0 +1,261 @@
+"""Two SQLite layouts for raw readings, alone and beside a door's Python (issue 3's pipeline).
+
+The pipeline benchmark (``bench pipeline``) stores readings in ``observation``, keyed
+(datastream, time) so a datastream's history is one index range. A batch of 10,000 readings over
+100,000 datastreams lands on ~10,000 different leaf pages of that key, and every one of them goes
+to the WAL at commit: the store slows as the table grows. This benchmark measures that limit on
+its own, in plain ``sqlite3`` with the store's statement (one ``INSERT … SELECT FROM
+json_each``), and the layout that would lift it:
+
+- ``direct``: today's layout, every batch into the (datastream, time) key.
+- ``recent``: batches go into a time-first table (``UNIQUE (phenomenon_time, datastream_id)``,
+  so a batch appends at one end), and every ``cut`` rows a compaction moves them into the
+  (datastream, time) table in datastream order, ``chunk`` datastreams a transaction. The
+  compaction writes many readings of a datastream per leaf page. The longest compaction
+  transaction is reported: on the app's one SQLite file a fan command would wait behind it.
+
+The door is stood in for by ``door_us`` microseconds of Python per reading (a busy loop holding
+the GIL, as validation, rules and the open buckets do; today's door spends 5–10 µs). ``serial``
+runs door and store in one thread, as ``sensing.door.take_in`` does; ``thread`` hands each batch
+to a store thread through a queue of two (SQLite's statement and commit run without the GIL).
+Nothing here is the app's code path: it bounds what any door can reach with each layout. It
+leaves out what the app would add to ``recent``: a reading older than the last compaction must be
+looked up in the keyed table before it counts as new (the time-first key cannot see it there),
+and readers must read both tables.
+
+``BENCH_LAYOUT_ROWS`` (default 5,000,000) and ``BENCH_LAYOUT_RUNS`` (default
+``direct:serial:0,direct:serial:5.5,recent:serial:0,recent:serial:5.5,recent:thread:5.5,
+recent:thread:1``) choose the runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import VAR, console, machine, print_machine, save
+from cityops.store.checkpoint import BACKSTOP_PAGES
+
+DATASTREAMS = 100_000
+BATCH = 10_000
+T0 = 1_795_000_000_000_000  # epoch µs; a reading each minute per datastream from here
+DEFAULT_RUNS = (
+    "direct:serial:0,direct:serial:5.5,recent:serial:0,recent:serial:5.5,"
+    "recent:thread:5.5,recent:thread:1"
+)
+_COLUMNS = "datastream_id, phenomenon_time, result_time, result, result_json, foi_id, parameters"
+_TABLE = (
+    "CREATE TABLE {name} (id INTEGER PRIMARY KEY{auto}, datastream_id INTEGER NOT NULL, "
+    "phenomenon_time INTEGER NOT NULL, result_time INTEGER, result REAL, result_json TEXT, "
+    "foi_id INTEGER, parameters TEXT, UNIQUE ({key}))"
+)
+_INSERT = (
+    "INSERT INTO {name} (datastream_id, phenomenon_time, result) "
+    "SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    layout: str  # direct | recent
+    mode: str  # serial | thread
+    door_us: float
+    rows: int
+    cut: int = 1_000_000
+    chunk: int = 10_000  # datastreams per compaction transaction
+
+    @classmethod
+    def parse(cls, spec: str, rows: int) -> Run:
+        layout, mode, door = spec.split(":")
+        if layout not in ("direct", "recent") or mode not in ("serial", "thread"):
+            raise SystemExit(f"BENCH_LAYOUT_RUNS: {spec!r} is not layout:mode:door_us")
+        return cls(layout, mode, float(door), rows)
+
+
+@dataclass
+class Store:
+    """One SQLite file in the layout of ``run``; ``take`` stores one batch (a JSON text)."""
+
+    run: Run
+    path: Path
+    con: sqlite3.Connection = field(init=False)
+    pending: int = 0  # rows in the recent table since the last compaction
+    longest_s: float = 0.0  # the longest write transaction
+    compaction_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self.con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
+            self.con.execute(f"PRAGMA {pragma}")
+        # As the app runs (store.checkpoint): a thread checkpoints, commits only past a backstop.
+        self.con.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+        key = "datastream_id, phenomenon_time"
+        self.con.execute(_TABLE.format(name="observation", auto="", key=key))
+        if self.run.layout == "recent":  # AUTOINCREMENT: ids never reused once moved out
+            auto, key = " AUTOINCREMENT", "phenomenon_time, datastream_id"
+            self.con.execute(_TABLE.format(name="observation_recent", auto=auto, key=key))
+        target = "observation_recent" if self.run.layout == "recent" else "observation"
+        self.insert = _INSERT.format(name=target)
+
+    def take(self, batch: str, rows: int) -> None:
+        self._write(lambda: self.con.execute(self.insert, (batch,)))
+        if self.run.layout == "recent":
+            self.pending += rows
+            if self.pending >= self.run.cut:
+                self.compact()
+
+    def compact(self) -> None:
+        """Move every row of the recent table into the keyed one, datastream range by range."""
+        started = time.perf_counter()
+        (high,) = self.con.execute("SELECT max(id) FROM observation_recent").fetchone()
+        for low in range(0, DATASTREAMS + 1, self.run.chunk):
+            span = (low, low + self.run.chunk, high or 0)
+            self._write(lambda span=span: self._move(*span))
+        self.pending = 0
+        self.compaction_s += time.perf_counter() - started
+
+    def _move(self, low: int, end: int, high: int) -> None:
+        where = "WHERE datastream_id >= ? AND datastream_id < ? AND id <= ?"
+        self.con.execute(
+            f"INSERT INTO observation (id, {_COLUMNS}) SELECT id, {_COLUMNS} "
+            f"FROM observation_recent {where} ORDER BY datastream_id, phenomenon_time",
+            (low, end, high),
+        )
+        self.con.execute(f"DELETE FROM observation_recent {where}", (low, end, high))
+
+    def _write(self, work: Any) -> None:
+        started = time.perf_counter()
+        self.con.execute("BEGIN IMMEDIATE")
+        work()
+        self.con.execute("COMMIT")
+        self.longest_s = max(self.longest_s, time.perf_counter() - started)
+
+    def count(self) -> tuple[int, int]:
+        """(rows, distinct (datastream, time) keys) over both tables."""
+        union = "SELECT id, datastream_id, phenomenon_time FROM observation"
+        if self.run.layout == "recent":
+            union += " UNION ALL SELECT id, datastream_id, phenomenon_time FROM observation_recent"
+        rows, keys, ids = self.con.execute(
+            f"SELECT count(*), count(DISTINCT datastream_id * 1000000000 + "
+            f"(phenomenon_time - {T0}) / 60000000), count(DISTINCT id) FROM ({union})"
+        ).fetchone()
+        if ids != rows:
+            raise RuntimeError(f"{rows - ids} ids stored twice")
+        return int(rows), int(keys)
+
+
+def batch_json(first: int) -> str:
+    """Readings ``first`` … ``first + BATCH - 1``: datastream n % 100,000, a minute apart."""
+    return json.dumps(
+        [
+            (n % DATASTREAMS, T0 + n // DATASTREAMS * 60_000_000, (n % 97) / 10)
+            for n in range(first, first + BATCH)
+        ]
+    )
+
+
+def _door(us_per_reading: float) -> None:
+    """Hold the GIL for the door's Python on one batch."""
+    end = time.thread_time() + us_per_reading * BATCH / 1e6
+    x = 0
+    while time.thread_time() < end:
+        for i in range(200):
+            x += i
+
+
+def _checkpoints(path: Path, stop: threading.Event) -> None:
+    """``store.checkpoint.WalCheckpointer``'s loop: PASSIVE every half second."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    while not stop.wait(0.5):
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    conn.close()
+
+
+def measure(run: Run, path: Path) -> dict[str, Any]:
+    store = Store(run, path)
+    stop = threading.Event()
+    checkpointer = threading.Thread(target=_checkpoints, args=(path, stop), name="checkpoint")
+    checkpointer.start()
+    handoff: queue.Queue[tuple[str, int] | None] = queue.Queue(maxsize=2)
+
+    def storer() -> None:
+        while (item := handoff.get()) is not None:
+            store.take(*item)
+
+    worker = threading.Thread(target=storer, name="store") if run.mode == "thread" else None
+    if worker is not None:
+        worker.start()
+    tenths: list[float] = []
+    batches = run.rows // BATCH
+    started, cpu = time.perf_counter(), time.process_time()
+    mark = started
+    for b in range(batches):
+        _door(run.door_us)
+        if worker is not None:
+            handoff.put((batch_json(b * BATCH), BATCH))
+        else:
+            store.take(batch_json(b * BATCH), BATCH)
+        if (b + 1) % max(1, batches // 10) == 0:
+            now = time.perf_counter()
+            tenths.append(round(run.rows / 10 / (now - mark)))
+            mark = now
+    if worker is not None:
+        handoff.put(None)
+        worker.join()
+    took, used = time.perf_counter() - started, time.process_time() - cpu
+    stop.set()
+    checkpointer.join()
+    rows, keys = store.count()
+    store.con.close()
+    if rows != run.rows or keys != run.rows:
+        raise RuntimeError(f"{run}: {rows:,} rows and {keys:,} keys stored of {run.rows:,}")
+    return {
+        "layout": run.layout,
+        "mode": run.mode,
+        "door_us": run.door_us,
+        "rows": run.rows,
+        "rows_per_s": round(run.rows / took),
+        "cpu_cores": round(used / took, 2),
+        "first_tenth_per_s": tenths[0] if tenths else None,
+        "last_tenth_per_s": tenths[-1] if tenths else None,
+        "compaction_s": round(store.compaction_s, 1),
+        "longest_write_ms": round(store.longest_s * 1000),
+    }
+
+
+def main() -> None:
+    rows = int(os.environ.get("BENCH_LAYOUT_ROWS", "5000000").replace("_", ""))
+    runs = [
+        Run.parse(s, rows) for s in os.environ.get("BENCH_LAYOUT_RUNS", DEFAULT_RUNS).split(",")
+    ]
+    info = machine()
+    print_machine(info)
+    VAR.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for run in runs:
+        load = os.getloadavg()[0]
+        got = {**measure(run, VAR / "store_layout.db"), "load_before": round(load, 2)}
+        figures.append(got)
+        console.print(
+            f"{run.layout:6} {run.mode:6} door {run.door_us:>4} µs: {got['rows_per_s']:>8,} rows/s "
+            f"({got['cpu_cores']} cores; first tenth {got['first_tenth_per_s']:,}/s, last "
+            f"{got['last_tenth_per_s']:,}/s; compaction {got['compaction_s']} s, longest write "
+            f"{got['longest_write_ms']} ms; load {load:.2f})"
+        )
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{VAR / 'store_layout.db'}{suffix}").unlink(missing_ok=True)
+    console.print(f"saved {save('bench_store_layout', {'machine': info, 'figures': figures})}")
+
+
+if __name__ == "__main__":
+    main()
