@@ -213,6 +213,8 @@ def token(token: str, fmt: str, session: SessionDep) -> Response:
     return _reply(f, "service_requests", service.resolve_token(session=session, token=token))
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@router.api_route(  # a catch-all, not an operation (five would share one operationId)
+    "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
 def unknown(rest: str) -> Response:
     raise NotFound(f"/{rest} is not a GeoReport v2 resource", code="not_found")
