@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -13,12 +14,15 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import nats
 import pytest
+from nats.aio.msg import Msg
 from sqlalchemy import Engine, text
 
+from cityops.bus import consumer
 from cityops.bus.consumer import ObservationWorker
 from cityops.bus.nats import NatsBus
-from cityops.bus.obs import Handler, Reading
+from cityops.bus.obs import Handler, Reading, dead_subject
 from cityops.errors import QueueFull
 from cityops.settings import Settings
 from cityops.store.engine import make_engine
@@ -140,6 +144,98 @@ def test_two_workers_keep_each_datastreams_order_and_lose_nothing(
         assert len(times) == 120
     if assignment[0][1] == 2:
         assert all(w.worker.stats.readings > 0 for w in workers)  # both did real work
+
+
+class DeadLetters:
+    """A plain NATS subscriber on the workers' dead-letter subject, on a thread of its own."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.got: list[dict[str, object]] = []
+        self._ready, self._stop = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._main(settings),))
+        self._thread.start()
+        assert self._ready.wait(15)
+
+    async def _main(self, settings: Settings) -> None:
+        nc = await nats.connect(settings.bus_url)
+
+        async def got(msg: Msg) -> None:
+            self.got.append(json.loads(msg.data))
+
+        await nc.subscribe(dead_subject(settings.bus_prefix), cb=got)
+        await nc.flush()
+        self._ready.set()
+        while not self._stop.is_set():
+            await asyncio.sleep(0.05)
+        await nc.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+
+def test_a_reading_that_always_fails_is_left_out_and_its_partition_moves_on(
+    bus_settings: Callable[..., Settings], sink: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One reading trips a bug in the store every time; before, its batch came back for ever
+    and its partition stood still. Now it goes to ``<prefix>.dead.obs`` and the rest are
+    stored in order."""
+    monkeypatch.setattr(consumer, "RETRY_DELAY", 0.05)
+    settings = bus_settings(bus_partitions=1, bus_chunk=10)
+    store = make_store_handler(sink)
+    poison = (7, "2026-11-25T08:00:03Z")
+
+    def trips(batch: list[Reading]) -> None:
+        if any((r[0], r[1]) == poison for r in batch):
+            raise ValueError("a bug this one reading trips")
+        store(batch)
+
+    letters = DeadLetters(settings)
+    bus = NatsBus(settings)
+    worker = Running(settings, trips, index=0, count=1)
+    try:
+        sent = readings(range(1, 9), 6)
+        bus.submit(sent)
+        assert wait_for(lambda: len(stored(sink)) == len(sent) - 1, timeout=60)
+        assert wait_for(lambda: bus.backlog() == 0)
+        assert wait_for(lambda: len(letters.got) == 1)
+    finally:
+        worker.stop()
+        bus.close()
+        letters.close()
+    assert poison not in stored(sink)
+    (letter,) = letters.got
+    assert letter["reason"] == "store_failed"
+    assert letter["reading"][:2] == list(poison)  # type: ignore[index]
+    assert "this one reading" in str(letter["detail"])
+    assert worker.worker.stats.dead_letters == 1
+    assert worker.worker.stats.failures >= 3
+
+
+def test_a_store_that_is_down_leaves_nothing_out(
+    bus_settings: Callable[..., Settings], sink: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(consumer, "RETRY_DELAY", 0.05)
+    settings = bus_settings(bus_partitions=1, bus_chunk=10)
+    store = make_store_handler(sink)
+    down = {"calls": 0}
+
+    def flaky(batch: list[Reading]) -> None:  # every call fails, empty ones too, then all work
+        down["calls"] += 1
+        if down["calls"] <= 8:
+            raise RuntimeError("unable to open database file")
+        store(batch)
+
+    bus = NatsBus(settings)
+    worker = Running(settings, flaky, index=0, count=1)
+    try:
+        sent = readings(range(1, 5), 5)
+        bus.submit(sent)
+        assert wait_for(lambda: len(stored(sink)) == len(sent), timeout=60)
+    finally:
+        worker.stop()
+        bus.close()
+    assert worker.worker.stats.dead_letters == 0
 
 
 def worker_process(settings: Settings, **env: str) -> subprocess.Popen[str]:

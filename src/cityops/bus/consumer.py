@@ -11,13 +11,18 @@ handler gets several partitions' batches at once (up to ``worker_max_readings``)
 Acknowledgement comes only after the handler returned, i.e. committed. A crash between the commit
 and the ack sends the batch again; the store dedupes. A handler error naks the batch (it comes
 straight back, still first in line) and the worker waits a little before retrying: the consumer
-never dies on a bad batch, and never skips one.
+never dies on a bad batch. After ``ISOLATE_AFTER`` failures in a row the batch is handled message
+by message, and a message that fails alone reading by reading: a reading that fails by itself
+while an empty call succeeds (the store works) is published on ``<prefix>.dead.obs`` and left
+out, so one reading that trips a bug cannot hold its partition for good. When the empty call
+fails too the store is down, and nothing is left out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -32,7 +37,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from cityops.bus.nats import connect, ensure_stream
-from cityops.bus.obs import Handler, Reading, decode, obs_subject
+from cityops.bus.obs import Handler, Reading, dead_subject, decode, obs_subject
 from cityops.errors import ValidationFailed
 from cityops.settings import Settings
 
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FETCH_TIMEOUT = 1.0  # seconds a partition waits for a batch before checking for shutdown
 RETRY_DELAY = 1.0  # seconds before a failed batch is tried again
+ISOLATE_AFTER = 3  # failures in a row before a batch is handled piece by piece
 
 
 @dataclass
@@ -52,6 +58,7 @@ class WorkerStats:
     readings: int = 0
     failures: int = 0  # handler calls that raised (their messages came back)
     rejected: int = 0  # messages that were not batches this bus wrote (terminated)
+    dead_letters: int = 0  # readings that failed alone while the store worked (left out)
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -116,10 +123,12 @@ class ObservationWorker:
             )
         )
         self.on_batch = on_batch
+        self.nc: Client | None = None
+        self._failed_in_row = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cityops-handler")
 
     async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> WorkerStats:
-        nc = await connect(self.settings, name=f"cityops-worker-{self.stats.partitions}")
+        nc = self.nc = await connect(self.settings, name=f"cityops-worker-{self.stats.partitions}")
         try:
             js = nc.jetstream(timeout=self.settings.bus_publish_timeout)
             await ensure_stream(js, self.settings)
@@ -216,15 +225,21 @@ class ObservationWorker:
         heartbeat = asyncio.create_task(self._heartbeat(items))
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self._pool, self.handler, readings)
+            if self._failed_in_row >= ISOLATE_AFTER:
+                dead = await loop.run_in_executor(self._pool, self._isolate, items)
+                await self._dead_letter(dead)
+            else:
+                await loop.run_in_executor(self._pool, self.handler, readings)
         except Exception:
             log.exception("handler failed on %d readings; they will come again", len(readings))
             self.stats.failures += 1
+            self._failed_in_row += 1
             heartbeat.cancel()
             await asyncio.sleep(RETRY_DELAY)
             for item in items:
                 await _settle(item, ack=False)
             return
+        self._failed_in_row = 0
         heartbeat.cancel()
         for item in items:
             await _settle(item, ack=True)
@@ -233,6 +248,38 @@ class ObservationWorker:
         self.stats.readings += len(readings)
         if self.on_batch is not None:
             self.on_batch(self.stats)
+
+    def _isolate(self, items: list[_Item]) -> list[tuple[Reading, str]]:
+        """Handle ``items`` one message, then one reading, at a time (handler thread); the
+        readings that fail alone while an empty call succeeds, with their errors. Raises when
+        the empty call fails too (the store is down): everything comes again."""
+        dead: list[tuple[Reading, str]] = []
+        for item in items:
+            try:
+                self.handler(item.readings)
+                continue
+            except Exception:
+                log.exception("partition %s: a message fails; reading by reading", item.partition)
+            for reading in item.readings:
+                try:
+                    self.handler([reading])
+                except Exception as exc:
+                    self.handler([])  # raises when the store is down: nothing is left out
+                    try:  # the store works now: once more, in case it just came back
+                        self.handler([reading])
+                    except Exception:
+                        dead.append((reading, f"{type(exc).__name__}: {str(exc)[:200]}"))
+        return dead
+
+    async def _dead_letter(self, dead: list[tuple[Reading, str]]) -> None:
+        """Publish each reading left out on ``<prefix>.dead.obs`` (best effort), count it."""
+        for reading, error in dead:
+            log.error("reading %r fails alone; left out: %s", reading, error)
+            self.stats.dead_letters += 1
+            if self.nc is not None:
+                body = {"reason": "store_failed", "detail": error, "reading": reading}
+                subject = dead_subject(self.settings.bus_prefix)
+                await _quietly(self.nc.publish(subject, json.dumps(body).encode()))
 
     async def _heartbeat(self, items: list[_Item]) -> None:
         """Tell the server a long batch is still being worked on, so it is not handed out."""

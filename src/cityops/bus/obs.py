@@ -36,6 +36,11 @@ def obs_subject(prefix: str, partition: int | str) -> str:
     return f"{prefix}.obs.{partition}"
 
 
+def dead_subject(prefix: str) -> str:
+    """Where a worker publishes a reading it had to leave out (``bus.consumer``)."""
+    return f"{prefix}.dead.obs"
+
+
 def event_subject(prefix: str, subject: str) -> str:
     """``cases.filed`` → ``cityops.ev.cases.filed``; odd names share ``cityops.ev._``."""
     tokens = subject.split(".")

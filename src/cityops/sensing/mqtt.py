@@ -317,17 +317,28 @@ class MqttConsumer:
                 done = self._store_once(part)
             except Exception as exc:
                 self.stats.store_failures += 1
-                try:
-                    self.handler([])
-                except Exception:
+                alone = self._alone(part, exc)
+                if alone is None:
                     return None  # the store is down, not this message
-                log.error("message on %r fails alone; dead-lettered", part.messages[0].topic)
-                reason = [Rejection("store_failed", f"the store failed: {str(exc)[:200]}")]
-                done = Done([], [self._dead_letter(part.messages[0], reason, 0)])
-                done.pids += [m.pid for m in part.messages if m.qos]
+                done = alone
             pids += done.pids
             dead += done.dead
         return Done(pids, dead)
+
+    def _alone(self, part: Batch, exc: Exception) -> Done | None:
+        """``part`` (one message) failed: None if an empty batch fails too; else stored on a
+        second try (the store may just have come back), or dead-lettered and acknowledged."""
+        try:
+            self.handler([])
+        except Exception:
+            return None
+        try:
+            return self._store_once(part)
+        except Exception:
+            log.exception("message on %r fails alone; dead-lettered", part.messages[0].topic)
+        reason = [Rejection("store_failed", f"the store failed: {str(exc)[:200]}")]
+        letter = self._dead_letter(part.messages[0], reason, 0)
+        return Done([m.pid for m in part.messages if m.qos], [letter])
 
     def _store_once(self, work: Batch) -> Done:
         bad = {i: list(r) for i, r in work.bad.items()}
