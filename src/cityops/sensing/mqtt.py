@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from cityops.clock import Clock
@@ -33,7 +33,6 @@ from cityops.sensing.mqtt_client import MqttClient, MqttError
 from cityops.sensing.mqtt_commands import ACK_FILTER, BadAck, CommandRecorder, ack_thing, decode_ack
 from cityops.sensing.mqtt_payload import BULK_TOPIC, OBSERVATION_FILTER, Limits, Reading, Rejection
 from cityops.sensing.mqtt_wire import Publish
-from cityops.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -391,32 +390,3 @@ def _ignore(future: asyncio.Future[bytes]) -> None:
     """Dead letters are best effort once the original is acknowledged; fetch the error."""
     if not future.cancelled():
         future.exception()
-
-
-def consumer_from_settings(
-    settings: Settings,
-    *,
-    handler: IngestHandler,
-    clock: Clock,
-    commands: CommandRecorder | None = None,
-) -> MqttConsumer:
-    """The consumer as configured by ``CITYOPS_MQTT_*`` (``CITYOPS_MQTT_URL`` is required)."""
-    if not settings.mqtt_url:
-        raise ValueError("CITYOPS_MQTT_URL is not set")
-    limits = Limits(
-        max_payload_bytes=settings.mqtt_max_payload_bytes,
-        max_rows=settings.mqtt_max_bulk_rows,
-        max_lead=timedelta(seconds=settings.sensing_max_future_seconds),
-        max_age=timedelta(days=settings.sensing_max_past_days),
-    )
-    return MqttConsumer(
-        url=settings.mqtt_url,
-        handler=handler,
-        clock=clock,
-        client_id=settings.mqtt_client_id,
-        share_group=settings.mqtt_share_group,
-        limits=limits,
-        batch_size=settings.mqtt_batch_size,
-        max_pending_bytes=settings.mqtt_max_pending_bytes,
-        commands=commands,
-    )

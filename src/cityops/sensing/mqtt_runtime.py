@@ -36,11 +36,20 @@ from typing import Any
 
 from cityops.api.context import AppContext
 from cityops.bus.memory import Event
-from cityops.sensing.mqtt import MqttConsumer, consumer_from_settings
+from cityops.clock import Clock
+from cityops.sensing.mqtt import IngestHandler, MqttConsumer
 from cityops.sensing.mqtt_client import BrokerAddress, MqttClient, MqttError
-from cityops.sensing.mqtt_commands import STATE_SUBJECTS, Command, EventForwarder, send_command
+from cityops.sensing.mqtt_commands import (
+    STATE_SUBJECTS,
+    Command,
+    CommandRecorder,
+    EventForwarder,
+    send_command,
+)
 from cityops.sensing.mqtt_ingest import SensingCommands, SensingIngest
+from cityops.sensing.mqtt_payload import Limits
 from cityops.sensing.service import SUBJECT_COMMAND, unacknowledged_commands
+from cityops.settings import Settings
 from cityops.store.engine import reading
 
 log = logging.getLogger(__name__)
@@ -242,3 +251,32 @@ class MqttRuntime:
 def start_mqtt(ctx: AppContext) -> MqttRuntime:
     """Start the MQTT door when ``CITYOPS_MQTT_URL`` is set; call ``.stop()`` on the way out."""
     return MqttRuntime(ctx).start()
+
+
+def consumer_from_settings(
+    settings: Settings,
+    *,
+    handler: IngestHandler,
+    clock: Clock,
+    commands: CommandRecorder | None = None,
+) -> MqttConsumer:
+    """The consumer as configured by ``CITYOPS_MQTT_*`` (``CITYOPS_MQTT_URL`` is required)."""
+    if not settings.mqtt_url:
+        raise ValueError("CITYOPS_MQTT_URL is not set")
+    limits = Limits(
+        max_payload_bytes=settings.mqtt_max_payload_bytes,
+        max_rows=settings.mqtt_max_bulk_rows,
+        max_lead=timedelta(seconds=settings.sensing_max_future_seconds),
+        max_age=timedelta(days=settings.sensing_max_past_days),
+    )
+    return MqttConsumer(
+        url=settings.mqtt_url,
+        handler=handler,
+        clock=clock,
+        client_id=settings.mqtt_client_id,
+        share_group=settings.mqtt_share_group,
+        limits=limits,
+        batch_size=settings.mqtt_batch_size,
+        max_pending_bytes=settings.mqtt_max_pending_bytes,
+        commands=commands,
+    )

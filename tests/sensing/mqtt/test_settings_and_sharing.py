@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cityops.clock import FakeClock
-from cityops.sensing.mqtt import consumer_from_settings
+from cityops.sensing.mqtt_runtime import consumer_from_settings
 from cityops.sensing.mqtt_store import SqliteReadingStore
 from cityops.settings import Settings
 from tests.sensing.mqtt.broker import Broker
