@@ -26,7 +26,7 @@ def test_headless_demo_serves_and_cases_flow(tmp_path: Path) -> None:
             "demo",
             "--headless",
             "--duration",
-            "12",
+            "30",  # long enough that a slow machine's first login still finds it serving
             "--port",
             "0",
             "--rate",
@@ -52,11 +52,11 @@ def test_headless_demo_serves_and_cases_flow(tmp_path: Path) -> None:
     token = httpx.post(
         f"{url}/api/v1/auth/token",
         data={"username": "dispatcher", "password": "demo-pass-123"},
-        timeout=10,
+        timeout=90,
     ).json()["access_token"]
     time.sleep(4)
     page = httpx.get(
-        f"{url}/api/v1/cases", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        f"{url}/api/v1/cases", headers={"Authorization": f"Bearer {token}"}, timeout=90
     ).json()
     assert page["items"], "no cases in the dispatcher's district after a few seconds"
     assert all(c["district_code"] == "500107" for c in page["items"])
