@@ -34,7 +34,6 @@ _DATASTREAM = re.compile(rb"v1\.1/Datastreams\((\d{1,18})\)/Observations")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEAD_LETTER_ECHO = 65_536  # bytes of a too-large payload echoed on the dead-letter topic
 _fromtimestamp = datetime.fromtimestamp
-_FLOAT_MAX = 1.7976931348623157e308
 _fromisoformat = datetime.fromisoformat
 
 
@@ -178,9 +177,10 @@ def _result(value: Any) -> Any:
         raise _Bad("malformed", "result is missing or null")
     if isinstance(value, int) and not isinstance(value, bool) and not -MAX_ID <= value <= MAX_ID:
         # JSON integers have no size limit; past 64 bits no database column holds one as such
-        if not -_FLOAT_MAX <= value <= _FLOAT_MAX:
-            raise _Bad("not_finite", "result is out of range")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise _Bad("not_finite", "result is out of range") from None
     if isinstance(value, int | bool | str | dict | list):
         return value
     raise _Bad("wrong_type", f"result of type {type(value).__name__}")  # pragma: no cover

@@ -143,9 +143,16 @@ def _result(value: Any, numeric: bool) -> tuple[float | None, Any]:
 def _datastream_id(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
-        return int(value)  # isdigit alone lets "²" and 5,000-digit texts through to int()
-    raise _Bad(Reason.wrong_type, "datastream_id must be an integer")
+    parsed = id_in_text(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise _Bad(Reason.wrong_type, "datastream_id must be an integer")
+    return parsed
+
+
+def id_in_text(value: str) -> int | None:
+    """An id written as ASCII digits (at most 18, so it fits 64 bits), else None: ``isdigit``
+    alone lets "²" and 5,000-digit texts through to ``int()``, which raises."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 def _from_dict(raw: dict[str, Any]) -> tuple[Any, Any, Any, dict[str, Any]]:
@@ -262,6 +269,6 @@ def datastream_ids(raws: Iterable[Any]) -> set[int]:
             continue
         if type(value) is int and 0 <= value <= MAX_ID:  # past 64 bits the lookup would fail
             ids.add(value)
-        elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
-            ids.add(int(value))
+        elif isinstance(value, str) and (parsed := id_in_text(value)) is not None:
+            ids.add(parsed)
     return ids

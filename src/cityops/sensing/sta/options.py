@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from cityops.sensing.sta.ast import Expand, OrderBy, QueryOptions, StaQueryError
 from cityops.sensing.sta.filter import ExprParser, parse_filter
 from cityops.sensing.sta.lexer import Tok
+from cityops.sensing.validate import id_in_text
 
 KNOWN = ("$filter", "$orderby", "$select", "$expand", "$top", "$skip", "$count")
 
@@ -71,13 +72,13 @@ def parse_select(text: str) -> tuple[str, ...]:
 
 
 def _int(text: str, option: str) -> int:
-    value = text.strip()
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+    value = id_in_text(text.strip())
+    if value is None:
         raise StaQueryError(
             f"{option} must be a non-negative integer below 10^18, got {text[:40]!r}",
             option=option,
         )
-    return int(value)
+    return value
 
 
 def _bool(text: str, option: str) -> bool:
