@@ -209,6 +209,7 @@ def test_a_reading_that_always_fails_is_left_out_and_its_partition_moves_on(
     assert letter["reading"][:2] == list(poison)  # type: ignore[index]
     assert "this one reading" in str(letter["detail"])
     assert worker.worker.stats.dead_letters == 1
+    assert worker.worker.stats.readings == len(sent) - 1
     assert worker.worker.stats.failures >= 3
 
 

@@ -224,6 +224,7 @@ class ObservationWorker:
         readings = [r for item in items for r in item.readings]
         heartbeat = asyncio.create_task(self._heartbeat(items))
         loop = asyncio.get_running_loop()
+        dead: list[tuple[Reading, str]] = []
         try:
             if self._failed_in_row >= ISOLATE_AFTER:
                 dead = await loop.run_in_executor(self._pool, self._isolate, items)
@@ -245,7 +246,7 @@ class ObservationWorker:
             await _settle(item, ack=True)
         self.stats.batches += 1
         self.stats.messages += len(items)
-        self.stats.readings += len(readings)
+        self.stats.readings += len(readings) - len(dead)  # the ones left out are not handled
         if self.on_batch is not None:
             self.on_batch(self.stats)
 
