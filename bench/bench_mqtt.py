@@ -35,6 +35,7 @@ from tests.sensing.mqtt.broker import Broker, start_broker
 from bench.common import VAR, best_and_spread, console, machine, print_machine, repeats, save
 from bench.mqtt_load import bulk_packets, observation_packets, publish_all
 from cityops.clock import FakeClock
+from cityops.runtime import settle_heap
 from cityops.sensing.mqtt import IngestHandler, IngestOutcome, MqttConsumer
 from cityops.sensing.mqtt_ingest import SensingIngest
 from cityops.sensing.mqtt_store import SqliteReadingStore
@@ -131,6 +132,7 @@ class SensingStore:
             clock=CLOCK,
             settings=Settings(database_url=url),
         )
+        settle_heap()  # as a running process does once its catalogue is loaded (start_mqtt)
 
     def __call__(self, readings: Any) -> IngestOutcome:
         return self.handler(readings)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import random
 import sqlite3
 import threading
 import time
@@ -69,15 +70,21 @@ class Run:
     mode: str  # serial | thread
     door_us: float
     rows: int
+    spread: str = "shuffled"  # shuffled | contiguous: which datastreams a batch holds
     cut: int = 1_000_000
     chunk: int = 10_000  # datastreams per compaction transaction
 
     @classmethod
     def parse(cls, spec: str, rows: int) -> Run:
-        layout, mode, door = spec.split(":")
-        if layout not in ("direct", "recent") or mode not in ("serial", "thread"):
-            raise SystemExit(f"BENCH_LAYOUT_RUNS: {spec!r} is not layout:mode:door_us")
-        return cls(layout, mode, float(door), rows)
+        layout, mode, door, *rest = spec.split(":")
+        spread = rest[0] if rest else "shuffled"
+        if (
+            layout not in ("direct", "recent")
+            or mode not in ("serial", "thread")
+            or spread not in ("shuffled", "contiguous")
+        ):
+            raise SystemExit(f"BENCH_LAYOUT_RUNS: {spec!r} is not layout:mode:door_us[:spread]")
+        return cls(layout, mode, float(door), rows, spread)
 
 
 @dataclass
@@ -154,14 +161,25 @@ class Store:
         return int(rows), int(keys)
 
 
-def batch_json(first: int) -> str:
-    """Readings ``first`` … ``first + BATCH - 1``: datastream n % 100,000, a minute apart."""
+def batch_json(first: int, order: list[int]) -> str:
+    """Readings ``first`` … ``first + BATCH - 1``: datastream ``order[n % 100,000]``, each a
+    minute after its last."""
     return json.dumps(
         [
-            (n % DATASTREAMS, T0 + n // DATASTREAMS * 60_000_000, (n % 97) / 10)
+            (order[n % DATASTREAMS], T0 + n // DATASTREAMS * 60_000_000, (n % 97) / 10)
             for n in range(first, first + BATCH)
         ]
     )
+
+
+def datastream_order(spread: str) -> list[int]:
+    """``contiguous``: a batch holds 10,000 neighbouring ids (one gateway's devices, provisioned
+    together); ``shuffled``: any 10,000 of the 100,000, as the pipeline benchmark sends them.
+    A shuffled batch lands on ~3 times as many leaf pages of the (datastream, time) key."""
+    order = list(range(DATASTREAMS))
+    if spread == "shuffled":
+        random.Random(11).shuffle(order)
+    return order
 
 
 def _door(us_per_reading: float) -> None:
@@ -196,15 +214,16 @@ def measure(run: Run, path: Path) -> dict[str, Any]:
     if worker is not None:
         worker.start()
     tenths: list[float] = []
+    order = datastream_order(run.spread)
     batches = run.rows // BATCH
     started, cpu = time.perf_counter(), time.process_time()
     mark = started
     for b in range(batches):
         _door(run.door_us)
         if worker is not None:
-            handoff.put((batch_json(b * BATCH), BATCH))
+            handoff.put((batch_json(b * BATCH, order), BATCH))
         else:
-            store.take(batch_json(b * BATCH), BATCH)
+            store.take(batch_json(b * BATCH, order), BATCH)
         if (b + 1) % max(1, batches // 10) == 0:
             now = time.perf_counter()
             tenths.append(round(run.rows / 10 / (now - mark)))
@@ -222,6 +241,7 @@ def measure(run: Run, path: Path) -> dict[str, Any]:
     return {
         "layout": run.layout,
         "mode": run.mode,
+        "spread": run.spread,
         "door_us": run.door_us,
         "rows": run.rows,
         "rows_per_s": round(run.rows / took),
@@ -247,7 +267,8 @@ def main() -> None:
         got = {**measure(run, VAR / "store_layout.db"), "load_before": round(load, 2)}
         figures.append(got)
         console.print(
-            f"{run.layout:6} {run.mode:6} door {run.door_us:>4} µs: {got['rows_per_s']:>8,} rows/s "
+            f"{run.layout:6} {run.mode:6} {run.spread:10} door {run.door_us:>4} µs: "
+            f"{got['rows_per_s']:>8,} rows/s "
             f"({got['cpu_cores']} cores; first tenth {got['first_tenth_per_s']:,}/s, last "
             f"{got['last_tenth_per_s']:,}/s; compaction {got['compaction_s']} s, longest write "
             f"{got['longest_write_ms']} ms; load {load:.2f})"

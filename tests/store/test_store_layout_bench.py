@@ -6,14 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bench.bench_store_layout import BATCH, Run, Store, batch_json, measure
+from bench.bench_store_layout import BATCH, Run, Store, batch_json, datastream_order, measure
 
 
 @pytest.mark.parametrize(
-    "layout,mode", [("direct", "serial"), ("recent", "serial"), ("recent", "thread")]
+    "layout,mode,spread",
+    [
+        ("direct", "serial", "shuffled"),
+        ("recent", "serial", "contiguous"),
+        ("recent", "thread", "shuffled"),
+    ],
 )
-def test_every_reading_is_stored_once(tmp_path: Path, layout: str, mode: str) -> None:
-    run = Run(layout, mode, door_us=0.0, rows=25 * BATCH, cut=6 * BATCH, chunk=30_000)
+def test_every_reading_is_stored_once(tmp_path: Path, layout: str, mode: str, spread: str) -> None:
+    run = Run(layout, mode, 0.0, rows=25 * BATCH, spread=spread, cut=6 * BATCH, chunk=30_000)
     got = measure(run, tmp_path / "layout.db")
     assert got["rows_per_s"] > 0
     if layout == "recent":
@@ -22,14 +27,15 @@ def test_every_reading_is_stored_once(tmp_path: Path, layout: str, mode: str) ->
 
 def test_compaction_moves_rows_in_datastream_order_and_keeps_their_ids(tmp_path: Path) -> None:
     store = Store(Run("recent", "serial", 0.0, rows=2 * BATCH, cut=10**9), tmp_path / "c.db")
-    store.take(batch_json(0), BATCH)
-    store.take(batch_json(BATCH), BATCH)
+    order = datastream_order("contiguous")  # ids then rise with the datastream
+    store.take(batch_json(0, order), BATCH)
+    store.take(batch_json(BATCH, order), BATCH)
     before = store.con.execute("SELECT id, datastream_id FROM observation_recent").fetchall()
     store.compact()
     after = store.con.execute("SELECT id, datastream_id FROM observation ORDER BY rowid").fetchall()
     assert sorted(after) == sorted(before)
     assert [d for _, d in after] == sorted(d for _, d in before)  # written datastream by datastream
     assert store.con.execute("SELECT count(*) FROM observation_recent").fetchone() == (0,)
-    store.take(batch_json(2 * BATCH), BATCH)  # ids of moved rows are never handed out again
+    store.take(batch_json(2 * BATCH, order), BATCH)  # ids of moved rows are never handed out again
     (low,) = store.con.execute("SELECT min(id) FROM observation_recent").fetchone()
     assert low > max(i for i, _ in after)

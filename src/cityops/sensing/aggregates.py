@@ -279,7 +279,7 @@ def _upsert(cur: Any, table: str, deltas: dict[Key, Agg]) -> None:
     if not deltas:
         return
     rows = sorted((d, b, int(v[0]), v[1], v[2], v[3]) for (d, b), v in deltas.items())
-    cur.execute(  # one JSON text, not executemany: see sensing.service._INSERT_PLAIN
+    cur.execute(  # one JSON text, not executemany: see sensing.obs_rows
         f"INSERT INTO {table} (datastream_id, bucket, count, sum, min, max) "
         "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 "
         "FROM json_each(?) WHERE true ON CONFLICT (datastream_id, bucket) DO UPDATE SET "

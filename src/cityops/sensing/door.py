@@ -27,7 +27,7 @@ from cityops.bus.base import Bus
 from cityops.bus.memory import Event
 from cityops.clock import Clock
 from cityops.rules.evaluate import Reading as RuleReading
-from cityops.sensing import catalogue, service
+from cityops.sensing import catalogue, obs_rows, service, validate
 from cityops.sensing.validate import Checked, Reading, Rejection
 from cityops.settings import Settings
 from cityops.store.engine import reading, transaction
@@ -85,21 +85,8 @@ def take_in(
     Validation and reaction go slice by slice (``REACT_SLICE`` readings), so a breach early in
     a batch of 10,000 is acted on before the rest of the batch is even validated.
     """
-    now, limits = clock.now(), service.limits_from(settings)
-    checked = Checked()
-    evaluated = reactor is not None
-    with reading(sessions) as session:  # the catalogue's version: no wait for the writer
-        cat = catalogue.current(session=session)  # once for the whole batch
-        for start in range(0, len(raws), REACT_SLICE):
-            part = catalogue.check_batch(
-                session, raws[start : start + REACT_SLICE], now, limits, cat.known, cat.ranges
-            )
-            checked.accepted += part.accepted
-            checked.rejected += [
-                Rejection(start + r.index, r.reason, r.message) for r in part.rejected
-            ]
-            if reactor is not None and not react(reactor, part.accepted):
-                evaluated = False
+    checked, evaluated = _check_and_react(sessions, clock, settings, raws, reactor)
+    prepared = _prepare(sessions, checked)
     with transaction(sessions) as session:
         result = service.store_checked(
             session=session,
@@ -109,9 +96,46 @@ def take_in(
             message_id=message_id,
             evaluated=evaluated,
             fold_rows=max(2 * len(raws), settings.sensing_rollup_rows),
+            prepared=prepared,
         )
         events: list[Event] = session.info.pop("events", [])
     if bus is not None:
         for event in events:
             bus.publish(event)
     return result
+
+
+def _check_and_react(
+    sessions: sessionmaker[Session],
+    clock: Clock,
+    settings: Settings,
+    raws: Sequence[Any],
+    reactor: Reactor | None,
+) -> tuple[Checked, bool]:
+    now, limits = clock.now(), service.limits_from(settings)
+    checked = Checked()
+    evaluated = reactor is not None
+    with reading(sessions) as session:  # the catalogue's version: no wait for the writer
+        cat = catalogue.current(session=session)  # once for the whole batch
+    # No read transaction stays open while the batch is checked and the rules react: a reader
+    # held open keeps the checkpointer from resetting the WAL while other threads write.
+    for start in range(0, len(raws), REACT_SLICE):
+        some = raws[start : start + REACT_SLICE]
+        part = validate.check(some, known=cat.known, now=now, limits=limits, ranges=cat.ranges)
+        if any(r.reason == validate.Reason.unknown_datastream for r in part.rejected):
+            with reading(sessions) as session:  # ids added since the catalogue was read
+                part = catalogue.check_batch(session, some, now, limits, cat.known, cat.ranges)
+        checked.accepted += part.accepted
+        checked.rejected += [Rejection(start + r.index, r.reason, r.message) for r in part.rejected]
+        if reactor is not None and not react(reactor, part.accepted):
+            evaluated = False
+    return checked, evaluated
+
+
+def _prepare(sessions: sessionmaker[Session], checked: Checked) -> obs_rows.Rows | None:
+    """SQLite's insert parameters, made before the transaction so the writer is held shorter
+    (none for PostgreSQL, whose arrays are made in it)."""
+    bind = sessions.kw.get("bind")
+    if bind is None or bind.dialect.name != "sqlite":
+        return None
+    return obs_rows.prepare(checked.accepted)

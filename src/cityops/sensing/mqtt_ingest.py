@@ -16,6 +16,7 @@ The PUBACKs go out after that (see :mod:`cityops.sensing.mqtt`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,18 +49,7 @@ class SensingIngest:
         self.extras = extras  # where the running rules engine is found (``sensing.door``)
 
     def __call__(self, readings: Sequence[Reading]) -> IngestOutcome:
-        raws: list[Any] = [
-            (r.datastream_id, r.phenomenon_time, r.result)
-            if r.result_time is None and r.parameters is None
-            else {
-                "datastream_id": r.datastream_id,
-                "phenomenon_time": r.phenomenon_time,
-                "result": r.result,
-                "result_time": r.result_time,
-                "parameters": r.parameters,
-            }
-            for r in readings
-        ]
+        raws = _raws(readings)
         result = door.take_in(
             sessions=self.factory,
             clock=self.clock,
@@ -74,6 +64,40 @@ class SensingIngest:
             duplicates=result.duplicates,
             rejected={r.index: (r.reason, r.message) for r in result.rejected},
         )
+
+
+_DATASTREAM = attrgetter("datastream_id")
+_TIME = attrgetter("phenomenon_time")
+_RESULT = attrgetter("result")
+_RESULT_TIME = attrgetter("result_time")
+_PARAMETERS = attrgetter("parameters")
+
+
+def _raws(readings: Sequence[Reading]) -> list[Any]:
+    """The door's raw readings: ``(datastream, time, result)``, or a dict when there is more.
+
+    Made column by column in C (``map``/``zip``) when no reading has more, as a bulk
+    message's never do: a Python loop over 10,000 readings cost a tenth of the door's time."""
+    n = len(readings)
+    if (
+        list(map(_RESULT_TIME, readings)).count(None)
+        == list(map(_PARAMETERS, readings)).count(None)
+        == n
+    ):
+        ds, when, result = map(_DATASTREAM, readings), map(_TIME, readings), map(_RESULT, readings)
+        return list(zip(ds, when, result, strict=True))
+    return [
+        (r.datastream_id, r.phenomenon_time, r.result)
+        if r.result_time is None and r.parameters is None
+        else {
+            "datastream_id": r.datastream_id,
+            "phenomenon_time": r.phenomenon_time,
+            "result": r.result,
+            "result_time": r.result_time,
+            "parameters": r.parameters,
+        }
+        for r in readings
+    ]
 
 
 class SensingCommands:

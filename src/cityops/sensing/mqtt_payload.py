@@ -225,9 +225,7 @@ def observation(
 def bulk(body: Any, *, message_id: str, now: datetime, limits: Limits) -> Decoded:
     """A compact bulk message into readings; bad rows are rejected one by one."""
     if isinstance(body, dict):
-        given = body.get("id")
-        if isinstance(given, str) and 0 < len(given) <= 200:
-            message_id = given
+        message_id = _given_id(body) or message_id
         body = body.get("rows")
     if not isinstance(body, list):
         raise _Bad("wrong_type", "a bulk message is an array of rows or {'id', 'rows'}")
@@ -274,6 +272,12 @@ def bulk(body: Any, *, message_id: str, now: datetime, limits: Limits) -> Decode
     return out
 
 
+def _given_id(body: Any) -> str | None:
+    """The sender's own message id of a bulk message (``{"id": ..., "rows": [...]}``)."""
+    given = body.get("id") if isinstance(body, dict) else None
+    return given if isinstance(given, str) and 0 < len(given) <= 200 else None
+
+
 def decode(topic: bytes, payload: bytes, body: Any, *, now: datetime, limits: Limits) -> Decoded:
     """One message (``body`` = its JSON from :func:`parse_payloads`) into readings/rejections."""
     try:
@@ -281,14 +285,15 @@ def decode(topic: bytes, payload: bytes, body: Any, *, now: datetime, limits: Li
             raise _Bad("too_large", f"{len(payload)} bytes; limit {limits.max_payload_bytes}")
         if isinstance(body, _Bad):
             raise body
-        message_id = message_digest(topic, payload)
         ds = datastream_of(topic)
         if ds is not None:
+            message_id = message_digest(topic, payload)
             reading = observation(
                 body, datastream_id=ds, message_id=message_id, now=now, limits=limits
             )
             return Decoded([reading], rows=SINGLE)
-        if topic == BULK_TOPIC.encode():
+        if topic == BULK_TOPIC.encode():  # the sender's id spares hashing the payload
+            message_id = _given_id(body) or message_digest(topic, payload)
             return bulk(body, message_id=message_id, now=now, limits=limits)
         raise _Bad("unknown_topic", f"no observations are taken on {topic[:200]!r}")
     except _Bad as bad:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from cityops.bus.memory import queue_event
 from cityops.clock import Clock
 from cityops.errors import NotFound, ValidationFailed
-from cityops.sensing import aggregates, catalogue, timeseries, validate
+from cityops.sensing import aggregates, catalogue, obs_rows, timeseries, validate
 from cityops.sensing.catalogue import bump_catalogue as bump_catalogue  # used by sim/
 from cityops.sensing.models import (
     ActuatorCommand,
@@ -92,8 +92,12 @@ def store_checked(
     update_latest: bool = True,
     evaluated: bool = False,
     fold_rows: int = 0,
+    prepared: obs_rows.Rows | None = None,
 ) -> IngestResult:
     """Store readings validated already (``sensing.door`` validates before the rules react).
+
+    ``prepared``: ``obs_rows.prepare(checked.accepted)`` made before the transaction (SQLite;
+    made here when absent, or when message ids leave some readings out).
 
     ``evaluated`` marks the batch event so the rules feed does not evaluate it a second time.
     ``fold_rows`` > 0 on SQLite folds up to that many raw rows into the open buckets in this
@@ -105,20 +109,22 @@ def store_checked(
     now = clock.now()
     result = IngestResult(accepted=len(checked.accepted), rejected=checked.rejected)
     fresh = _new_messages(session, checked.accepted, source, message_id, now)
-    unique: dict[tuple[int, datetime], Reading] = {}
-    for r in fresh:
-        unique.setdefault((r.datastream_id, r.phenomenon_time), r)
+    pg = timeseries.is_pg(session)
+    if fresh is not checked.accepted or pg or prepared is None:  # ids dropped some: again
+        prepared = None if pg else obs_rows.prepare(fresh)
+    unique = prepared.readings if prepared is not None else obs_rows.unique(fresh)
     if unique:
-        stored, before, rows = _store(session, list(unique.values()))
+        stored, before, rows = _store(session, unique, prepared)
         if update_latest and stored:
             timeseries.fold_latest(session=session, after_id=before)
-        if fold_rows > 0 and stored and not timeseries.is_pg(session):
+        if fold_rows > 0 and stored and not pg:
             every = aggregates.Stored(before, rows) if rows is not None else None
             timeseries.rollup(session=session, max_rows=fold_rows, stored=every, now=now)
         result.stored = len(stored)
         result.stored_readings = stored
         if stored:
-            queue_event(session.info, SUBJECT_BATCH, _event_data(stored, evaluated))
+            data = obs_rows.event_data(stored, evaluated)
+            queue_event(session.info, SUBJECT_BATCH, data)
     result.duplicates = result.accepted - result.stored
     return result
 
@@ -177,12 +183,8 @@ def _cursor(session: Session) -> Any:
 _sqlite_time = to_micros  # EpochTime's SQLite storage: microseconds since the epoch
 
 
-def _dump(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
-
-
 def _store(
-    session: Session, rows: list[Reading]
+    session: Session, rows: list[Reading], prepared: obs_rows.Rows | None
 ) -> tuple[list[Reading], int, list[tuple[Any, ...]] | None]:
     """Insert; return the readings actually stored (duplicates of earlier batches dropped),
     the largest observation id before them (the new rows are those above it) and, on SQLite
@@ -193,17 +195,12 @@ def _store(
         timeseries.ensure_partitions(session, {_day(r.phenomenon_time) for r in rows})
     before = session.scalar(text("SELECT max(id) FROM observation")) or 0
     cursor = _cursor(session)
-    plain: list[Reading] = []
-    full: list[Reading] = []
-    for r in rows:  # fields 4-6: result_time, parameters, foi_id
-        (full if r[4] is not None or r[5] is not None or r[6] is not None else plain).append(r)
-    sent: list[tuple[Any, ...]] | None = None
-    if pg:
-        inserted = _insert_pg(cursor, plain, full)
-    else:
-        inserted, sent = _insert_sqlite(cursor, plain, full)
+    if prepared is None:
+        inserted = obs_rows.insert_pg(cursor, rows)
+    else:  # SQLite: store_checked has prepared them
+        inserted = obs_rows.insert_sqlite(cursor, prepared)
     if inserted == len(rows):
-        return rows, before, sent
+        return rows, before, None if prepared is None else prepared.sent
     source = "observation" if pg else "observation NOT INDEXED"  # the id range, not an index
     new = session.execute(
         text(f"SELECT datastream_id, phenomenon_time FROM {source} WHERE id > :b"), {"b": before}
@@ -218,95 +215,6 @@ def _store(
 
 def _day(t: datetime) -> date:
     return t.date()
-
-
-# SQLite inserts take one JSON text and unpack it themselves (json_each): the statement holds
-# the GIL once, where executemany gives it up and takes it back for every row, so a busy
-# thread beside it (MQTT decoding, HTTP) cut executemany to 16,000 rows/s against 172,000.
-_INSERT_PLAIN = (
-    "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json) "
-    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true "
-    "ON CONFLICT DO NOTHING"
-)
-_INSERT_FULL = (
-    "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json, "
-    "result_time, parameters, foi_id) SELECT value ->> 0, value ->> 1, value ->> 2, "
-    "value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM json_each(?) WHERE true "
-    "ON CONFLICT DO NOTHING"
-)
-
-
-def _insert_sqlite(
-    cursor: Any, plain: list[Reading], full: list[Reading]
-) -> tuple[int, list[tuple[Any, ...]]]:
-    """Insert; rows stored and the parameter rows sent, in the order sent."""
-    n = 0
-    sent: list[tuple[Any, ...]] = []
-    fmt = _sqlite_time
-    if plain:
-        micros: dict[datetime, int] = {}  # a batch shares a few times: convert each once
-        params = [
-            (
-                r[0],
-                micros.get(r[1]) or micros.setdefault(r[1], fmt(r[1])),
-                r[2],
-                None if r[3] is None else _dump(r[3]),
-            )
-            for r in plain
-        ]
-        params.sort()  # (datastream, time) order: the unique index is filled page by page
-        sent += params
-        cursor.execute(_INSERT_PLAIN, (json.dumps(params),))
-        n += cursor.rowcount
-    if full:
-        rows = [
-            (
-                r.datastream_id,
-                fmt(r.phenomenon_time),
-                r.result,
-                _dump(r.result_json),
-                fmt(r.result_time) if r.result_time else None,
-                _dump(r.parameters),
-                r.foi_id,
-            )
-            for r in full
-        ]
-        sent += rows
-        cursor.execute(_INSERT_FULL, (json.dumps(rows),))
-        n += cursor.rowcount
-    return n, sent
-
-
-def _insert_pg(cursor: Any, plain: list[Reading], full: list[Reading]) -> int:
-    rows = plain + full
-    cursor.execute(
-        "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json, "
-        "result_time, parameters, foi_id) "
-        "SELECT d, t, r, j::json, rt, p::json, f FROM unnest("
-        "%s::int[], %s::timestamptz[], %s::float8[], %s::text[], %s::timestamptz[], "
-        "%s::text[], %s::int[]) AS u(d, t, r, j, rt, p, f) ON CONFLICT DO NOTHING",
-        (
-            [r.datastream_id for r in rows],
-            [r.phenomenon_time for r in rows],
-            [r.result for r in rows],
-            [_dump(r.result_json) for r in rows],
-            [r.result_time for r in rows],
-            [_dump(r.parameters) for r in rows],
-            [r.foi_id for r in rows],
-        ),
-    )
-    return int(cursor.rowcount)
-
-
-def _event_data(stored: list[Reading], evaluated: bool) -> dict[str, Any]:
-    """Compact, columnar: datastream ids, epoch-second times and results of stored readings."""
-    return {
-        "count": len(stored),
-        "evaluated": evaluated,
-        "datastream_id": [r.datastream_id for r in stored],
-        "time": [r.phenomenon_time.timestamp() for r in stored],
-        "result": [r.result if r.result is not None else r.result_json for r in stored],
-    }
 
 
 def record_command(

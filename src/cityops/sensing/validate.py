@@ -12,9 +12,11 @@ per second.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 NUMERIC_TYPES = frozenset(
@@ -181,6 +183,11 @@ def check(
     range_of = ranges.get if ranges else None
     earliest = now - limits.max_past
     latest = now + limits.max_future
+    if isinstance(raws, list | tuple):
+        good = _all_compact_and_good(raws, known, earliest, latest, ranges)
+        if good is not None:
+            out.accepted = good
+            return out
     accepted = out.accepted.append
     times: dict[Any, datetime] = {}  # a gateway's batch shares a few times: parse each once
     for index, raw in enumerate(raws):
@@ -231,6 +238,80 @@ def check(
         except _Bad as bad:
             out.rejected.append(Rejection(index, bad.reason, bad.message))
     return out
+
+
+_ROW_TYPES = frozenset({list, tuple})
+_TIME_TYPES = frozenset({str, float, int, datetime})
+_NUMBER_TYPES = frozenset({float, int})
+
+
+def _all_compact_and_good(
+    raws: list[Any] | tuple[Any, ...],
+    known: Mapping[int, str],
+    earliest: datetime,
+    latest: datetime,
+    ranges: Mapping[int, ValueRange] | None,
+) -> list[Reading] | None:
+    """The batch column by column, when every reading is a ``[datastream, time, number]`` that
+    passes: a few passes in C (``map``, ``set``, ``zip``) instead of a Python loop per reading,
+    which was half the door's time. None when any reading is different or bad: the loop then
+    decides, and says which and why."""
+    if not raws or not set(map(type, raws)) <= _ROW_TYPES or set(map(len, raws)) != {3}:
+        return None
+    ds_col, t_col, r_col = zip(*raws, strict=True)
+    if set(map(type, ds_col)) != {int} or not known.keys() >= set(ds_col):
+        return None
+    times = _times_in_window(t_col, earliest, latest)
+    if times is None:
+        return None
+    kinds = set(map(type, r_col))
+    values: tuple[Any, ...] = r_col
+    if not kinds <= _NUMBER_TYPES:  # no bool, None, text or objects
+        return None
+    if kinds != {float}:
+        try:
+            values = tuple(map(float, r_col))
+        except OverflowError:
+            return None
+    if not all(map(math.isfinite, values)):
+        return None
+    if ranges and ranges.keys() & set(ds_col):
+        for ds, value in zip(ds_col, values, strict=True):
+            bounds = ranges.get(ds)
+            if bounds is not None and not bounds.lo <= value <= bounds.hi:
+                return None
+    nothing = repeat(None)
+    rows = zip(ds_col, times, values, nothing, nothing, nothing, nothing, nothing, strict=False)
+    return list(map(_new, repeat(Reading), rows))
+
+
+_zone = attrgetter("tzinfo")
+
+
+def _times_in_window(
+    column: tuple[Any, ...], earliest: datetime, latest: datetime
+) -> Sequence[datetime] | None:
+    """The column's times as aware UTC datetimes, or None if any is bad or out of the window.
+
+    Datetimes decoded already (the MQTT door: every reading its own time) are checked as a
+    column; others (ISO texts, epoch seconds) are parsed once per distinct value."""
+    kinds = set(map(type, column))
+    if kinds == {datetime}:
+        if set(map(id, map(_zone, column))) != {id(UTC)}:  # UTC itself, as the loop takes it
+            return None
+        return column if earliest <= min(column) and max(column) <= latest else None
+    if not kinds <= _TIME_TYPES:  # no bool: True == 1 would share a key
+        return None
+    parsed: dict[Any, datetime] = {}
+    for raw_time in set(column):  # a gateway's batch shares a few times
+        try:
+            t = parse_time(raw_time)
+        except _Bad:
+            return None
+        if t > latest or t < earliest:
+            return None
+        parsed[raw_time] = t
+    return list(map(parsed.__getitem__, column))
 
 
 def _full(ds: int, t: datetime, value: float | None, as_json: Any, raw: dict[str, Any]) -> Reading:

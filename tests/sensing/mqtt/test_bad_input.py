@@ -6,7 +6,7 @@ import asyncio
 import base64
 import json
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cityops.sensing.mqtt_payload import Limits
@@ -131,3 +131,22 @@ def test_the_consumer_survives_garbage_and_still_stores_the_good(
 
     asyncio.run(scenario())
     assert [r for _, r in store.observations(6)] == [300, 250, 200, 150, 100, 50, 0]
+
+
+def test_readings_with_more_than_three_fields_reach_the_door_as_objects() -> None:
+    from cityops.sensing.mqtt_ingest import _raws
+    from cityops.sensing.mqtt_payload import Reading as MqttReading
+
+    at = datetime(2026, 11, 25, 1, tzinfo=UTC)
+    plain = [MqttReading(1, at, 2.0, "m:0"), MqttReading(2, at, 3.0, "m:1")]
+    assert _raws(plain) == [(1, at, 2.0), (2, at, 3.0)]
+    more = [*plain, MqttReading(3, at, 4.0, "m:2", parameters={"k": 1})]
+    raws = _raws(more)
+    assert raws[:2] == [(1, at, 2.0), (2, at, 3.0)]
+    assert raws[2] == {
+        "datastream_id": 3,
+        "phenomenon_time": at,
+        "result": 4.0,
+        "result_time": None,
+        "parameters": {"k": 1},
+    }

@@ -1,0 +1,160 @@
+"""Observation rows as the databases take them, made column by column before the transaction.
+
+``prepare`` turns a batch of validated readings into the insert's parameters: for SQLite one JSON
+text (``INSERT … SELECT FROM json_each``), the rows sorted by (datastream, time) so the unique
+index fills page by page. The door's thread makes them (``sensing.door.take_in_later``), so the
+store lane holds SQLite's one writer only for SQLite's own work. The batch is split into
+columns once (``zip``) and each step runs over a column in C: a Python loop per reading in
+each step was a third of the store's time.
+
+SQLite inserts take one JSON text and unpack it themselves: the statement holds the GIL once,
+where ``executemany`` gives it up and takes it back for every row, so a busy thread beside it
+(MQTT decoding, HTTP, the door) cut ``executemany`` to 16,000 rows/s against 172,000.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import repeat
+from operator import floordiv, sub
+from typing import Any
+
+from cityops.sensing.models import EPOCH, to_micros
+from cityops.sensing.validate import Reading
+
+MICROSECOND = timedelta(microseconds=1)
+_NUMBERS = (
+    "INSERT INTO observation (datastream_id, phenomenon_time, result) "
+    "SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true "
+    "ON CONFLICT DO NOTHING"
+)
+_PLAIN = (
+    "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json) "
+    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true "
+    "ON CONFLICT DO NOTHING"
+)
+_FULL = (
+    "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json, "
+    "result_time, parameters, foi_id) SELECT value ->> 0, value ->> 1, value ->> 2, "
+    "value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM json_each(?) WHERE true "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+@dataclass(slots=True)
+class Rows:
+    """A batch ready to insert: ``readings`` unique by (datastream, time), the first of a repeat
+    kept, in the batch's order; ``sent``: the parameter rows (datastream, time µs, result, ...)
+    in the order SQLite inserts them, so in observation id order."""
+
+    readings: list[Reading]
+    sent: list[tuple[Any, ...]] = field(default_factory=list)
+    statements: list[tuple[str, str]] = field(default_factory=list)  # (SQL, its JSON text)
+
+
+def dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def unique(readings: Sequence[Reading]) -> list[Reading]:
+    """The readings without repeats of a (datastream, time) key; the first of each is kept."""
+    first: dict[tuple[int, datetime], Reading] = {}
+    for r in readings:
+        first.setdefault((r.datastream_id, r.phenomenon_time), r)
+    return list(first.values())
+
+
+def prepare(readings: Sequence[Reading]) -> Rows:
+    """The SQLite insert's parameters for ``readings`` (repeats in the batch dropped)."""
+    if not readings:
+        return Rows([])
+    kept = list(readings)
+    columns = list(zip(*kept, strict=True))
+    if len(set(zip(columns[0], columns[1], strict=True))) < len(kept):
+        kept = unique(kept)
+        columns = list(zip(*kept, strict=True))
+    rows = Rows(kept)
+    n = len(kept)
+    ds, when, result, as_json, result_time, parameters, foi, _msg = columns
+    micros = _micros(when)
+    if result_time.count(None) == parameters.count(None) == foi.count(None) == n:
+        if as_json.count(None) == n:  # numbers only: the short row
+            rows.sent = sorted(zip(ds, micros, result, strict=True))
+            rows.statements.append((_NUMBERS, json.dumps(rows.sent)))
+            return rows
+        rows.sent = sorted(zip(ds, micros, result, map(dump, as_json), strict=True))
+        rows.statements.append((_PLAIN, json.dumps(rows.sent)))
+        return rows
+    plain: list[tuple[Any, ...]] = []
+    full: list[tuple[Any, ...]] = []
+    for r, t in zip(kept, micros, strict=True):
+        if r.result_time is None and r.parameters is None and r.foi_id is None:
+            plain.append((r.datastream_id, t, r.result, dump(r.result_json)))
+        else:
+            rt = to_micros(r.result_time) if r.result_time else None
+            json_result, params_text = dump(r.result_json), dump(r.parameters)
+            full.append((r.datastream_id, t, r.result, json_result, rt, params_text, r.foi_id))
+    plain.sort()  # (datastream, time) order: the unique index is filled page by page
+    for sql, part in ((_PLAIN, plain), (_FULL, full)):
+        if part:
+            rows.sent += part
+            rows.statements.append((sql, json.dumps(part)))
+    return rows
+
+
+def _micros(when: tuple[datetime, ...]) -> Iterator[int]:
+    """Each time in epoch µs (``to_micros``): once per distinct time when a batch shares a few
+    (a gateway's), else in C over the column (the MQTT door: every reading its own time)."""
+    distinct = set(when)
+    if len(distinct) * 4 < len(when):
+        micros = {t: to_micros(t) for t in distinct}
+        return map(micros.__getitem__, when)
+    return map(floordiv, map(sub, when, repeat(EPOCH)), repeat(MICROSECOND))
+
+
+def insert_sqlite(cursor: Any, rows: Rows) -> int:
+    """Run the prepared statements; the number of rows stored (repeats of stored keys skipped)."""
+    n = 0
+    for sql, text in rows.statements:
+        cursor.execute(sql, (text,))
+        n += cursor.rowcount
+    return n
+
+
+def insert_pg(cursor: Any, rows: Sequence[Reading]) -> int:
+    cursor.execute(
+        "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json, "
+        "result_time, parameters, foi_id) "
+        "SELECT d, t, r, j::json, rt, p::json, f FROM unnest("
+        "%s::int[], %s::timestamptz[], %s::float8[], %s::text[], %s::timestamptz[], "
+        "%s::text[], %s::int[]) AS u(d, t, r, j, rt, p, f) ON CONFLICT DO NOTHING",
+        (
+            [r.datastream_id for r in rows],
+            [r.phenomenon_time for r in rows],
+            [r.result for r in rows],
+            [dump(r.result_json) for r in rows],
+            [r.result_time for r in rows],
+            [dump(r.parameters) for r in rows],
+            [r.foi_id for r in rows],
+        ),
+    )
+    return int(cursor.rowcount)
+
+
+def event_data(stored: Sequence[Reading], evaluated: bool) -> dict[str, Any]:
+    """The batch event's data, columnar: datastream ids, epoch-second times, results."""
+    if not stored:
+        return {"count": 0, "evaluated": evaluated, "datastream_id": [], "time": [], "result": []}
+    ds, when, result, as_json = list(zip(*stored, strict=True))[:4]
+    return {
+        "count": len(stored),
+        "evaluated": evaluated,
+        "datastream_id": list(ds),
+        "time": list(map(datetime.timestamp, when)),
+        "result": list(result)
+        if as_json.count(None) == len(stored)
+        else [r if r is not None else j for r, j in zip(result, as_json, strict=True)],
+    }

@@ -1,0 +1,72 @@
+"""The insert's parameters, made column by column before the transaction (``obs_rows``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from cityops.sensing import obs_rows
+from cityops.sensing.models import to_micros
+from cityops.sensing.validate import Reading
+
+T0 = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+
+
+def _r(
+    ds: int,
+    seconds: float,
+    value: float | None = 1.0,
+    as_json: object = None,
+    parameters: dict[str, object] | None = None,
+    foi_id: int | None = None,
+) -> Reading:
+    return Reading(ds, T0 + timedelta(seconds=seconds), value, as_json, None, parameters, foi_id)
+
+
+def test_numbers_go_as_short_rows_sorted_by_datastream_and_time() -> None:
+    rows = obs_rows.prepare([_r(3, 0, 1.5), _r(1, 5, 2.5), _r(1, 0, 0.1)])
+    assert rows.sent == [
+        (1, to_micros(T0), 0.1),
+        (1, to_micros(T0) + 5_000_000, 2.5),
+        (3, to_micros(T0), 1.5),
+    ]
+    [(sql, text)] = rows.statements
+    assert "result_json" not in sql and json.loads(text) == [list(r) for r in rows.sent]
+
+
+def test_a_repeat_in_the_batch_keeps_the_first_and_the_batch_order() -> None:
+    rows = obs_rows.prepare([_r(2, 0, 9.0), _r(1, 0, 1.0), _r(2, 0, 7.0)])
+    assert [(r.datastream_id, r.result) for r in rows.readings] == [(2, 9.0), (1, 1.0)]
+    assert [s[2] for s in rows.sent] == [1.0, 9.0]
+
+
+def test_objects_and_extras_take_the_longer_rows() -> None:
+    extra = _r(4, 1, None, {"state": "开"}, {"k": 1}, 7)
+    rows = obs_rows.prepare([_r(5, 0, None, "ok"), extra, _r(1, 0, 2.0)])
+    assert [len(s) for s in rows.sent] == [4, 4, 7]  # plain (sorted), then the full one
+    assert rows.sent[0] == (1, to_micros(T0), 2.0, None)
+    assert rows.sent[1] == (5, to_micros(T0), None, '"ok"')
+    assert rows.sent[2][3:] == ('{"state": "开"}', None, '{"k": 1}', 7)
+    assert len(rows.statements) == 2
+
+
+def test_every_time_its_own_gives_the_same_micros() -> None:
+    readings = [_r(i, i * 0.001 + 0.000_001 * (i % 7)) for i in range(1, 2000)]
+    few = [_r(i, (i % 3) * 10) for i in range(1, 2000)]
+    for batch in (readings, few):
+        rows = obs_rows.prepare(batch)
+        by_key = {s[0]: s[1] for s in rows.sent}
+        assert all(by_key[r.datastream_id] == to_micros(r.phenomenon_time) for r in batch)
+
+
+def test_event_data_is_columnar_with_epoch_seconds() -> None:
+    batch = [_r(1, 0.25, 3.0), _r(2, 1, None, {"a": 1})]
+    data = obs_rows.event_data(batch, True)
+    assert data == {
+        "count": 2,
+        "evaluated": True,
+        "datastream_id": [1, 2],
+        "time": [r.phenomenon_time.timestamp() for r in batch],
+        "result": [3.0, {"a": 1}],
+    }
+    assert obs_rows.event_data([], False)["count"] == 0
