@@ -155,6 +155,23 @@ def test_commands_and_acks_are_recorded(
         assert row.status == CommandStatus.acked and row.acked_at == clock.now()
         assert row.ack_payload == {"rpm": 900} and row.issued_by == "plan:septic-gas"
         assert s.scalar(select(func.count()).select_from(ActuatorCommand)) == 1
+    first_ack = clock.now()
+    clock.advance(timedelta(seconds=5))
+    with session_factory() as s, s.begin():  # the same ack again: a QoS 1 redelivery
+        service.ack_command(
+            session=s, command_id=cmd.id, ok=True, payload={"rpm": 900}, clock=clock
+        )
+        assert "events" not in s.info or not s.info["events"]
+    with session_factory() as s:
+        row = s.get(ActuatorCommand, cmd.id)
+        assert row is not None and row.acked_at == first_ack
+    with session_factory() as s, s.begin():  # a different answer is recorded
+        service.ack_command(session=s, command_id=cmd.id, ok=False, payload=None, clock=clock)
+        assert [e.subject for e in s.info["events"]] == ["actuators.ack"]
+    with session_factory() as s:
+        row = s.get(ActuatorCommand, cmd.id)
+        assert row is not None and row.status == CommandStatus.failed
+        assert row.acked_at == clock.now() != first_ack
     with session_factory() as s, pytest.raises(NotFound):
         service.ack_command(session=s, command_id=999, ok=False, payload=None, clock=clock)
 

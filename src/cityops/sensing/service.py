@@ -290,10 +290,16 @@ def ack_command(
     payload: dict[str, Any] | None,
     clock: Clock,
 ) -> ActuatorCommand:
-    """Record the device's acknowledgement (or failure) of a command."""
+    """Record the device's acknowledgement (or failure) of a command.
+
+    The same answer again (a QoS 1 redelivery, a device that repeats itself) changes nothing:
+    the first ``acked_at`` stands and no second event goes out."""
     row = session.get(ActuatorCommand, command_id)
     if row is None:
         raise NotFound(f"no command {command_id}", code="command_not_found")
+    status = CommandStatus.acked if ok else CommandStatus.failed
+    if row.status == status and row.acked_at is not None and row.ack_payload == payload:
+        return row
     row.status = CommandStatus.acked if ok else CommandStatus.failed
     row.acked_at = clock.now()
     row.ack_payload = payload
