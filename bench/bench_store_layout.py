@@ -23,7 +23,12 @@ leaves out what the app would add to ``recent``: a reading older than the last c
 looked up in the keyed table before it counts as new (the time-first key cannot see it there),
 and readers must read both tables.
 
-``BENCH_LAYOUT_ROWS`` (default 5,000,000) and ``BENCH_LAYOUT_RUNS`` (default
+A batch holds 10,000 of the 100,000 datastreams, shuffled as the pipeline benchmark sends them
+(the run's fourth field ``contiguous``: 10,000 neighbouring ids, one gateway's devices, which
+land on a third as many leaf pages of the (datastream, time) key).
+
+``BENCH_LAYOUT_ROWS`` (default 5,000,000) and ``BENCH_LAYOUT_RUNS`` (``layout:mode:door_us``
+with an optional ``:spread``; default
 ``direct:serial:0,direct:serial:5.5,recent:serial:0,recent:serial:5.5,recent:thread:5.5,
 recent:thread:1``) choose the runs.
 """
