@@ -2,10 +2,10 @@
 
 ``prepare`` turns a batch of validated readings into the insert's parameters: for SQLite one JSON
 text (``INSERT … SELECT FROM json_each``), the rows sorted by (datastream, time) so the unique
-index fills page by page. The door's thread makes them (``sensing.door.take_in_later``), so the
-store lane holds SQLite's one writer only for SQLite's own work. The batch is split into
-columns once (``zip``) and each step runs over a column in C: a Python loop per reading in
-each step was a third of the store's time.
+index fills page by page. The door makes them before it opens its transaction
+(``sensing.door.take_in``), so SQLite's one writer is held only for SQLite's own work. The batch
+is split into columns once (``zip``) and each step runs over a column in C: a Python loop per
+reading in each step was a third of the store's time.
 
 SQLite inserts take one JSON text and unpack it themselves: the statement holds the GIL once,
 where ``executemany`` gives it up and takes it back for every row, so a busy thread beside it
