@@ -27,8 +27,15 @@ A batch holds 10,000 of the 100,000 datastreams, shuffled as the pipeline benchm
 (the run's fourth field ``contiguous``: 10,000 neighbouring ids, one gateway's devices, which
 land on a third as many leaf pages of the (datastream, time) key).
 
+Beside the store a thread stands in for the rules' fan commands: every 20 ms one small write
+transaction, queued for the writer as the app queues them (``store.writer.WriterQueue``), and
+its time, wait included, is reported (p50/p99/max). The run's fifth field says where: ``shared``
+(default), in the readings' own file, so it waits behind their inserts and compactions, as
+today; ``own``, the readings in a file of their own (the planned split), the commands in
+another.
+
 ``BENCH_LAYOUT_ROWS`` (default 5,000,000) and ``BENCH_LAYOUT_RUNS`` (``layout:mode:door_us``
-with an optional ``:spread``; default
+with an optional ``:spread`` and ``:file``; default
 ``direct:serial:0,direct:serial:5.5,recent:serial:0,recent:serial:5.5,recent:thread:5.5,
 recent:thread:1``) choose the runs.
 """
@@ -48,6 +55,7 @@ from typing import Any
 
 from bench.common import VAR, console, machine, print_machine, save
 from cityops.store.checkpoint import BACKSTOP_PAGES
+from cityops.store.writer import WriterQueue
 
 DATASTREAMS = 100_000
 BATCH = 10_000
@@ -76,6 +84,7 @@ class Run:
     door_us: float
     rows: int
     spread: str = "shuffled"  # shuffled | contiguous: which datastreams a batch holds
+    file: str = "shared"  # shared | own: the readings in the fan commands' file, or their own
     cut: int = 1_000_000
     chunk: int = 10_000  # datastreams per compaction transaction
 
@@ -83,13 +92,17 @@ class Run:
     def parse(cls, spec: str, rows: int) -> Run:
         layout, mode, door, *rest = spec.split(":")
         spread = rest[0] if rest else "shuffled"
+        file = rest[1] if len(rest) > 1 else "shared"
         if (
             layout not in ("direct", "recent")
             or mode not in ("serial", "thread")
             or spread not in ("shuffled", "contiguous")
+            or file not in ("shared", "own")
         ):
-            raise SystemExit(f"BENCH_LAYOUT_RUNS: {spec!r} is not layout:mode:door_us[:spread]")
-        return cls(layout, mode, float(door), rows, spread)
+            raise SystemExit(
+                f"BENCH_LAYOUT_RUNS: {spec!r} is not layout:mode:door_us[:spread[:file]]"
+            )
+        return cls(layout, mode, float(door), rows, spread, file)
 
 
 @dataclass
@@ -99,6 +112,7 @@ class Store:
     run: Run
     path: Path
     con: sqlite3.Connection = field(init=False)
+    writers: WriterQueue = field(default_factory=WriterQueue)  # the file's one writer, FIFO
     pending: int = 0  # rows in the recent table since the last compaction
     longest_s: float = 0.0  # the longest write transaction
     compaction_s: float = 0.0
@@ -147,9 +161,13 @@ class Store:
 
     def _write(self, work: Any) -> None:
         started = time.perf_counter()
-        self.con.execute("BEGIN IMMEDIATE")
-        work()
-        self.con.execute("COMMIT")
+        self.writers.enter(self.con)
+        try:
+            self.con.execute("BEGIN IMMEDIATE")
+            work()
+            self.con.execute("COMMIT")
+        finally:
+            self.writers.leave(self.con)
         self.longest_s = max(self.longest_s, time.perf_counter() - started)
 
     def count(self) -> tuple[int, int]:
@@ -204,11 +222,47 @@ def _checkpoints(path: Path, stop: threading.Event) -> None:
     conn.close()
 
 
+def _fan_commands(path: Path, writers: WriterQueue, stop: threading.Event) -> list[float]:
+    """A fan command's own small transaction every 20 ms on ``path``, behind ``writers``: how
+    long each took, its wait for the writer included (the pipeline's breach → command)."""
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS fan_command (id INTEGER PRIMARY KEY, at REAL)")
+    took: list[float] = []
+    while not stop.wait(0.02):
+        started = time.perf_counter()
+        writers.enter(conn)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO fan_command (at) VALUES (?)", (started,))
+            conn.execute("COMMIT")
+        finally:
+            writers.leave(conn)
+        took.append(time.perf_counter() - started)
+    conn.close()
+    return took
+
+
+def _ms(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1) if values else 0.0
+
+
 def measure(run: Run, path: Path) -> dict[str, Any]:
     store = Store(run, path)
     stop = threading.Event()
     checkpointer = threading.Thread(target=_checkpoints, args=(path, stop), name="checkpoint")
     checkpointer.start()
+    main_file = path if run.file == "shared" else path.with_name(f"{path.stem}_main.db")
+    for suffix in ("", "-wal", "-shm"):
+        if main_file != path:
+            Path(f"{main_file}{suffix}").unlink(missing_ok=True)
+    fan_writers = store.writers if run.file == "shared" else WriterQueue()
+    fans: list[list[float]] = []
+    fan = threading.Thread(
+        target=lambda: fans.append(_fan_commands(main_file, fan_writers, stop)), name="fan"
+    )
+    fan.start()
     handoff: queue.Queue[tuple[str, int] | None] = queue.Queue(maxsize=2)
 
     def storer() -> None:
@@ -239,6 +293,8 @@ def measure(run: Run, path: Path) -> dict[str, Any]:
     took, used = time.perf_counter() - started, time.process_time() - cpu
     stop.set()
     checkpointer.join()
+    fan.join()
+    commands = fans[0] if fans else []
     rows, keys = store.count()
     store.con.close()
     if rows != run.rows or keys != run.rows:
@@ -247,6 +303,7 @@ def measure(run: Run, path: Path) -> dict[str, Any]:
         "layout": run.layout,
         "mode": run.mode,
         "spread": run.spread,
+        "file": run.file,
         "door_us": run.door_us,
         "rows": run.rows,
         "rows_per_s": round(run.rows / took),
@@ -255,6 +312,10 @@ def measure(run: Run, path: Path) -> dict[str, Any]:
         "last_tenth_per_s": tenths[-1] if tenths else None,
         "compaction_s": round(store.compaction_s, 1),
         "longest_write_ms": round(store.longest_s * 1000),
+        "fan_commands": len(commands),
+        "fan_command_p50_ms": _ms(commands, 0.5),
+        "fan_command_p99_ms": _ms(commands, 0.99),
+        "fan_command_max_ms": _ms(commands, 1.0),
     }
 
 
@@ -272,14 +333,17 @@ def main() -> None:
         got = {**measure(run, VAR / "store_layout.db"), "load_before": round(load, 2)}
         figures.append(got)
         console.print(
-            f"{run.layout:6} {run.mode:6} {run.spread:10} door {run.door_us:>4} µs: "
+            f"{run.layout:6} {run.mode:6} {run.spread:10} {run.file:6} door {run.door_us:>4} µs: "
             f"{got['rows_per_s']:>8,} rows/s "
             f"({got['cpu_cores']} cores; first tenth {got['first_tenth_per_s']:,}/s, last "
             f"{got['last_tenth_per_s']:,}/s; compaction {got['compaction_s']} s, longest write "
-            f"{got['longest_write_ms']} ms; load {load:.2f})"
+            f"{got['longest_write_ms']} ms; fan commands ({run.file} file) p50 "
+            f"{got['fan_command_p50_ms']} ms, p99 {got['fan_command_p99_ms']} ms, max "
+            f"{got['fan_command_max_ms']} ms; load {load:.2f})"
         )
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{VAR / 'store_layout.db'}{suffix}").unlink(missing_ok=True)
+    for name in ("store_layout.db", "store_layout_main.db"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{VAR / name}{suffix}").unlink(missing_ok=True)
     console.print(f"saved {save('bench_store_layout', {'machine': info, 'figures': figures})}")
 
 

@@ -10,17 +10,21 @@ from bench.bench_store_layout import BATCH, Run, Store, batch_json, datastream_o
 
 
 @pytest.mark.parametrize(
-    "layout,mode,spread",
+    "layout,mode,spread,file",
     [
-        ("direct", "serial", "shuffled"),
-        ("recent", "serial", "contiguous"),
-        ("recent", "thread", "shuffled"),
+        ("direct", "serial", "shuffled", "shared"),
+        ("recent", "serial", "contiguous", "shared"),
+        ("recent", "thread", "shuffled", "own"),
     ],
 )
-def test_every_reading_is_stored_once(tmp_path: Path, layout: str, mode: str, spread: str) -> None:
-    run = Run(layout, mode, 0.0, rows=25 * BATCH, spread=spread, cut=6 * BATCH, chunk=30_000)
+def test_every_reading_is_stored_once(
+    tmp_path: Path, layout: str, mode: str, spread: str, file: str
+) -> None:
+    run = Run(layout, mode, 0.0, 25 * BATCH, spread=spread, file=file, cut=6 * BATCH, chunk=30_000)
     got = measure(run, tmp_path / "layout.db")
     assert got["rows_per_s"] > 0
+    assert got["file"] == file and got["fan_command_max_ms"] >= got["fan_command_p50_ms"] >= 0
+    assert (tmp_path / "layout_main.db").exists() == (file == "own")
     if layout == "recent":
         assert got["compaction_s"] > 0  # four compactions ran, and the count still holds
 
@@ -39,3 +43,12 @@ def test_compaction_moves_rows_in_datastream_order_and_keeps_their_ids(tmp_path:
     store.take(batch_json(2 * BATCH, order), BATCH)  # ids of moved rows are never handed out again
     (low,) = store.con.execute("SELECT min(id) FROM observation_recent").fetchone()
     assert low > max(i for i, _ in after)
+
+
+def test_a_run_is_named_layout_mode_door_then_spread_and_file() -> None:
+    assert Run.parse("direct:serial:0", 10) == Run("direct", "serial", 0.0, 10)
+    run = Run.parse("recent:thread:1.5:contiguous:own", 10)
+    assert (run.door_us, run.spread, run.file) == (1.5, "contiguous", "own")
+    assert Run.parse("recent:thread:1:contiguous", 10).file == "shared"
+    with pytest.raises(SystemExit, match="layout:mode:door_us"):
+        Run.parse("recent:thread:1:shuffled:elsewhere", 10)
