@@ -226,7 +226,12 @@ def _fan_commands(path: Path, writers: WriterQueue, stop: threading.Event) -> li
     """A fan command's own small transaction every 20 ms on ``path``, behind ``writers``: how
     long each took, its wait for the writer included (the pipeline's breach → command)."""
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        f"wal_autocheckpoint={BACKSTOP_PAGES}",
+    ):
+        conn.execute(f"PRAGMA {pragma}")  # as the app's connections: no checkpoint at its commit
     conn.execute("CREATE TABLE IF NOT EXISTS fan_command (id INTEGER PRIMARY KEY, at REAL)")
     took: list[float] = []
     while not stop.wait(0.02):
