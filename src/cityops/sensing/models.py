@@ -44,12 +44,12 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 GEOJSON = "application/geo+json"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
+MICROSECOND = timedelta(microseconds=1)
 
 
 def to_micros(value: datetime) -> int:
     """Exact microseconds since the epoch of an aware datetime."""
-    return (value - EPOCH) // _US
+    return (value - EPOCH) // MICROSECOND
 
 
 def from_micros(value: int) -> datetime:

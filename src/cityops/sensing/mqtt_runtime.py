@@ -253,8 +253,8 @@ def start_mqtt(ctx: AppContext) -> MqttRuntime:
     """Start the MQTT door when ``CITYOPS_MQTT_URL`` is set; call ``.stop()`` on the way out.
 
     The heap is settled first (``runtime.settle_heap``) even when no rules run here: with the
-    collector's default thresholds a bulk drain spent more than half its CPU collecting (the
-    real store took 66,000 readings/s, settled 131,000)."""
+    collector's default thresholds a bulk drain spent more than half its CPU collecting
+    (2,000,000 bulk readings into the real store: 67,500/s, settled 116,100/s)."""
     runtime = MqttRuntime(ctx)
     if runtime.enabled:
         settle_heap()

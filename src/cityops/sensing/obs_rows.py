@@ -17,15 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import repeat
 from operator import floordiv, sub
 from typing import Any
 
-from cityops.sensing.models import EPOCH, to_micros
+from cityops.sensing.models import EPOCH, MICROSECOND, to_micros
 from cityops.sensing.validate import Reading
 
-MICROSECOND = timedelta(microseconds=1)
 _NUMBERS = (
     "INSERT INTO observation (datastream_id, phenomenon_time, result) "
     "SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true "
@@ -106,8 +105,9 @@ def prepare(readings: Sequence[Reading]) -> Rows:
 
 
 def _micros(when: tuple[datetime, ...]) -> Iterator[int]:
-    """Each time in epoch µs (``to_micros``): once per distinct time when a batch shares a few
-    (a gateway's), else in C over the column (the MQTT door: every reading its own time)."""
+    """Each time in epoch µs (``to_micros``'s arithmetic): once per distinct time when a batch
+    shares a few (a gateway's), else in C over the column (the MQTT door: every reading its own
+    time)."""
     distinct = set(when)
     if len(distinct) * 4 < len(when):
         micros = {t: to_micros(t) for t in distinct}

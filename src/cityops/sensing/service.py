@@ -300,7 +300,7 @@ def ack_command(
     status = CommandStatus.acked if ok else CommandStatus.failed
     if row.status == status and row.acked_at is not None and row.ack_payload == payload:
         return row
-    row.status = CommandStatus.acked if ok else CommandStatus.failed
+    row.status = status
     row.acked_at = clock.now()
     row.ack_payload = payload
     session.flush()
