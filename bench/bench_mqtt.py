@@ -36,6 +36,7 @@ from bench.common import VAR, best_and_spread, console, machine, print_machine, 
 from bench.mqtt_load import bulk_packets, observation_packets, publish_all
 from cityops.clock import FakeClock
 from cityops.runtime import settle_heap
+from cityops.sensing import recent
 from cityops.sensing.mqtt import IngestHandler, IngestOutcome, MqttConsumer
 from cityops.sensing.mqtt_ingest import SensingIngest
 from cityops.sensing.mqtt_store import SqliteReadingStore
@@ -139,7 +140,9 @@ class SensingStore:
 
     def count(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.exec_driver_sql("SELECT count(*) FROM observation").scalar() or 0)
+            return int(
+                conn.exec_driver_sql(f"SELECT count(*) FROM {recent.both('id')}").scalar() or 0
+            )
 
     def close(self) -> None:
         self.engine.dispose()

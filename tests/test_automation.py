@@ -24,7 +24,8 @@ from cityops.registry.models import Department
 from cityops.rules.evaluate import Reading as RuleReading
 from cityops.rules.models import Alarm
 from cityops.sensing import door, service
-from cityops.sensing.models import ActuatorCommand, Observation
+from cityops.sensing.models import ActuatorCommand
+from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.settings import Settings
 from cityops.store.engine import make_session_factory
 from tests import citykit
@@ -141,7 +142,7 @@ def test_the_door_starts_the_fan_before_the_reading_is_stored(
     def on_command(event: Event) -> None:  # published as the reaction commits
         with ctx.sessions() as s:
             stored_when_commanded.append(
-                len(s.execute(select(Observation.id).where(Observation.datastream_id == ds)).all())
+                len(s.execute(select(Stored.id).where(Stored.datastream_id == ds)).all())
             )
 
     ctx.bus.subscribe(service.SUBJECT_COMMAND, on_command)
@@ -158,7 +159,7 @@ def test_the_door_starts_the_fan_before_the_reading_is_stored(
     assert auto.feed.drain()
     with ctx.sessions() as s:
         assert s.execute(select(ActuatorCommand.thing_id)).scalars().all() == [fan]
-        assert s.execute(select(Observation.result)).scalars().all() == [31.0]
+        assert s.execute(select(Stored.result)).scalars().all() == [31.0]
 
 
 def test_a_resent_batch_is_stored_once_and_fires_once(

@@ -15,7 +15,8 @@ from cityops.api.context import AppContext
 from cityops.bus.nats import NatsBus
 from cityops.clock import FakeClock
 from cityops.sensing import scaleout
-from cityops.sensing.models import ActuatorCommand, Observation
+from cityops.sensing.models import ActuatorCommand
+from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.settings import Settings
 from cityops.store.engine import make_session_factory
 from tests import citykit
@@ -66,9 +67,7 @@ def test_queued_readings_are_stored_once_and_start_the_fan(
             worker.stop()
             handle.close()
         with sessions() as s:
-            values = s.execute(
-                select(Observation.result).where(Observation.datastream_id == ds)
-            ).scalars()
+            values = s.execute(select(Stored.result).where(Stored.datastream_id == ds)).scalars()
             assert sorted(values) == [8.0, 31.0]  # stored once each
     finally:
         bus.close()

@@ -22,6 +22,7 @@ from cityops.sensing.models import (
     Sensor,
     Thing,
 )
+from cityops.sensing.recent import READ_MODEL as Stored
 from tests.sensing.conftest import Network
 
 
@@ -105,7 +106,7 @@ def test_deleting_a_thing_takes_its_datastreams_and_readings(
     with session_factory() as s:
         assert s.get(Datastream, network.ds_ids[0]) is None
         assert s.get(Datastream, network.truth_id) is None
-        left = s.scalars(select(Observation.datastream_id)).all()
+        left = s.scalars(select(Stored.datastream_id)).all()
         assert left == [network.ds_ids[1]]
     with session_factory() as s, s.begin(), pytest.raises(ValidationFailed):
         sensor_id = s.scalar(select(Datastream.sensor_id).limit(1))

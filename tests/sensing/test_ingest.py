@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import FakeClock
 from cityops.sensing import service
-from cityops.sensing.models import Datastream, Observation
+from cityops.sensing.models import Datastream
+from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.sensing.validate import Reason
 from tests.sensing.conftest import Network
 
@@ -21,7 +22,7 @@ def _iso(clock: FakeClock, seconds: float = 0) -> str:
 
 def _count(factory: sessionmaker[Session]) -> int:
     with factory() as s:
-        return int(s.scalar(select(func.count()).select_from(Observation)) or 0)
+        return int(s.scalar(select(func.count()).select_from(Stored)) or 0)
 
 
 def test_same_datastream_and_time_is_stored_once(
@@ -43,7 +44,7 @@ def test_same_datastream_and_time_is_stored_once(
     assert (second.accepted, second.stored, second.duplicates) == (1, 0, 1)
     assert _count(session_factory) == 2
     with session_factory() as s:
-        rows = s.execute(select(Observation.result).order_by(Observation.phenomenon_time)).all()
+        rows = s.execute(select(Stored.result).order_by(Stored.phenomenon_time)).all()
     assert [r[0] for r in rows] == [1.5, 2.5]
 
 
@@ -106,9 +107,7 @@ def test_bad_readings_are_rejected_with_reasons(
     }
     assert (res.accepted, res.stored) == (2, 2)
     with session_factory() as s:
-        truth = s.scalar(
-            select(Observation.result_json).where(Observation.datastream_id == network.truth_id)
-        )
+        truth = s.scalar(select(Stored.result_json).where(Stored.datastream_id == network.truth_id))
     assert truth is True
 
 
@@ -214,13 +213,13 @@ def test_values_are_stored_exactly_as_sent(
     assert res.rejected == [] and res.stored == len(values) + 2
     with session_factory() as s:
         rows = s.execute(
-            select(Observation.result, Observation.result_time, Observation.parameters)
-            .where(Observation.datastream_id == ds)
-            .order_by(Observation.phenomenon_time)
+            select(Stored.result, Stored.result_time, Stored.parameters)
+            .where(Stored.datastream_id == ds)
+            .order_by(Stored.phenomenon_time)
         ).all()
         other = s.execute(
-            select(Observation.result, Observation.result_json).where(
-                Observation.datastream_id == network.truth_id
+            select(Stored.result, Stored.result_json).where(
+                Stored.datastream_id == network.truth_id
             )
         ).one()
     assert [r.result for r in rows[: len(values)]] == values

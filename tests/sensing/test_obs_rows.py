@@ -23,12 +23,13 @@ def _r(
     return Reading(ds, T0 + timedelta(seconds=seconds), value, as_json, None, parameters, foi_id)
 
 
-def test_numbers_go_as_short_rows_sorted_by_datastream_and_time() -> None:
+def test_numbers_go_as_short_rows_sorted_by_time_then_datastream() -> None:
+    """The recent table's key order, so a batch appends at its end."""
     rows = obs_rows.prepare([_r(3, 0, 1.5), _r(1, 5, 2.5), _r(1, 0, 0.1)])
     assert rows.sent == [
         (1, to_micros(T0), 0.1),
-        (1, to_micros(T0) + 5_000_000, 2.5),
         (3, to_micros(T0), 1.5),
+        (1, to_micros(T0) + 5_000_000, 2.5),
     ]
     [(sql, text)] = rows.statements
     assert "result_json" not in sql and json.loads(text) == [list(r) for r in rows.sent]

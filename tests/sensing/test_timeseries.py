@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import FakeClock
 from cityops.sensing import door, service, timeseries
-from cityops.sensing.models import Observation
+from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.settings import Settings
 from tests.sensing.conftest import Network
 
@@ -137,7 +137,7 @@ def test_retention_drops_old_raw_rows_and_aggregates(
         purged = timeseries.purge(session=s, now=later, settings=settings)
     assert purged.agg_1m == 1
     with session_factory() as s:
-        times = s.scalars(select(Observation.phenomenon_time)).all()
+        times = s.scalars(select(Stored.phenomenon_time)).all()
         assert times == [clock.now()]
         minutes = timeseries.buckets(
             session=s,

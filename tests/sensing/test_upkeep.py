@@ -10,7 +10,7 @@ from cityops.api.context import AppContext, unit_of_work
 from cityops.bus.memory import Event, MemoryBus
 from cityops.clock import FakeClock
 from cityops.sensing import service, timeseries
-from cityops.sensing.models import Observation
+from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.sensing.scheduler import SensingUpkeep
 from cityops.settings import Settings
 from cityops.store.engine import make_session_factory
@@ -54,7 +54,7 @@ def test_batch_event_after_commit_and_upkeep_pass(
     clock.advance(timedelta(days=4))  # the old reading is now 10 days old: past raw_days=9
     upkeep.step()
     with ctx.sessions() as s:
-        assert s.scalars(select(Observation.result)).all() == [3.0]
+        assert s.scalars(select(Stored.result)).all() == [3.0]
 
 
 def test_upkeep_makes_tomorrows_partition(engine: Engine, clock: FakeClock) -> None:

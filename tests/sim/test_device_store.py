@@ -16,10 +16,10 @@ from cityops.sensing.models import (
     ActuatorCommand,
     CommandStatus,
     Datastream,
-    Observation,
     Thing,
     ThingLocation,
 )
+from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.settings import Settings
 from cityops.sim.device_provision import load_devices, provision
 from cityops.sim.device_run import DeviceRunner, _bus_commands
@@ -122,7 +122,7 @@ def test_in_process_sink_stores_the_readings_and_publishes_a_batch_event(
     assert stored == len(readings) > 500
     assert sink.publish(readings) == 0  # a replay is deduplicated
     with session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(Observation)) == len(readings)
+        assert session.scalar(select(func.count()).select_from(Stored)) == len(readings)
         ch4 = next(d for d in devices if d.kind == "gas_detector").datastreams["ch4"]
         latest = session.get(Datastream, ch4)
         assert latest is not None and latest.latest_phenomenon_time == NOW

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from cityops.bus.memory import MemoryBus
 from cityops.clock import FakeClock
 from cityops.sensing import entities
-from cityops.sensing.models import Datastream, Observation, ObservedProperty, Sensor, Thing
+from cityops.sensing.models import Datastream, ObservedProperty, Sensor, Thing
+from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.settings import Settings
 from cityops.sim.device_sinks import InProcessSink
 from cityops.sim.devices import Readings
@@ -185,7 +186,7 @@ def test_the_feed_is_taken_in_by_the_sensing_door(session_factory: sessionmaker[
     assert sent > 6 * len(PROPERTIES) * 0.9
     assert sink.stats.rejected == 0 and sink.stats.stored == sent
     with session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(Observation)) == sent
+        assert session.scalar(select(func.count()).select_from(Stored)) == sent
         ds = session.get(Datastream, streams["do"])
         assert ds is not None and ds.latest_phenomenon_time is not None
         assert ds.latest_phenomenon_time <= clock.now()

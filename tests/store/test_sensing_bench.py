@@ -8,6 +8,7 @@ from pathlib import Path
 from bench.bench_sensing import batches, run_ingest, run_store, seed
 from sqlalchemy import text
 
+from cityops.sensing import recent
 from cityops.store.base import Base, import_all_models
 from cityops.store.engine import make_engine
 
@@ -20,5 +21,5 @@ def test_store_and_ingest_runs_store_every_reading(tmp_path: Path) -> None:
     for rates in (run_store(engine, batches(20_000, 0)), run_ingest(engine, batches(20_000, 50))):
         assert all(rate > 0 for rate in rates)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM observation")).scalar() == 40_000
+        assert conn.execute(text(f"SELECT count(*) FROM {recent.both('id')}")).scalar() == 40_000
     engine.dispose()

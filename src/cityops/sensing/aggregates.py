@@ -44,6 +44,7 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
+from cityops.sensing import recent
 from cityops.sensing.models import from_micros, to_micros
 
 MINUTE = 60_000_000  # EpochTime: microseconds
@@ -103,6 +104,7 @@ def read_marks(session: Session) -> dict[str, int]:
 
 
 _GROUP = "count(result), sum(result), min(result), max(result)"
+_RAW = "datastream_id, phenomenon_time, result"  # the raw columns the buckets read
 
 
 class OpenBuckets:
@@ -158,22 +160,24 @@ class OpenBuckets:
             marks = {**marks, "agg_id": mark, "agg_1m": c1m, "agg_1h": c1h}
             _write_marks(cur, marks)
         mark, c1m, c1h = marks["agg_id"], marks["agg_1m"], marks["agg_1h"]
-        cur.execute("SELECT max(id) FROM observation")
-        top = cur.fetchone()[0] or 0
+        top = recent.last_id(cur)
         self.m1, self.h1, self.hwm, self.late = {}, {}, 0, False
         minute = f"(o.phenomenon_time / {MINUTE}) * {MINUTE}"
+        rows = recent.both(_RAW, "WHERE id > :low AND id <= :high", hint=" NOT INDEXED")
         cur.execute(
             f"SELECT o.datastream_id, {minute}, {_GROUP}, max(o.phenomenon_time) "
-            "FROM observation AS o NOT INDEXED WHERE o.id > ? AND o.id <= ? "
-            "AND o.result IS NOT NULL GROUP BY 1, 2",
-            (mark, top),
+            f"FROM {rows} AS o WHERE o.result IS NOT NULL GROUP BY 1, 2",
+            {"low": mark, "high": top},
         )
         self._fold_rows(cur.fetchall())
         cur.execute(  # per datastream on the unique index: only the open minutes
             f"SELECT o.datastream_id, {minute}, {_GROUP}, max(o.phenomenon_time) "
             "FROM sta_datastream AS d CROSS JOIN observation AS o ON o.datastream_id = d.id "
-            "AND o.phenomenon_time >= ? WHERE o.id <= ? AND o.result IS NOT NULL GROUP BY 1, 2",
-            (c1m, mark),
+            "AND o.phenomenon_time >= :cut WHERE o.id <= :mark AND o.result IS NOT NULL "
+            f"GROUP BY 1, 2 UNION ALL SELECT o.datastream_id, {minute}, {_GROUP}, "
+            "max(o.phenomenon_time) FROM observation_recent AS o WHERE o.phenomenon_time >= :cut "
+            "AND o.id <= :mark AND o.result IS NOT NULL GROUP BY 1, 2",
+            {"cut": c1m, "mark": mark},
         )
         self._fold_rows(cur.fetchall())
         cur.execute(
@@ -226,15 +230,15 @@ class OpenBuckets:
 
     def _read_back(self, cur: Any, max_rows: int) -> None:
         start = self.seen
-        cur.execute("SELECT max(id) FROM observation")
-        high = min(cur.fetchone()[0] or 0, start + max_rows)
+        high = min(recent.last_id(cur), start + max_rows)
         if high <= start:
             return
+        rows = recent.both(_RAW, "WHERE id > :low AND id <= :high", hint=" NOT INDEXED")
         cur.execute(
             f"SELECT datastream_id, (phenomenon_time / {MINUTE}) * {MINUTE} AS m, "
-            f"{_GROUP}, max(phenomenon_time) FROM observation NOT INDEXED "
-            "WHERE id > ? AND id <= ? AND result IS NOT NULL GROUP BY 1, 2",
-            (start, high),
+            f"{_GROUP}, max(phenomenon_time) FROM {rows} "
+            "WHERE result IS NOT NULL GROUP BY 1, 2",
+            {"low": start, "high": high},
         )
         rows = cur.fetchall()
         self._fold_rows(rows)
@@ -350,11 +354,14 @@ def read_buckets(
             (*datastream_ids, c1h, c1m, lo, hi),
         )
         merge(out, cur.fetchall())
+    where = (
+        f"WHERE datastream_id IN ({marks_}) AND phenomenon_time >= ? "
+        "AND phenomenon_time >= ? AND phenomenon_time < ? AND result IS NOT NULL"
+    )
     cur.execute(
         f"SELECT datastream_id, (phenomenon_time / {width}) * {width}, {_GROUP} "
-        f"FROM observation WHERE datastream_id IN ({marks_}) AND phenomenon_time >= ? "
-        "AND phenomenon_time >= ? AND phenomenon_time < ? AND result IS NOT NULL GROUP BY 1, 2",
-        (*datastream_ids, cut, lo, hi),
+        f"FROM {recent.both(_RAW, where)} GROUP BY 1, 2",
+        (*datastream_ids, cut, lo, hi) * 2,
     )
     merge(out, cur.fetchall())
     return out

@@ -7,7 +7,9 @@ transaction (rule state, the command, the alarm and their ledger facts), publish
 commits; the readings follow in the store's transaction, whose batch event is marked
 ``evaluated`` so the rules feed passes it by. On SQLite that transaction also folds the new rows
 into the open 1-minute and 1-hour buckets held in memory (``sensing.aggregates``), writing only
-the buckets that closed, so no background rollup holds the writer while a reaction waits.
+the buckets that closed, so no background rollup holds the writer while a reaction waits. After
+the batch, on SQLite, the door takes a step of moving recent readings into the datastream-keyed
+table when one is due (``sensing.recent``), also between its reactions.
 
 A crash between the two loses nothing accepted: the sender has no answer yet (no 2xx, no PUBACK,
 no JetStream ack), so it sends again, and the engine skips readings no newer than the last it
@@ -27,7 +29,7 @@ from cityops.bus.base import Bus
 from cityops.bus.memory import Event
 from cityops.clock import Clock
 from cityops.rules.evaluate import Reading as RuleReading
-from cityops.sensing import catalogue, obs_rows, service, validate
+from cityops.sensing import catalogue, obs_rows, recent, service, validate
 from cityops.sensing.validate import Checked, Reading, Rejection
 from cityops.settings import Settings
 from cityops.store.engine import reading, transaction
@@ -102,7 +104,22 @@ def take_in(
     if bus is not None:
         for event in events:
             bus.publish(event)
+    compact(sessions=sessions, clock=clock, settings=settings)
     return result
+
+
+def compact(*, sessions: sessionmaker[Session], clock: Clock, settings: Settings) -> int:
+    """A step of moving recent readings into ``observation`` (``sensing.recent``), after the
+    batch and in a transaction of its own: the step runs between this door's batches, so its
+    next reaction never waits behind it. Asked in a read first, so the writer is taken only
+    when there is work."""
+    if not _is_sqlite(sessions):
+        return 0
+    with reading(sessions) as session:
+        if not recent.due(session=session, settings=settings, now=clock.now()):
+            return 0
+    with transaction(sessions) as session:
+        return recent.compact_step(session=session, settings=settings, now=clock.now())
 
 
 def _check_and_react(
@@ -135,7 +152,9 @@ def _check_and_react(
 def _prepare(sessions: sessionmaker[Session], checked: Checked) -> obs_rows.Rows | None:
     """SQLite's insert parameters, made before the transaction so the writer is held shorter
     (none for PostgreSQL, whose arrays are made in it)."""
+    return obs_rows.prepare(checked.accepted) if _is_sqlite(sessions) else None
+
+
+def _is_sqlite(sessions: sessionmaker[Session]) -> bool:
     bind = sessions.kw.get("bind")
-    if bind is None or bind.dialect.name != "sqlite":
-        return None
-    return obs_rows.prepare(checked.accepted)
+    return bind is not None and bind.dialect.name == "sqlite"

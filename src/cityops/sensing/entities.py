@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from cityops.clock import Clock
 from cityops.errors import NotFound, ValidationFailed
 from cityops.registry.models import Component
-from cityops.sensing import aggregates, catalogue, timeseries
+from cityops.sensing import aggregates, catalogue, recent, timeseries
 from cityops.sensing.models import (
     ActuatorCommand,
     Datastream,
@@ -32,6 +32,7 @@ from cityops.sensing.models import (
     ObsAgg1m,
     Observation,
     ObservedProperty,
+    RecentObservation,
     Sensor,
     Thing,
     ThingLocation,
@@ -135,6 +136,13 @@ def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
     _check_refs(session, model, clean)
     if model is Observation:
         _prepare_observation(session, clean)
+        if recent.used(session):  # one id sequence: in through the recent table, then moved
+            fresh = RecentObservation(**clean)
+            session.add(fresh)
+            session.flush()
+            recent.settle(session, [fresh.id])
+            session.expunge(fresh)
+            return get(session=session, model=model, id=fresh.id)
     try:
         row = model(**clean)
     except TypeError as exc:  # pragma: no cover - _clean filters names
@@ -149,11 +157,16 @@ def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
 
 
 def get(*, session: Session, model: type[T], id: int) -> T:
-    """One entity by id, or NotFound."""
-    row = session.get(model, id)
+    """One entity by id, or NotFound (an observation from either readings' table)."""
+    row: Any
+    if model is Observation:
+        found = session.scalars(select(recent.READ_MODEL).where(recent.READ_MODEL.id == id))
+        row = found.first()
+    else:
+        row = session.get(model, id)
     if row is None:
         raise NotFound(f"no {model.__name__} {id}", code=f"{model.__name__.lower()}_not_found")
-    return row
+    return cast(T, row)
 
 
 def list_(*, session: Session, model: type[T], offset: int = 0, limit: int = 100) -> Sequence[T]:
@@ -164,6 +177,8 @@ def list_(*, session: Session, model: type[T], offset: int = 0, limit: int = 100
 
 def update_(*, session: Session, model: type[T], id: int, values: Mapping[str, Any]) -> T:
     """Change some columns of one entity (PATCH)."""
+    if model is Observation:
+        recent.settle(session, [id])  # the ORM changes rows of ``observation``
     row = get(session=session, model=model, id=id)
     clean = _clean(model, values)
     _check_refs(session, model, clean)
@@ -172,6 +187,8 @@ def update_(*, session: Session, model: type[T], id: int, values: Mapping[str, A
     for key, value in clean.items():
         setattr(row, key, value)
     session.flush()
+    if isinstance(row, Observation) and "phenomenon_time" in clean:
+        recent.cover(session, clean["phenomenon_time"])
     if isinstance(row, Location):
         for thing_id in session.scalars(
             select(ThingLocation.thing_id).where(ThingLocation.location_id == row.id)
@@ -186,6 +203,8 @@ def update_(*, session: Session, model: type[T], id: int, values: Mapping[str, A
 
 def delete_(*, session: Session, model: type[Base], id: int) -> None:
     """Delete one entity and what hangs off it (a Thing's datastreams, their observations)."""
+    if model is Observation:
+        recent.settle(session, [id])
     row = get(session=session, model=model, id=id)
     if isinstance(row, Thing):
         for ds_id in session.scalars(select(Datastream.id).where(Datastream.thing_id == id)).all():
@@ -239,7 +258,7 @@ def _prepare_observation(session: Session, values: Mapping[str, Any]) -> None:
 def _delete_datastream_data(session: Session, ds_id: int) -> None:
     aggregates.forget(session)  # open buckets of this datastream must not be written later
     session.execute(delete(DatastreamLatest).where(DatastreamLatest.datastream_id == ds_id))
-    session.execute(delete(Observation).where(Observation.datastream_id == ds_id))
+    recent.delete_where(session, "datastream_id = :d", {"d": ds_id})
     session.execute(delete(ObsAgg1m).where(ObsAgg1m.datastream_id == ds_id))
     session.execute(delete(ObsAgg1h).where(ObsAgg1h.datastream_id == ds_id))
 

@@ -265,10 +265,8 @@ class FeatureOfInterest(Base):
     properties: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
-class Observation(Base):
-    """One reading. Narrow on purpose; see the module docstring."""
-
-    __tablename__ = "observation"
+class ObservationColumns:
+    """A reading's columns, the same in ``observation`` and ``observation_recent``."""
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     datastream_id: Mapped[int] = mapped_column(Integer)
@@ -279,9 +277,31 @@ class Observation(Base):
     foi_id: Mapped[int | None] = mapped_column(Integer)
     parameters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
+
+class Observation(ObservationColumns, Base):
+    """One reading, keyed (datastream, time) so a datastream's history is one index range.
+
+    Narrow on purpose; see the module docstring. On SQLite new readings land in
+    ``RecentObservation`` first and reach this table by compaction (``sensing.recent``)."""
+
+    __tablename__ = "observation"
     __table_args__ = (
         UniqueConstraint("datastream_id", "phenomenon_time", name="uq_observation_ds_time"),
         {"postgresql_partition_by": "RANGE (phenomenon_time)"},
+    )
+
+
+class RecentObservation(ObservationColumns, Base):
+    """Readings not yet compacted into ``observation`` (SQLite; empty on PostgreSQL).
+
+    Keyed time first, so a batch appends at one end of the key instead of landing on a leaf page
+    per datastream; its AUTOINCREMENT counter hands out the ids of both tables (see
+    ``sensing.recent``)."""
+
+    __tablename__ = "observation_recent"
+    __table_args__ = (
+        UniqueConstraint("phenomenon_time", "datastream_id", name="uq_observation_recent_time_ds"),
+        {"sqlite_autoincrement": True},
     )
 
 

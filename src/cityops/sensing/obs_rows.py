@@ -1,15 +1,15 @@
 """Observation rows as the databases take them, made column by column before the transaction.
 
 ``prepare`` turns a batch of validated readings into the insert's parameters: for SQLite one JSON
-text (``INSERT … SELECT FROM json_each``), the rows sorted by (datastream, time) so the unique
-index fills page by page. The door makes them before it opens its transaction
-(``sensing.door.take_in``), so SQLite's one writer is held only for SQLite's own work. The batch
-is split into columns once (``zip``) and each step runs over a column in C: a Python loop per
-reading in each step was a third of the store's time.
+text (``INSERT … SELECT FROM json_each`` into ``observation_recent``), the rows sorted by (time,
+datastream) so they append at the end of that table's key. The door makes them before it opens its
+transaction (``sensing.door.take_in``), so SQLite's one writer is held only for SQLite's own work.
+The batch is split into columns once (``zip``) and each step runs over a column in C: a Python loop
+per reading in each step was a third of the store's time.
 
-SQLite inserts take one JSON text and unpack it themselves: the statement holds the GIL once,
-where ``executemany`` gives it up and takes it back for every row, so a busy thread beside it
-(MQTT decoding, HTTP, the door) cut ``executemany`` to 16,000 rows/s against 172,000.
+SQLite inserts take one JSON text and unpack it themselves: the statement holds the GIL once, where
+``executemany`` gives it up and takes it back for every row, so a busy thread beside it (MQTT
+decoding, HTTP, the door) cut ``executemany`` to 16,000 rows/s against 172,000.
 """
 
 from __future__ import annotations
@@ -19,28 +19,33 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
-from operator import floordiv, sub
+from operator import floordiv, itemgetter, sub
 from typing import Any
 
 from cityops.sensing.models import EPOCH, MICROSECOND, to_micros
 from cityops.sensing.validate import Reading
 
-_NUMBERS = (
-    "INSERT INTO observation (datastream_id, phenomenon_time, result) "
-    "SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true "
+# A reading later than the compaction watermark (the second parameter) cannot repeat one in
+# ``observation``; an older one is looked up there first (``sensing.recent``).
+_NEW = (
+    "WHERE value ->> 1 > ?2 OR NOT EXISTS (SELECT 1 FROM observation AS o "
+    "WHERE o.datastream_id = value ->> 0 AND o.phenomenon_time = value ->> 1) "
     "ON CONFLICT DO NOTHING"
+)
+_NUMBERS = (
+    "INSERT INTO observation_recent (datastream_id, phenomenon_time, result) "
+    f"SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) {_NEW}"
 )
 _PLAIN = (
-    "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json) "
-    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true "
-    "ON CONFLICT DO NOTHING"
+    "INSERT INTO observation_recent (datastream_id, phenomenon_time, result, result_json) "
+    f"SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1) {_NEW}"
 )
 _FULL = (
-    "INSERT INTO observation (datastream_id, phenomenon_time, result, result_json, "
+    "INSERT INTO observation_recent (datastream_id, phenomenon_time, result, result_json, "
     "result_time, parameters, foi_id) SELECT value ->> 0, value ->> 1, value ->> 2, "
-    "value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM json_each(?) WHERE true "
-    "ON CONFLICT DO NOTHING"
+    f"value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM json_each(?1) {_NEW}"
 )
+_TIME_FIRST = itemgetter(1, 0)  # the recent table's key order: a batch appends at its end
 
 
 @dataclass(slots=True)
@@ -81,10 +86,12 @@ def prepare(readings: Sequence[Reading]) -> Rows:
     micros = _micros(when)
     if result_time.count(None) == parameters.count(None) == foi.count(None) == n:
         if as_json.count(None) == n:  # numbers only: the short row
-            rows.sent = sorted(zip(ds, micros, result, strict=True))
+            rows.sent = sorted(zip(ds, micros, result, strict=True), key=_TIME_FIRST)
             rows.statements.append((_NUMBERS, json.dumps(rows.sent)))
             return rows
-        rows.sent = sorted(zip(ds, micros, result, map(dump, as_json), strict=True))
+        rows.sent = sorted(
+            zip(ds, micros, result, map(dump, as_json), strict=True), key=_TIME_FIRST
+        )
         rows.statements.append((_PLAIN, json.dumps(rows.sent)))
         return rows
     plain: list[tuple[Any, ...]] = []
@@ -96,7 +103,8 @@ def prepare(readings: Sequence[Reading]) -> Rows:
             rt = to_micros(r.result_time) if r.result_time else None
             json_result, params_text = dump(r.result_json), dump(r.parameters)
             full.append((r.datastream_id, t, r.result, json_result, rt, params_text, r.foi_id))
-    plain.sort()  # (datastream, time) order: the unique index is filled page by page
+    plain.sort(key=_TIME_FIRST)
+    full.sort(key=_TIME_FIRST)
     for sql, part in ((_PLAIN, plain), (_FULL, full)):
         if part:
             rows.sent += part
@@ -115,11 +123,12 @@ def _micros(when: tuple[datetime, ...]) -> Iterator[int]:
     return map(floordiv, map(sub, when, repeat(EPOCH)), repeat(MICROSECOND))
 
 
-def insert_sqlite(cursor: Any, rows: Rows) -> int:
-    """Run the prepared statements; the number of rows stored (repeats of stored keys skipped)."""
+def insert_sqlite(cursor: Any, rows: Rows, guard: int) -> int:
+    """Run the prepared statements into the recent table; the number of rows stored (repeats
+    of stored keys skipped). ``guard``: ``sensing.recent.guard``, the compaction watermark."""
     n = 0
     for sql, text in rows.statements:
-        cursor.execute(sql, (text,))
+        cursor.execute(sql, (text, guard))
         n += cursor.rowcount
     return n
 

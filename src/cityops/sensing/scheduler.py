@@ -1,4 +1,5 @@
-"""Sensing upkeep in a background thread: rollup every few seconds; partitions, retention hourly.
+"""Sensing upkeep in a background thread: rollup and compaction every few seconds; partitions,
+retention hourly.
 
 Each step is its own transaction, the rollup one of at most ``sensing_rollup_rows`` raw rows (the
 writer lock is not held long while a door waits to record a fan command). Several processes may
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta
 
 from cityops.api.context import AppContext, unit_of_work
 from cityops.periodic import Periodic
-from cityops.sensing import timeseries
+from cityops.sensing import recent, timeseries
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,26 @@ def run_rollup(ctx: AppContext, *, fold_latest: bool = False) -> int:
             fold_latest=fold_latest,
             now=ctx.clock.now(),
         )
+
+
+def run_compaction(ctx: AppContext) -> int:
+    """Move recent readings left waiting into ``observation`` (SQLite: ``sensing.recent``),
+    a step a transaction; the rows moved. A busy door compacts as it goes: this is for
+    readings that came in slowly, or a round a door left unfinished."""
+    moved = 0
+    while True:
+        with unit_of_work(ctx) as session:
+            n = recent.compact_step(
+                session=session, settings=ctx.settings, now=ctx.clock.now(), idle=True
+            )
+        if n == 0 and not _round_open(ctx):
+            return moved
+        moved += n
+
+
+def _round_open(ctx: AppContext) -> bool:
+    with unit_of_work(ctx) as session:
+        return recent.due(session=session, settings=ctx.settings, now=ctx.clock.now(), idle=True)
 
 
 def run_partitions(ctx: AppContext) -> None:
@@ -70,6 +91,8 @@ class SensingUpkeep(Periodic):
             folded += n
             if n == 0:
                 break
+        if not self.stopping:
+            run_compaction(self.ctx)
         now = self.ctx.clock.now()
         if self._last_purge is None or now - self._last_purge >= self.purge_every:
             run_partitions(self.ctx)

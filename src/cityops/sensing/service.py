@@ -1,9 +1,10 @@
 """The intake fast path (validate, dedupe, store, latest value, one bus event) and commands.
 
-``ingest`` writes with the raw DBAPI cursor of the session's own connection (so it is the
-caller's transaction): one ``INSERT ... SELECT FROM json_each(?)`` on SQLite, ``unnest(...)`` on
-PostgreSQL, both with ``ON CONFLICT DO NOTHING`` so a repeated (datastream, time) is counted as a
-duplicate, not stored. SQLAlchemy's per-row type processing would cost more than the insert.
+``ingest`` writes with the raw DBAPI cursor of the session's own connection (so it is the caller's
+transaction): one ``INSERT ... SELECT FROM json_each(?)`` on SQLite (into the recent table,
+``sensing.recent``), ``unnest(...)`` on PostgreSQL, both with ``ON CONFLICT DO NOTHING`` so a
+repeated (datastream, time) is counted as a duplicate, not stored. SQLAlchemy's per-row type
+processing would cost more than the insert.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from cityops.bus.memory import queue_event
 from cityops.clock import Clock
 from cityops.errors import NotFound, ValidationFailed
-from cityops.sensing import aggregates, catalogue, obs_rows, timeseries, validate
+from cityops.sensing import aggregates, catalogue, obs_rows, recent, timeseries, validate
 from cityops.sensing.catalogue import bump_catalogue as bump_catalogue  # used by sim/
 from cityops.sensing.models import (
     ActuatorCommand,
@@ -193,15 +194,16 @@ def _store(
     pg = timeseries.is_pg(session)
     if pg:
         timeseries.ensure_partitions(session, {_day(r.phenomenon_time) for r in rows})
-    before = session.scalar(text("SELECT max(id) FROM observation")) or 0
     cursor = _cursor(session)
     if prepared is None:
+        before = session.scalar(text("SELECT max(id) FROM observation")) or 0
         inserted = obs_rows.insert_pg(cursor, rows)
-    else:  # SQLite: store_checked has prepared them
-        inserted = obs_rows.insert_sqlite(cursor, prepared)
+    else:  # SQLite: store_checked has prepared them; they go into the recent table
+        before = recent.last_id(cursor)
+        inserted = obs_rows.insert_sqlite(cursor, prepared, recent.guard(cursor))
     if inserted == len(rows):
         return rows, before, None if prepared is None else prepared.sent
-    source = "observation" if pg else "observation NOT INDEXED"  # the id range, not an index
+    source = "observation" if pg else "observation_recent NOT INDEXED"  # the id range
     new = session.execute(
         text(f"SELECT datastream_id, phenomenon_time FROM {source} WHERE id > :b"), {"b": before}
     )

@@ -18,12 +18,11 @@ from typing import Any, Literal
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
-from cityops.sensing import aggregates
+from cityops.sensing import aggregates, recent
 from cityops.sensing.models import (
     IngestMessage,
     ObsAgg1h,
     ObsAgg1m,
-    Observation,
     SensingWatermark,
     from_micros,
     to_micros,
@@ -201,10 +200,14 @@ def _fold_latest(session: Session, pg: bool, low: int, high: int) -> None:
             "ORDER BY datastream_id, phenomenon_time DESC"
         )
     else:  # SQLite: bare columns next to max() come from the row holding the max
+        rows = recent.both(
+            "datastream_id, result, result_json, phenomenon_time",
+            "WHERE id > :low AND id <= :high",
+            hint=" NOT INDEXED",
+        )
         newest = (
             "SELECT datastream_id, result, result_json, max(phenomenon_time) "
-            "FROM observation NOT INDEXED WHERE id > :low AND id <= :high "
-            "GROUP BY datastream_id"
+            f"FROM {rows} GROUP BY datastream_id"
         )
     session.execute(
         text(
@@ -245,7 +248,7 @@ def purge(*, session: Session, now: datetime, settings: Settings) -> Purged:
                 _partitions.discard((url, name))
                 dropped.append(name)
     else:
-        raw = _delete(session, Observation.__table__.c.phenomenon_time, raw_cut)
+        raw = recent.delete_where(session, "phenomenon_time < :cut", {"cut": to_micros(raw_cut)})
     agg_1m = _delete(
         session, ObsAgg1m.__table__.c.bucket, now - timedelta(settings.sensing_agg_1m_days)
     )
@@ -276,7 +279,7 @@ def observations(
 ) -> list[dict[str, Any]]:
     """A datastream's readings in [start, end), raw or as 1m/1h aggregates, oldest first."""
     if agg == "raw":
-        o = Observation
+        o = recent.READ_MODEL  # both tables
         rows = session.execute(
             select(o.phenomenon_time, o.result, o.result_json)
             .where(o.datastream_id == datastream_id)

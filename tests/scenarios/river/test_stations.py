@@ -17,11 +17,11 @@ from cityops.sensing import service
 from cityops.sensing.models import (
     Datastream,
     Location,
-    Observation,
     ObservedProperty,
     Thing,
     ThingLocation,
 )
+from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.sensing.validate import Reason
 from cityops.sim.river_feed import station_specs
 from tests import citykit
@@ -160,7 +160,7 @@ def test_out_of_range_readings_are_refused_one_by_one_and_the_rest_kept(
     assert first.startswith("ph = 15 is outside its physical range [0, 14]")
     assert "nh3n = -0.1" in result.rejected[1].message
     with session_factory() as s:
-        kept = s.scalars(select(Observation.result).order_by(Observation.result)).all()
+        kept = s.scalars(select(Stored.result).order_by(Stored.result)).all()
     assert kept == [-150.0, 0.3, 7.2]
 
 

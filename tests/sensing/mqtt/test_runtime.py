@@ -20,8 +20,9 @@ from cityops.api.context import AppContext, unit_of_work
 from cityops.bus.memory import Event, MemoryBus
 from cityops.clock import FakeClock
 from cityops.sensing import entities, service
-from cityops.sensing.models import ActuatorCommand, CommandStatus, Observation, Thing
+from cityops.sensing.models import ActuatorCommand, CommandStatus, Thing
 from cityops.sensing.mqtt_runtime import MqttRuntime, start_mqtt
+from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.settings import Settings
 from tests.sensing.conftest import Network
 from tests.sensing.mqtt.broker import Broker
@@ -82,7 +83,7 @@ def test_a_reading_on_the_observation_topic_is_stored_and_reaches_the_bus(
 
     asyncio.run(scenario())
     with ctx.sessions() as s:
-        stored = s.execute(select(Observation.datastream_id, Observation.result)).all()
+        stored = s.execute(select(Stored.datastream_id, Stored.result)).all()
     assert [tuple(r) for r in stored] == [(gas, 41.5)]
     assert [(e.data["datastream_id"], e.data["result"]) for e in batches] == [([gas], [41.5])]
 

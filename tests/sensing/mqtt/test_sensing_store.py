@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.bus.memory import Event, MemoryBus
 from cityops.clock import FakeClock
-from cityops.sensing.models import Observation
 from cityops.sensing.mqtt_ingest import SensingIngest
+from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.settings import Settings
 from tests.sensing.conftest import Network
 from tests.sensing.mqtt.broker import Broker
@@ -43,7 +43,7 @@ def test_mqtt_readings_land_in_the_sensing_store_once(
 
     def count() -> int:
         with session_factory() as s:
-            return int(s.scalar(select(func.count()).select_from(Observation)) or 0)
+            return int(s.scalar(select(func.count()).select_from(Stored)) or 0)
 
     async def scenario() -> None:
         letters = await listen(url_of(broker), "cityops/v1/deadletter")
@@ -70,8 +70,8 @@ def test_mqtt_readings_land_in_the_sensing_store_once(
     asyncio.run(scenario())
     with session_factory() as s:
         stored = s.execute(
-            select(Observation.datastream_id, Observation.result).order_by(
-                Observation.datastream_id, Observation.phenomenon_time
+            select(Stored.datastream_id, Stored.result).order_by(
+                Stored.datastream_id, Stored.phenomenon_time
             )
         ).all()
     assert [tuple(r) for r in stored] == [(gas, 12.5), (other, 3.0), (other, 4.0)]

@@ -169,7 +169,7 @@ def create(
             parent_es, parent_id, link = link_after
             writer.link_existing(parent_es, parent_id, link, ident)
     reader = _reader(request, ctx, session)
-    row = reader.one(target.es, column(target.es.model, "id") == ident)
+    row = reader.one(target.es, column(target.es.rows, "id") == ident)
     location = reader.self_link(target.es, ident)
     return JSONResponse(
         reader.dump(target.es, row, parse_options({})),

@@ -68,7 +68,7 @@ def _step(cur: Target | None, name: str, ident: int | None, pos: int) -> Target:
         es = SETS.get(name)
         if es is None:
             raise NotFound(f"no entity set {name!r}", code="not_found")
-        where = column(es.model, "id") == ident if ident is not None else None
+        where = column(es.rows, "id") == ident if ident is not None else None
         return Target(es, where, ident is not None, ident)
     if cur.prop is not None:
         if name == "$value" and not cur.raw_value and ident is None:
@@ -83,7 +83,7 @@ def _step(cur: Target | None, name: str, ident: int | None, pos: int) -> Target:
         target = SETS[link.target]
         where = ids_through(link, target, cur.es, cur.where)
         if ident is not None:
-            where = sa.and_(where, column(target.model, "id") == ident)
+            where = sa.and_(where, column(target.rows, "id") == ident)
         parent = (cur.es, cur.ident, link) if cur.ident is not None else None
         return Target(target, where, not link.many or ident is not None, ident, parent)
     prop = cur.es.prop(name) or (Prop("id", "id") if name in {"id", "@iot.id"} else None)
@@ -146,7 +146,7 @@ class Reader:
         return f"{self.base}/{es.name}({ident})"
 
     def _select(self, es: EntitySet, where: Any, opts: QueryOptions) -> sa.Select[Any]:
-        stmt = sa.select(es.model)
+        stmt = sa.select(es.rows)
         if where is not None:
             stmt = stmt.where(where)
         if opts.filter is not None:
@@ -170,7 +170,7 @@ class Reader:
         top = min(self.default_top if opts.top is None else opts.top, self.max_top)
         rows = list(
             self.session.scalars(
-                stmt.order_by(*order, column(es.model, "id")).offset(opts.skip).limit(top + 1)
+                stmt.order_by(*order, column(es.rows, "id")).offset(opts.skip).limit(top + 1)
             )
         )
         return rows[:top], top > 0 and len(rows) > top, total, top
@@ -192,7 +192,7 @@ class Reader:
         return body
 
     def one(self, es: EntitySet, where: Any) -> Any:
-        row = self.session.scalars(sa.select(es.model).where(where).limit(1)).first()
+        row = self.session.scalars(sa.select(es.rows).where(where).limit(1)).first()
         if row is None:
             raise NotFound(f"no such {es.singular}", code="not_found")
         return row
@@ -223,9 +223,9 @@ class Reader:
         self, es: EntitySet, row: Any, nav: Link, opts: QueryOptions, out: dict[str, Any], link: str
     ) -> None:
         target = SETS[nav.target]
-        where = ids_through(nav, target, es, column(es.model, "id") == row.id)
+        where = ids_through(nav, target, es, column(es.rows, "id") == row.id)
         if not nav.many:
-            child = self.session.scalars(sa.select(target.model).where(where).limit(1)).first()
+            child = self.session.scalars(sa.select(target.rows).where(where).limit(1)).first()
             out[nav.name] = None if child is None else self.dump(target, child, opts)
             return
         rows, more, total, top = self.page(target, where, opts)

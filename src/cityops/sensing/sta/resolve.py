@@ -22,7 +22,7 @@ from cityops.sensing.sta.sql import Resolver, SqlExpr, Wrap
 class EntityResolver:
     def __init__(self, es: EntitySet, row: Any = None, option: str = "$filter") -> None:
         self.es = es
-        self.row = es.model if row is None else row
+        self.row = es.rows if row is None else row
         self.option = option
 
     def _error(self, message: str, path: Path) -> StaQueryError:
@@ -49,7 +49,7 @@ class EntityResolver:
         if link.many or not rest:
             raise self._error(f"filtering through the to-many link {head!r} is not supported", path)
         target = SETS[link.target]
-        inner = aliased(target.model)
+        inner = aliased(target.rows)
         sub = EntityResolver(target, inner, self.option).column(
             Path(tuple(rest), path.pos + len(head) + 1)
         )
@@ -61,7 +61,7 @@ class EntityResolver:
         if link is None or not link.many or not rest:
             return None
         target = SETS[link.target]
-        inner = aliased(target.model)
+        inner = aliased(target.rows)
         outer = self.row
 
         def wrap(condition: SqlExpr) -> SqlExpr:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
+from cityops.sensing import recent
 from cityops.sensing.models import (
     Datastream,
     FeatureOfInterest,
@@ -55,6 +56,12 @@ class EntitySet:
     model: type[Base]
     props: tuple[Prop, ...]
     links: tuple[Link, ...]
+    reads: Any = None  # what queries select from, when not the model's table
+
+    @property
+    def rows(self) -> Any:
+        """The model, or what stands for it in reads (Observations: both readings' tables)."""
+        return self.model if self.reads is None else self.reads
 
     def prop(self, name: str) -> Prop | None:
         return next((p for p in self.props if p.name == name), None)
@@ -142,6 +149,7 @@ SETS: dict[str, EntitySet] = {
                 Link("Datastream", "Datastreams", False, fk_source="datastream_id"),
                 Link("FeatureOfInterest", "FeaturesOfInterest", False, fk_source="foi_id"),
             ),
+            recent.READ_MODEL,
         ),
         EntitySet(
             "FeaturesOfInterest", "FeatureOfInterest", FeatureOfInterest,
@@ -162,12 +170,12 @@ def column(model: Any, attr: str) -> ColumnElement[Any]:
 
 def ids_through(link: Link, target: EntitySet, source: EntitySet, where: Any) -> Any:
     """A condition on ``target`` rows: linked by ``link`` to ``source`` rows matching ``where``."""
-    src_ids = select(column(source.model, "id")).where(where)
-    tgt_id = column(target.model, "id")
+    src_ids = select(column(source.rows, "id")).where(where)
+    tgt_id = column(target.rows, "id")
     if link.fk_source:
-        return tgt_id.in_(select(column(source.model, link.fk_source)).where(where))
+        return tgt_id.in_(select(column(source.rows, link.fk_source)).where(where))
     if link.fk_target:
-        return column(target.model, link.fk_target).in_(src_ids)
+        return column(target.rows, link.fk_target).in_(src_ids)
     assert link.assoc is not None
     table, src_col, tgt_col = link.assoc
     return tgt_id.in_(select(column(table, tgt_col)).where(column(table, src_col).in_(src_ids)))

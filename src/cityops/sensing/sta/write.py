@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from cityops.clock import Clock
 from cityops.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from cityops.sensing import entities, service, timeseries
+from cityops.sensing import entities, recent, service, timeseries
 from cityops.sensing.models import (
     Datastream,
     FeatureOfInterest,
@@ -37,6 +37,7 @@ REQUIRED_LINKS: dict[str, tuple[str, ...]] = {
     "HistoricalLocations": ("thing_id",),
 }
 _STRING_KINDS = {"plain"}
+_OBS = recent.READ_MODEL  # observations are read from both readings' tables
 
 
 def parse_instant(value: Any, what: str) -> datetime:
@@ -133,9 +134,19 @@ class Writer:
     def _existing(self, es: EntitySet, ident: Any) -> int:
         if not isinstance(ident, int) or isinstance(ident, bool):
             raise ValidationFailed("@iot.id must be an integer", code="wrong_type")
-        if not 0 <= ident <= MAX_ID or self.session.get(es.model, ident) is None:
+        if not 0 <= ident <= MAX_ID or self._row(es, ident) is None:
             raise ValidationFailed(f"no {es.singular} {ident}", code="unknown_reference")
         return ident
+
+    def _row(self, es: EntitySet, ident: int, *, change: bool = False) -> Any:
+        """One entity or None; an observation to ``change`` is first moved into the table the
+        ORM writes (``sensing.recent.settle``)."""
+        if es.name != "Observations":
+            return self.session.get(es.model, ident)
+        if change:
+            recent.settle(self.session, [ident])
+            return self.session.get(Observation, ident)
+        return self.session.scalars(sa.select(_OBS).where(_OBS.id == ident)).first()
 
     def _check_required(self, es: EntitySet, values: Mapping[str, Any]) -> None:
         for prop in es.props:
@@ -207,8 +218,8 @@ class Writer:
 
     def find_ids(self, datastream_id: int, times: list[datetime]) -> dict[datetime, int]:
         rows = self.session.execute(
-            sa.select(Observation.phenomenon_time, Observation.id).where(
-                Observation.datastream_id == datastream_id, Observation.phenomenon_time.in_(times)
+            sa.select(_OBS.phenomenon_time, _OBS.id).where(
+                _OBS.datastream_id == datastream_id, _OBS.phenomenon_time.in_(times)
             )
         )
         return {t.astimezone(UTC): int(i) for t, i in rows}
@@ -257,7 +268,7 @@ class Writer:
 
     def _relink(self, es: EntitySet, ident: int, fk: str, to: int) -> None:
         if es.name == "Observations":
-            row = self.session.get(Observation, ident)
+            row = self._row(es, ident, change=True)
             assert row is not None
             setattr(row, fk, to)
             self.session.flush()
@@ -268,7 +279,7 @@ class Writer:
     def update(self, es: EntitySet, ident: int, body: Any, *, replace: bool) -> None:
         if not isinstance(body, dict):
             raise ValidationFailed(f"a {es.singular} must be a JSON object", code="wrong_type")
-        row = self.session.get(es.model, ident)
+        row = self._row(es, ident, change=True)
         if row is None:
             raise NotFound(f"no {es.singular} {ident}", code="not_found")
         values: dict[str, Any] = {}
@@ -314,10 +325,12 @@ class Writer:
                 timeseries.ensure_partitions(self.session, {value.date()})
             setattr(row, key, value)
         self.session.flush()
+        if values.get("phenomenon_time") is not None:
+            recent.cover(self.session, values["phenomenon_time"])
 
     def delete(self, es: EntitySet, ident: int) -> None:
         if es.name == "Observations":
-            row = self.session.get(Observation, ident)
+            row = self._row(es, ident, change=True)
             if row is None:
                 raise NotFound(f"no Observation {ident}", code="not_found")
             self.session.delete(row)
