@@ -96,12 +96,12 @@ class Settings(BaseSettings):
     # Raw rows the background rollup folds per transaction: small enough that a door's rules
     # reaction (a fan command) never waits long for SQLite's one writer.
     sensing_rollup_rows: int = Field(default=5_000, ge=100)
-    # SQLite: readings land in a time-first table and move into the datastream-keyed one in
-    # rounds (sensing.recent): a round every this many readings, or after this many seconds
-    # when any are waiting, in this many steps (one range of datastream ids a transaction).
+    # SQLite: readings land in ten time-first tables (by block of datastream ids) and move
+    # into the datastream-keyed one a table at a time (sensing.recent): the door moves one
+    # every tenth of this many readings; the upkeep moves them all once readings have waited
+    # this many seconds since the last move.
     sensing_recent_rows: int = Field(default=500_000, ge=1)
     sensing_recent_seconds: float = Field(default=60.0, gt=0)
-    sensing_recent_steps: int = Field(default=10, ge=1, le=10_000)
     # SensorThings door: page size when $top is absent, and the largest $top served.
     sta_default_top: int = 100
     sta_max_top: int = 1000

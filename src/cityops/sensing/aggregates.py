@@ -174,9 +174,10 @@ class OpenBuckets:
             f"SELECT o.datastream_id, {minute}, {_GROUP}, max(o.phenomenon_time) "
             "FROM sta_datastream AS d CROSS JOIN observation AS o ON o.datastream_id = d.id "
             "AND o.phenomenon_time >= :cut WHERE o.id <= :mark AND o.result IS NOT NULL "
-            f"GROUP BY 1, 2 UNION ALL SELECT o.datastream_id, {minute}, {_GROUP}, "
-            "max(o.phenomenon_time) FROM observation_recent AS o WHERE o.phenomenon_time >= :cut "
-            "AND o.id <= :mark AND o.result IS NOT NULL GROUP BY 1, 2",
+            "GROUP BY 1, 2 UNION ALL "
+            f"SELECT o.datastream_id, {minute}, {_GROUP}, max(o.phenomenon_time) FROM "
+            + recent.both(_RAW, "WHERE phenomenon_time >= :cut AND id <= :mark", tables=True)
+            + " AS o WHERE o.result IS NOT NULL GROUP BY 1, 2",
             {"cut": c1m, "mark": mark},
         )
         self._fold_rows(cur.fetchall())
@@ -361,7 +362,7 @@ def read_buckets(
     cur.execute(
         f"SELECT datastream_id, (phenomenon_time / {width}) * {width}, {_GROUP} "
         f"FROM {recent.both(_RAW, where)} GROUP BY 1, 2",
-        (*datastream_ids, cut, lo, hi) * 2,
+        (*datastream_ids, cut, lo, hi) * (len(recent.TABLES) + 1),
     )
     merge(out, cur.fetchall())
     return out

@@ -32,7 +32,6 @@ from cityops.sensing.models import (
     ObsAgg1m,
     Observation,
     ObservedProperty,
-    RecentObservation,
     Sensor,
     Thing,
     ThingLocation,
@@ -136,13 +135,10 @@ def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
     _check_refs(session, model, clean)
     if model is Observation:
         _prepare_observation(session, clean)
-        if recent.used(session):  # one id sequence: in through the recent table, then moved
-            fresh = RecentObservation(**clean)
-            session.add(fresh)
-            session.flush()
-            recent.settle(session, [fresh.id])
-            session.expunge(fresh)
-            return get(session=session, model=model, id=fresh.id)
+        if recent.used(session):  # one id sequence, and the key's watermark past it
+            cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+            clean = {**clean, "id": recent.take_ids(cursor, 1) + 1}
+            recent.cover(session, clean["phenomenon_time"])
     try:
         row = model(**clean)
     except TypeError as exc:  # pragma: no cover - _clean filters names

@@ -291,18 +291,23 @@ class Observation(ObservationColumns, Base):
     )
 
 
-class RecentObservation(ObservationColumns, Base):
-    """Readings not yet compacted into ``observation`` (SQLite; empty on PostgreSQL).
+RECENT_PARTS = 10  # recent readings' tables: observation_recent_0 … _9
+RECENT_BLOCK = 1_000  # datastream ids per block; block b's readings go to table b % RECENT_PARTS
 
-    Keyed time first, so a batch appends at one end of the key instead of landing on a leaf page
-    per datastream; its AUTOINCREMENT counter hands out the ids of both tables (see
-    ``sensing.recent``)."""
 
-    __tablename__ = "observation_recent"
-    __table_args__ = (
-        UniqueConstraint("phenomenon_time", "datastream_id", name="uq_observation_recent_time_ds"),
-        {"sqlite_autoincrement": True},
-    )
+def _recent_table(part: int) -> type[ObservationColumns]:
+    """Readings not yet compacted into ``observation``, of the datastream blocks ``part`` holds
+    (SQLite; empty on PostgreSQL). Keyed time first, so a batch appends at one end of the key
+    instead of landing on a leaf page per datastream; see ``sensing.recent``."""
+    name = f"observation_recent_{part}"
+    key = UniqueConstraint("phenomenon_time", "datastream_id", name=f"uq_{name}_time_ds")
+    attrs = {"__tablename__": name, "__table_args__": (key,), "__doc__": _recent_table.__doc__}
+    return type(f"RecentObservation{part}", (ObservationColumns, Base), attrs)
+
+
+RECENT_TABLES: tuple[type[ObservationColumns], ...] = tuple(
+    _recent_table(part) for part in range(RECENT_PARTS)
+)
 
 
 @compiles(CreateTable, "postgresql")

@@ -1,11 +1,11 @@
 """Observation rows as the databases take them, made column by column before the transaction.
 
 ``prepare`` turns a batch of validated readings into the insert's parameters: for SQLite one JSON
-text (``INSERT … SELECT FROM json_each`` into ``observation_recent``), the rows sorted by (time,
-datastream) so they append at the end of that table's key. The door makes them before it opens its
-transaction (``sensing.door.take_in``), so SQLite's one writer is held only for SQLite's own work.
-The batch is split into columns once (``zip``) and each step runs over a column in C: a Python loop
-per reading in each step was a third of the store's time.
+text per recent table (``INSERT … SELECT FROM json_each`` into ``observation_recent_<k>``), the rows
+sorted by (time, datastream) so they append at the end of its key. The door makes them before it
+opens its transaction (``sensing.door.take_in``), so SQLite's one writer is held only for SQLite's
+own work. The batch is split into columns once (``zip``) and each step runs over a column in C: a
+Python loop per reading in each step was a third of the store's time.
 
 SQLite inserts take one JSON text and unpack it themselves: the statement holds the GIL once, where
 ``executemany`` gives it up and takes it back for every row, so a busy thread beside it (MQTT
@@ -22,30 +22,34 @@ from itertools import repeat
 from operator import floordiv, itemgetter, sub
 from typing import Any
 
-from cityops.sensing.models import EPOCH, MICROSECOND, to_micros
+from cityops.sensing.models import EPOCH, MICROSECOND, RECENT_BLOCK, RECENT_PARTS, to_micros
 from cityops.sensing.validate import Reading
 
 # A reading later than the compaction watermark (the second parameter) cannot repeat one in
-# ``observation``; an older one is looked up there first (``sensing.recent``).
+# ``observation``; an older one is looked up there first (``sensing.recent``). Ids: the third
+# parameter plus the reading's place in the array.
 _NEW = (
     "WHERE value ->> 1 > ?2 OR NOT EXISTS (SELECT 1 FROM observation AS o "
     "WHERE o.datastream_id = value ->> 0 AND o.phenomenon_time = value ->> 1) "
     "ON CONFLICT DO NOTHING"
 )
-_NUMBERS = (
-    "INSERT INTO observation_recent (datastream_id, phenomenon_time, result) "
-    f"SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?1) {_NEW}"
-)
-_PLAIN = (
-    "INSERT INTO observation_recent (datastream_id, phenomenon_time, result, result_json) "
-    f"SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?1) {_NEW}"
-)
-_FULL = (
-    "INSERT INTO observation_recent (datastream_id, phenomenon_time, result, result_json, "
-    "result_time, parameters, foi_id) SELECT value ->> 0, value ->> 1, value ->> 2, "
-    f"value ->> 3, value ->> 4, value ->> 5, value ->> 6 FROM json_each(?1) {_NEW}"
-)
-_TIME_FIRST = itemgetter(1, 0)  # the recent table's key order: a batch appends at its end
+_KINDS = {  # the row's width → its columns: numbers only, with a JSON result, with everything
+    3: ("result",),
+    4: ("result", "result_json"),
+    7: ("result", "result_json", "result_time", "parameters", "foi_id"),
+}
+_INSERT = {
+    (width, part): (
+        f"INSERT INTO observation_recent_{part} (id, datastream_id, phenomenon_time, "
+        + ", ".join(columns)
+        + ") SELECT ?3 + key, value ->> 0, value ->> 1, "
+        + ", ".join(f"value ->> {i}" for i in range(2, width))
+        + f" FROM json_each(?1) {_NEW}"
+    )
+    for width, columns in _KINDS.items()
+    for part in range(RECENT_PARTS)
+}
+_TIME_FIRST = itemgetter(1, 0)  # the recent tables' key order: a batch appends at the end
 
 
 @dataclass(slots=True)
@@ -56,7 +60,19 @@ class Rows:
 
     readings: list[Reading]
     sent: list[tuple[Any, ...]] = field(default_factory=list)
-    statements: list[tuple[str, str]] = field(default_factory=list)  # (SQL, its JSON text)
+    statements: list[tuple[str, str, int]] = field(default_factory=list)  # (SQL, JSON, rows)
+
+    def add(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows of one width, in time order, split by recent table (``sensing.recent``)."""
+        groups: list[list[tuple[Any, ...]]] = [[] for _ in range(RECENT_PARTS)]
+        into = [group.append for group in groups]
+        for row in rows:
+            into[row[0] // RECENT_BLOCK % RECENT_PARTS](row)
+        for part, group in enumerate(groups):
+            if group:
+                self.sent += group
+                sql = _INSERT[len(group[0]), part]
+                self.statements.append((sql, json.dumps(group), len(group)))
 
 
 def dump(value: Any) -> str | None:
@@ -86,29 +102,23 @@ def prepare(readings: Sequence[Reading]) -> Rows:
     micros = _micros(when)
     if result_time.count(None) == parameters.count(None) == foi.count(None) == n:
         if as_json.count(None) == n:  # numbers only: the short row
-            rows.sent = sorted(zip(ds, micros, result, strict=True), key=_TIME_FIRST)
-            rows.statements.append((_NUMBERS, json.dumps(rows.sent)))
+            rows.add(sorted(zip(ds, micros, result, strict=True), key=_TIME_FIRST))
             return rows
-        rows.sent = sorted(
-            zip(ds, micros, result, map(dump, as_json), strict=True), key=_TIME_FIRST
-        )
-        rows.statements.append((_PLAIN, json.dumps(rows.sent)))
+        plain = zip(ds, micros, result, map(dump, as_json), strict=True)
+        rows.add(sorted(plain, key=_TIME_FIRST))
         return rows
-    plain: list[tuple[Any, ...]] = []
+    short: list[tuple[Any, ...]] = []
     full: list[tuple[Any, ...]] = []
     for r, t in zip(kept, micros, strict=True):
         if r.result_time is None and r.parameters is None and r.foi_id is None:
-            plain.append((r.datastream_id, t, r.result, dump(r.result_json)))
+            short.append((r.datastream_id, t, r.result, dump(r.result_json)))
         else:
             rt = to_micros(r.result_time) if r.result_time else None
             json_result, params_text = dump(r.result_json), dump(r.parameters)
             full.append((r.datastream_id, t, r.result, json_result, rt, params_text, r.foi_id))
-    plain.sort(key=_TIME_FIRST)
-    full.sort(key=_TIME_FIRST)
-    for sql, part in ((_PLAIN, plain), (_FULL, full)):
+    for part in (short, full):
         if part:
-            rows.sent += part
-            rows.statements.append((sql, json.dumps(part)))
+            rows.add(sorted(part, key=_TIME_FIRST))
     return rows
 
 
@@ -123,13 +133,15 @@ def _micros(when: tuple[datetime, ...]) -> Iterator[int]:
     return map(floordiv, map(sub, when, repeat(EPOCH)), repeat(MICROSECOND))
 
 
-def insert_sqlite(cursor: Any, rows: Rows, guard: int) -> int:
-    """Run the prepared statements into the recent table; the number of rows stored (repeats
-    of stored keys skipped). ``guard``: ``sensing.recent.guard``, the compaction watermark."""
+def insert_sqlite(cursor: Any, rows: Rows, guard: int, first_id: int) -> int:
+    """Run the prepared statements into the recent tables; the number of rows stored (repeats
+    of stored keys skipped). ``guard``: ``sensing.recent.guard``, the compaction watermark;
+    ``first_id``: the id of ``rows.sent[0]`` (the rest follow it, a repeat leaves a gap)."""
     n = 0
-    for sql, text in rows.statements:
-        cursor.execute(sql, (text, guard))
+    for sql, text, count in rows.statements:
+        cursor.execute(sql, (text, guard, first_id))
         n += cursor.rowcount
+        first_id += count
     return n
 
 

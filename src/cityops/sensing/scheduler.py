@@ -31,22 +31,18 @@ def run_rollup(ctx: AppContext, *, fold_latest: bool = False) -> int:
 
 def run_compaction(ctx: AppContext) -> int:
     """Move recent readings left waiting into ``observation`` (SQLite: ``sensing.recent``),
-    a step a transaction; the rows moved. A busy door compacts as it goes: this is for
-    readings that came in slowly, or a round a door left unfinished."""
+    a table a transaction; the rows moved. A busy door compacts as it goes: this is for
+    readings that came in slowly, or a door that stopped."""
     moved = 0
-    while True:
+    settings, clock = ctx.settings, ctx.clock
+    while True:  # a cycle is at most RECENT_PARTS steps; then readings wait again
+        with unit_of_work(ctx, reads_first=True) as session:
+            if not recent.due(session=session, settings=settings, now=clock.now(), idle=True):
+                return moved
         with unit_of_work(ctx) as session:
-            n = recent.compact_step(
-                session=session, settings=ctx.settings, now=ctx.clock.now(), idle=True
+            moved += recent.compact_step(
+                session=session, settings=settings, now=clock.now(), idle=True
             )
-        if n == 0 and not _round_open(ctx):
-            return moved
-        moved += n
-
-
-def _round_open(ctx: AppContext) -> bool:
-    with unit_of_work(ctx) as session:
-        return recent.due(session=session, settings=ctx.settings, now=ctx.clock.now(), idle=True)
 
 
 def run_partitions(ctx: AppContext) -> None:

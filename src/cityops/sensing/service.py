@@ -198,15 +198,14 @@ def _store(
     if prepared is None:
         before = session.scalar(text("SELECT max(id) FROM observation")) or 0
         inserted = obs_rows.insert_pg(cursor, rows)
-    else:  # SQLite: store_checked has prepared them; they go into the recent table
-        before = recent.last_id(cursor)
-        inserted = obs_rows.insert_sqlite(cursor, prepared, recent.guard(cursor))
+    else:  # SQLite: store_checked has prepared them; they go into the recent tables
+        before = recent.take_ids(cursor, len(rows))
+        inserted = obs_rows.insert_sqlite(cursor, prepared, recent.guard(cursor), before + 1)
     if inserted == len(rows):
         return rows, before, None if prepared is None else prepared.sent
-    source = "observation" if pg else "observation_recent NOT INDEXED"  # the id range
-    new = session.execute(
-        text(f"SELECT datastream_id, phenomenon_time FROM {source} WHERE id > :b"), {"b": before}
-    )
+    columns, where = "datastream_id, phenomenon_time", "WHERE id > :b"
+    source = f"observation {where}" if pg else recent.both(columns, where, hint=" NOT INDEXED")
+    new = session.execute(text(f"SELECT {columns} FROM {source}"), {"b": before})
     if pg:
         keys = {(int(d), t.astimezone(UTC)) for d, t in new}
         return [r for r in rows if (r.datastream_id, r.phenomenon_time) in keys], before, None
