@@ -31,7 +31,7 @@ def test_numbers_go_as_short_rows_sorted_by_time_then_datastream() -> None:
         (3, to_micros(T0), 1.5),
         (1, to_micros(T0) + 5_000_000, 2.5),
     ]
-    [(sql, text, count)] = rows.statements
+    [(sql, text, count, _part)] = rows.statements
     assert "result_json" not in sql and json.loads(text) == [list(r) for r in rows.sent]
     assert count == 3 and "observation_recent_0 " in sql
 
@@ -40,9 +40,9 @@ def test_a_batch_splits_by_block_of_datastreams_in_table_order() -> None:
     """Block b (1,000 ids) goes to recent table b % 10; ids follow the statements' order."""
     rows = obs_rows.prepare([_r(12_345, 0), _r(2_001, 0), _r(7, 1), _r(1_999, 2)])
     assert [s[0] for s in rows.sent] == [7, 1_999, 2_001, 12_345]
-    tables = [sql.split()[2] for sql, _text, _n in rows.statements]
+    tables = [sql.split()[2] for sql, _text, _n, _p in rows.statements]
     assert tables == ["observation_recent_0", "observation_recent_1", "observation_recent_2"]
-    assert [n for _sql, _text, n in rows.statements] == [1, 1, 2]
+    assert [n for _sql, _text, n, _p in rows.statements] == [1, 1, 2]
 
 
 def test_a_repeat_in_the_batch_keeps_the_first_and_the_batch_order() -> None:

@@ -60,7 +60,7 @@ class Rows:
 
     readings: list[Reading]
     sent: list[tuple[Any, ...]] = field(default_factory=list)
-    statements: list[tuple[str, str, int]] = field(default_factory=list)  # (SQL, JSON, rows)
+    statements: list[tuple[str, str, int, int]] = field(default_factory=list)  # SQL, JSON, n, table
 
     def add(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows of one width, in time order, split by recent table (``sensing.recent``)."""
@@ -72,7 +72,7 @@ class Rows:
             if group:
                 self.sent += group
                 sql = _INSERT[len(group[0]), part]
-                self.statements.append((sql, json.dumps(group), len(group)))
+                self.statements.append((sql, json.dumps(group), len(group), part))
 
 
 def dump(value: Any) -> str | None:
@@ -133,13 +133,14 @@ def _micros(when: tuple[datetime, ...]) -> Iterator[int]:
     return map(floordiv, map(sub, when, repeat(EPOCH)), repeat(MICROSECOND))
 
 
-def insert_sqlite(cursor: Any, rows: Rows, guard: int, first_id: int) -> int:
+def insert_sqlite(cursor: Any, rows: Rows, guard: Sequence[int], first_id: int) -> int:
     """Run the prepared statements into the recent tables; the number of rows stored (repeats
-    of stored keys skipped). ``guard``: ``sensing.recent.guard``, the compaction watermark;
-    ``first_id``: the id of ``rows.sent[0]`` (the rest follow it, a repeat leaves a gap)."""
+    of stored keys skipped). ``guard``: ``sensing.recent.guard``, each table's compaction
+    watermark; ``first_id``: the id of ``rows.sent[0]`` (the rest follow, a repeat leaves a
+    gap)."""
     n = 0
-    for sql, text, count in rows.statements:
-        cursor.execute(sql, (text, guard, first_id))
+    for sql, text, count, part in rows.statements:
+        cursor.execute(sql, (text, guard[part], first_id))
         n += cursor.rowcount
         first_id += count
     return n

@@ -18,9 +18,9 @@ What holds it together:
   reused, as AUTOINCREMENT); a row keeps its id when it moves, so id ranges (the open
   buckets, latest values) and ``@iot.id`` stay valid across a move.
 - *One key.* A datastream's readings always go to the same recent table, whose key catches a
-  repeat there; every row in ``observation`` is at or before the watermark ``compacted_time``,
-  so a new reading later than it cannot repeat one there, and only an older one is looked up
-  in ``observation`` before it counts as new (``guard``). Unset: look every reading up.
+  repeat there; every row in ``observation`` of that table's datastreams is at or before its
+  watermark ``compacted_time_<k>``, so a new reading later than it cannot repeat one there,
+  and only an older one is looked up in ``observation`` before it counts as new (``guard``).
 - *Readers read all:* ``both`` for SQL text, ``READ_MODEL`` for the ORM (STA, history);
   writers of one row (PATCH, DELETE) ``settle`` it into ``observation`` first.
 
@@ -43,12 +43,13 @@ from cityops.settings import Settings
 COLUMNS = "id, datastream_id, phenomenon_time, result_time, result, result_json, foi_id, parameters"
 TABLES = tuple(t.__tablename__ for t in RECENT_TABLES)  # type: ignore[attr-defined]
 IDS = "observation_id"  # the last id handed out
-COMPACTED = "compacted_time"  # µs: every row in ``observation`` is at or before it
+# µs, per recent table: every row in ``observation`` of that table's datastreams is at or before
+COMPACTED = tuple(f"compacted_time_{part}" for part in range(RECENT_PARTS))
 NEXT = "compact_next"  # the recent table the next step moves
 STEP_ID = "compact_step_id"  # ``observation_id`` when the last step ran
 STEP_AT = "compact_step_at"  # µs on the clock when the last step ran
 IDLE_LEFT = "compact_idle_left"  # steps left in the upkeep's cycle over every table
-NEVER = 1 << 62  # a time no reading reaches: "look every reading up"
+BEFORE_ALL = -(1 << 62)  # a watermark below every time: nothing in ``observation`` yet
 
 # The ORM's view of all readings: STA and history queries select from it.
 READ_MODEL = aliased(
@@ -93,8 +94,8 @@ def take_ids(cursor: Any, count: int) -> int:
 
 def _marks(cursor: Any) -> dict[str, int]:
     cursor.execute(
-        "SELECT name, value FROM sensing_watermark WHERE name IN (?, ?, ?, ?, ?, ?)",
-        (IDS, COMPACTED, NEXT, STEP_ID, STEP_AT, IDLE_LEFT),
+        "SELECT name, value FROM sensing_watermark WHERE name IN (?, ?, ?, ?, ?)",
+        (IDS, NEXT, STEP_ID, STEP_AT, IDLE_LEFT),
     )
     return {str(name): int(value) for name, value in cursor.fetchall()}
 
@@ -107,21 +108,32 @@ def _set(cursor: Any, marks: dict[str, int]) -> None:
     )
 
 
-def guard(cursor: Any) -> int:
-    """The time (µs) after which a reading cannot repeat one in ``observation``."""
-    cursor.execute("SELECT value FROM sensing_watermark WHERE name = ?", (COMPACTED,))
-    row = cursor.fetchone()
-    return NEVER if row is None else int(row[0])
+def guard(cursor: Any) -> list[int]:
+    """Per recent table, the time (µs) after which a reading of its datastreams cannot repeat
+    one in ``observation``. In the writer's transaction: the first call on a database sets them
+    from what ``observation`` holds (one scan, once; an older database's readings)."""
+    marks = ", ".join("?" * RECENT_PARTS)
+    cursor.execute(f"SELECT name, value FROM sensing_watermark WHERE name IN ({marks})", COMPACTED)
+    found = {str(name): int(value) for name, value in cursor.fetchall()}
+    if len(found) < RECENT_PARTS:
+        cursor.execute("SELECT max(phenomenon_time) FROM observation")
+        newest = cursor.fetchone()[0]
+        start = BEFORE_ALL if newest is None else int(newest)
+        missing = {name: start for name in COMPACTED if name not in found}
+        _set(cursor, missing)
+        found |= missing
+    return [found[name] for name in COMPACTED]
 
 
 def cover(session: Session, when: datetime | int) -> None:
-    """Move the watermark past ``when``: a row at that time is in ``observation`` now."""
+    """Move the watermarks past ``when``: a row at that time is in ``observation`` now (a
+    single reading written or moved by hand: rare, so every table's mark moves)."""
     if not used(session):
         return
     cursor = _cursor(session)
     at = when if isinstance(when, int) else to_micros(when)
-    if guard(cursor) < at:  # NEVER stays: it already looks every reading up
-        _set(cursor, {COMPACTED: at})
+    marks = guard(cursor)
+    _set(cursor, {name: at for name, mark in zip(COMPACTED, marks, strict=True) if mark < at})
 
 
 def settle(session: Session, ids: Sequence[int]) -> None:
@@ -184,25 +196,21 @@ def compact_step(*, session: Session, settings: Settings, now: datetime, idle: b
             return 0
         later[IDLE_LEFT] = (marks.get(IDLE_LEFT, 0) or RECENT_PARTS) - 1
     part = marks.get(NEXT, 0) % RECENT_PARTS
-    moved = _move(cursor, marks, TABLES[part])
+    moved = _move(cursor, part)
     later |= {NEXT: (part + 1) % RECENT_PARTS, STEP_ID: marks.get(IDS, 0), STEP_AT: clock}
     _set(cursor, later)
     return moved
 
 
-def _move(cursor: Any, marks: dict[str, int], table: str) -> int:
-    """One recent table into ``observation`` (datastream order), the watermark past it first."""
+def _move(cursor: Any, part: int) -> int:
+    """One recent table into ``observation`` (datastream order), its watermark past it first."""
+    table = TABLES[part]
     cursor.execute(f"SELECT max(phenomenon_time) FROM {table}")
     newest = cursor.fetchone()[0]
     if newest is None:
         return 0
-    mark = marks.get(COMPACTED)
-    if mark is None:  # the first step: rows stored before the recent tables (an older database)
-        cursor.execute("SELECT max(phenomenon_time) FROM observation")
-        mark = cursor.fetchone()[0]
-    covered = int(newest) if mark is None else max(int(newest), int(mark))
-    marks[COMPACTED] = covered
-    _set(cursor, {COMPACTED: covered})
+    mark = guard(cursor)[part]
+    _set(cursor, {COMPACTED[part]: max(int(newest), mark)})
     cursor.execute(
         f"INSERT INTO observation ({COLUMNS}) SELECT {COLUMNS} FROM {table} WHERE true "
         "ORDER BY datastream_id, phenomenon_time ON CONFLICT DO NOTHING"
