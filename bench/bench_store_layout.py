@@ -8,7 +8,10 @@ its own, in plain ``sqlite3`` with the store's statement (one ``INSERT … SELEC
 json_each``), and the layout that would lift it:
 
 - ``direct``: today's layout, every batch into the (datastream, time) key.
-- ``recent``: batches go into a time-first table (``UNIQUE (phenomenon_time, datastream_id)``,
+- ``parts``: the app's layout (``sensing.recent``): ten time-first tables, a datastream's
+  readings in table (datastream // 1,000) % 10, ids given by the store; every ``cut`` / 10 rows a
+  step moves one whole table into the (datastream, time) table and empties it.
+- ``recent``: batches go into one time-first table (``UNIQUE (phenomenon_time, datastream_id)``,
   so a batch appends at one end), and every ``cut`` rows a compaction moves them into the
   (datastream, time) table in datastream order, ``chunk`` datastreams a transaction. The
   compaction writes many readings of a datastream per leaf page. The longest compaction
@@ -37,7 +40,7 @@ another.
 ``BENCH_LAYOUT_ROWS`` (default 5,000,000) and ``BENCH_LAYOUT_RUNS`` (``layout:mode:door_us``
 with an optional ``:spread`` and ``:file``; default
 ``direct:serial:0,direct:serial:5.5,recent:serial:0,recent:serial:5.5,recent:thread:5.5,
-recent:thread:1``) choose the runs.
+recent:thread:1,parts:serial:0,parts:serial:5.5``) choose the runs.
 """
 
 from __future__ import annotations
@@ -62,13 +65,19 @@ BATCH = 10_000
 T0 = 1_795_000_000_000_000  # epoch µs; a reading each minute per datastream from here
 DEFAULT_RUNS = (
     "direct:serial:0,direct:serial:5.5,recent:serial:0,recent:serial:5.5,"
-    "recent:thread:5.5,recent:thread:1"
+    "recent:thread:5.5,recent:thread:1,parts:serial:0,parts:serial:5.5"
 )
 _COLUMNS = "datastream_id, phenomenon_time, result_time, result, result_json, foi_id, parameters"
 _TABLE = (
     "CREATE TABLE {name} (id INTEGER PRIMARY KEY{auto}, datastream_id INTEGER NOT NULL, "
     "phenomenon_time INTEGER NOT NULL, result_time INTEGER, result REAL, result_json TEXT, "
     "foi_id INTEGER, parameters TEXT, UNIQUE ({key}))"
+)
+PARTS, BLOCK = 10, 1_000  # the parts layout: sensing.models.RECENT_PARTS, RECENT_BLOCK
+_INSERT_PART = (
+    "INSERT INTO recent_{part} (id, datastream_id, phenomenon_time, result) "
+    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true "
+    "ON CONFLICT DO NOTHING"
 )
 _INSERT = (
     "INSERT INTO {name} (datastream_id, phenomenon_time, result) "
@@ -79,7 +88,7 @@ _INSERT = (
 
 @dataclass(frozen=True)
 class Run:
-    layout: str  # direct | recent
+    layout: str  # direct | recent | parts
     mode: str  # serial | thread
     door_us: float
     rows: int
@@ -94,7 +103,7 @@ class Run:
         spread = rest[0] if rest else "shuffled"
         file = rest[1] if len(rest) > 1 else "shared"
         if (
-            layout not in ("direct", "recent")
+            layout not in ("direct", "recent", "parts")
             or mode not in ("serial", "thread")
             or spread not in ("shuffled", "contiguous")
             or file not in ("shared", "own")
@@ -114,6 +123,7 @@ class Store:
     con: sqlite3.Connection = field(init=False)
     writers: WriterQueue = field(default_factory=WriterQueue)  # the file's one writer, FIFO
     pending: int = 0  # rows in the recent table since the last compaction
+    next_part: int = 0  # parts: the table the next step moves
     longest_s: float = 0.0  # the longest write transaction
     compaction_s: float = 0.0
 
@@ -132,8 +142,20 @@ class Store:
             self.con.execute(_TABLE.format(name="observation_recent", auto=auto, key=key))
         target = "observation_recent" if self.run.layout == "recent" else "observation"
         self.insert = _INSERT.format(name=target)
+        if self.run.layout == "parts":  # ids come with the rows
+            for part in range(PARTS):
+                self.con.execute(_TABLE.format(name=f"recent_{part}", auto="", key=key))
 
-    def take(self, batch: str, rows: int) -> None:
+    def take(self, batch: Any, rows: int) -> None:
+        if self.run.layout == "parts":
+            self._write(lambda: self._take_parts(batch))
+            self.pending += rows
+            while self.pending >= self.run.cut // PARTS:
+                self.pending -= self.run.cut // PARTS
+                started = time.perf_counter()
+                self._write(self._move_part)
+                self.compaction_s += time.perf_counter() - started
+            return
         self._write(lambda: self.con.execute(self.insert, (batch,)))
         if self.run.layout == "recent":
             self.pending += rows
@@ -159,6 +181,18 @@ class Store:
         )
         self.con.execute(f"DELETE FROM observation_recent {where}", (low, end, high))
 
+    def _take_parts(self, texts: list[str]) -> None:
+        for part, text in enumerate(texts):
+            self.con.execute(_INSERT_PART.format(part=part), (text,))
+
+    def _move_part(self) -> None:
+        part, self.next_part = self.next_part, (self.next_part + 1) % PARTS
+        self.con.execute(
+            f"INSERT INTO observation (id, {_COLUMNS}) SELECT id, {_COLUMNS} FROM recent_{part} "
+            "WHERE true ORDER BY datastream_id, phenomenon_time"
+        )
+        self.con.execute(f"DELETE FROM recent_{part}")
+
     def _write(self, work: Any) -> None:
         started = time.perf_counter()
         self.writers.enter(self.con)
@@ -175,6 +209,8 @@ class Store:
         union = "SELECT id, datastream_id, phenomenon_time FROM observation"
         if self.run.layout == "recent":
             union += " UNION ALL SELECT id, datastream_id, phenomenon_time FROM observation_recent"
+        for part in range(PARTS if self.run.layout == "parts" else 0):
+            union += f" UNION ALL SELECT id, datastream_id, phenomenon_time FROM recent_{part}"
         rows, keys, ids = self.con.execute(
             f"SELECT count(*), count(DISTINCT datastream_id * 1000000000 + "
             f"(phenomenon_time - {T0}) / 60000000), count(DISTINCT id) FROM ({union})"
@@ -193,6 +229,16 @@ def batch_json(first: int, order: list[int]) -> str:
             for n in range(first, first + BATCH)
         ]
     )
+
+
+def batch_parts(first: int, order: list[int]) -> list[str]:
+    """``batch_json``'s readings split into the ``parts`` layout's tables, each with its id."""
+    parts: list[list[tuple[int, int, int, float]]] = [[] for _ in range(PARTS)]
+    for n in range(first, first + BATCH):
+        ds = order[n % DATASTREAMS]
+        when = T0 + n // DATASTREAMS * 60_000_000
+        parts[ds // BLOCK % PARTS].append((n + 1, ds, when, (n % 97) / 10))
+    return [json.dumps(part) for part in parts]
 
 
 def datastream_order(spread: str) -> list[int]:
@@ -268,7 +314,8 @@ def measure(run: Run, path: Path) -> dict[str, Any]:
         target=lambda: fans.append(_fan_commands(main_file, fan_writers, stop)), name="fan"
     )
     fan.start()
-    handoff: queue.Queue[tuple[str, int] | None] = queue.Queue(maxsize=2)
+    handoff: queue.Queue[tuple[Any, int] | None] = queue.Queue(maxsize=2)
+    make = batch_parts if run.layout == "parts" else batch_json
 
     def storer() -> None:
         while (item := handoff.get()) is not None:
@@ -285,9 +332,9 @@ def measure(run: Run, path: Path) -> dict[str, Any]:
     for b in range(batches):
         _door(run.door_us)
         if worker is not None:
-            handoff.put((batch_json(b * BATCH, order), BATCH))
+            handoff.put((make(b * BATCH, order), BATCH))
         else:
-            store.take(batch_json(b * BATCH, order), BATCH)
+            store.take(make(b * BATCH, order), BATCH)
         if (b + 1) % max(1, batches // 10) == 0:
             now = time.perf_counter()
             tenths.append(round(run.rows / 10 / (now - mark)))
