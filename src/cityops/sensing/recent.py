@@ -43,7 +43,7 @@ from cityops.settings import Settings
 COLUMNS = "id, datastream_id, phenomenon_time, result_time, result, result_json, foi_id, parameters"
 TABLES = tuple(t.__tablename__ for t in RECENT_TABLES)  # type: ignore[attr-defined]
 IDS = "observation_id"  # the last id handed out
-# µs, per recent table: every row in ``observation`` of that table's datastreams is at or before
+# µs, per recent table: no row of that table's datastreams in ``observation`` is later than it
 COMPACTED = tuple(f"compacted_time_{part}" for part in range(RECENT_PARTS))
 NEXT = "compact_next"  # the recent table the next step moves
 STEP_ID = "compact_step_id"  # ``observation_id`` when the last step ran
