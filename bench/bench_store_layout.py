@@ -189,7 +189,7 @@ class Store:
         part, self.next_part = self.next_part, (self.next_part + 1) % PARTS
         self.con.execute(
             f"INSERT INTO observation (id, {_COLUMNS}) SELECT id, {_COLUMNS} FROM recent_{part} "
-            "WHERE true ORDER BY id"  # as sensing.recent._move
+            "WHERE true ORDER BY datastream_id, phenomenon_time"
         )
         self.con.execute(f"DELETE FROM recent_{part}")
 
