@@ -237,7 +237,11 @@ def batch_parts(first: int, order: list[int]) -> list[str]:
     for n in range(first, first + BATCH):
         ds = order[n % DATASTREAMS]
         when = T0 + n // DATASTREAMS * 60_000_000
-        parts[ds // BLOCK % PARTS].append((n + 1, ds, when, (n % 97) / 10))
+        parts[ds // BLOCK % PARTS].append((0, ds, when, (n % 97) / 10))
+    next_id = first + 1  # ids table by table, as the app's store gives them (obs_rows.Rows)
+    for part in parts:
+        part[:] = [(i, d, t, r) for i, (_, d, t, r) in enumerate(part, next_id)]
+        next_id += len(part)
     return [json.dumps(part) for part in parts]
 
 
