@@ -234,3 +234,20 @@ def test_an_older_database_keeps_its_ids_and_its_keys(tmp_path: Path, clock: Fak
         cursor = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
         assert recent.guard(cursor)[0] >= to_micros(_at(clock, 7))  # datastream 1: table 0
     engine.dispose()
+
+
+def test_a_failed_step_does_not_fail_the_stored_batch(
+    sessions: sessionmaker[Session],
+    clock: FakeClock,
+    net: Network,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(**_kw: object) -> int:
+        raise RuntimeError("disk trouble")
+
+    monkeypatch.setattr(recent, "compact_step", broken)
+    raws = _spread(net, clock, 3)
+    got = door.take_in(sessions=sessions, clock=clock, settings=SETTINGS, raws=raws, source="t")
+    assert got.stored == 6 and sum(_counts(sessions)) == 6  # stored, and answered for
+    assert "left to the upkeep" in caplog.text

@@ -104,7 +104,10 @@ def take_in(
     if bus is not None:
         for event in events:
             bus.publish(event)
-    compact(sessions=sessions, clock=clock, settings=settings)
+    try:
+        compact(sessions=sessions, clock=clock, settings=settings)
+    except Exception:  # the batch is stored and answered for; the upkeep moves it later
+        log.exception("moving recent readings failed after a stored batch; left to the upkeep")
     return result
 
 
