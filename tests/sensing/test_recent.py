@@ -20,7 +20,7 @@ from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.sensing.scheduler import run_compaction
 from cityops.settings import Settings
 from cityops.store.base import Base
-from cityops.store.engine import make_engine, make_session_factory
+from cityops.store.engine import make_engine, make_session_factory, raw_cursor
 from cityops.store.schema import upgrade
 from tests.sensing.conftest import Network, build_network
 
@@ -231,8 +231,7 @@ def test_an_older_database_keeps_its_ids_and_its_keys(tmp_path: Path, clock: Fak
     assert [i for i, *_ in _all(sessions)] == [100, 101, 103]  # 102 went to the repeat
     with sessions.begin() as s:
         assert recent.compact_step(session=s, settings=SETTINGS, now=clock.now()) == 1
-        cursor = s.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-        assert recent.guard(cursor)[0] >= to_micros(_at(clock, 7))  # datastream 1: table 0
+        assert recent.guard(raw_cursor(s))[0] >= to_micros(_at(clock, 7))  # datastream 1: table 0
     engine.dispose()
 
 

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from cityops.sensing import recent
 from cityops.sensing.models import from_micros, to_micros
+from cityops.store.engine import raw_cursor
 
 MINUTE = 60_000_000  # EpochTime: microseconds
 HOUR = 3_600_000_000
@@ -91,12 +92,8 @@ def cuts_for(hwm: int) -> tuple[int, int]:
     return cut_1m, cut_1m - cut_1m % HOUR
 
 
-def _cursor(session: Session) -> Any:
-    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-
-
 def read_marks(session: Session) -> dict[str, int]:
-    cur = _cursor(session)
+    cur = raw_cursor(session)
     cur.execute(
         "SELECT name, value FROM sensing_watermark WHERE name IN (?, ?, ?, ?)", (*MARKS, "rollup")
     )
@@ -148,7 +145,7 @@ class OpenBuckets:
 
     def load(self, session: Session, marks: dict[str, int]) -> None:
         """Rebuild the open buckets from the raw rows and the 1-minute table (see module doc)."""
-        cur = _cursor(session)
+        cur = raw_cursor(session)
         if "agg_id" not in marks:  # first use; aggregates a watermark rollup wrote before
             mark = marks.get("rollup", 0)
             c1m = c1h = 0
@@ -214,7 +211,7 @@ class OpenBuckets:
         instead of read back, when nothing else was stored since the last fold. ``now``: the
         caller's clock, a ceiling on how far the data may close buckets.
         """
-        cur = _cursor(session)  # begins the transaction: the writer first, then the lock
+        cur = raw_cursor(session)  # begins the transaction: the writer first, then the lock
         with self.lock:
             low = self._ensure(session)
             if stored is not None and stored.after == self.seen:
@@ -345,7 +342,7 @@ def read_buckets(
     lo, hi = to_micros(start), to_micros(end)
     lo -= lo % width
     out: dict[Key, Agg] = {}
-    cur = _cursor(session)
+    cur = raw_cursor(session)
     marks_ = ", ".join("?" * len(datastream_ids))
     if width == HOUR and c1m > c1h:
         cur.execute(

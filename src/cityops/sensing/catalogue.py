@@ -24,12 +24,9 @@ from sqlalchemy.orm import Session
 
 from cityops.sensing import timeseries, validate
 from cityops.sensing.models import SensingWatermark
+from cityops.store.engine import raw_cursor
 
 _CHUNK = 5000  # ids per IN (...) list
-
-
-def _cursor(session: Session) -> Any:
-    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +54,7 @@ def bump_catalogue(*, session: Session) -> None:
 
 def version(*, session: Session) -> int:
     """The catalogue's current token (0 before any datastream was made through ``entities``)."""
-    cursor = _cursor(session)
+    cursor = raw_cursor(session)
     pg = timeseries.is_pg(session)
     cursor.execute(
         "SELECT value FROM sensing_watermark WHERE name = " + ("%s" if pg else "?"), (CATALOGUE,)
@@ -88,7 +85,7 @@ def value_range(name: str, properties: Any) -> validate.ValueRange | None:
 def current(*, session: Session) -> Catalogue:
     """The datastream catalogue (cached per database; reloaded when the version moves)."""
     version_now = version(session=session)
-    cursor = _cursor(session)
+    cursor = raw_cursor(session)
     url = str(session.get_bind().engine.url)
     cached = _catalogue.get(url)
     if cached is None or cached[0] != version_now:
@@ -130,7 +127,7 @@ def check_batch(
         return checked
     retry = [readings[i] for i in unknown]
     found = _lookup(
-        _cursor(session), timeseries.is_pg(session), list(validate.datastream_ids(retry))
+        raw_cursor(session), timeseries.is_pg(session), list(validate.datastream_ids(retry))
     )
     if not found:
         return checked

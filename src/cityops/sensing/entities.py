@@ -37,6 +37,7 @@ from cityops.sensing.models import (
     ThingLocation,
 )
 from cityops.store.base import Base
+from cityops.store.engine import raw_cursor
 
 T = TypeVar("T", bound=Base)
 
@@ -136,8 +137,7 @@ def create(*, session: Session, model: type[T], values: Mapping[str, Any]) -> T:
     if model is Observation:
         _prepare_observation(session, clean)
         if recent.used(session):  # one id sequence, and the key's watermark past it
-            cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-            clean = {**clean, "id": recent.take_ids(cursor, 1) + 1}
+            clean = {**clean, "id": recent.take_ids(raw_cursor(session), 1) + 1}
             recent.cover(session, clean["phenomenon_time"])
     try:
         row = model(**clean)

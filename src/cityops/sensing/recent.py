@@ -9,8 +9,9 @@ beside a 5.5 µs door (``bench store_layout``). New readings go instead to
 keyed (time, datastream) so a batch appends at one end. Every ``sensing_recent_rows`` /
 ``RECENT_PARTS`` readings a *step* moves one whole table into ``observation`` in (datastream,
 time) order — its blocks are 1/10 of the key, several readings of a datastream to a leaf page —
-and empties it in one cheap ``DELETE``. Measured raw at 5M rows: 111,500 rows/s, the longest
-step 381 ms; one range of datastreams moved a step out of one shared recent table: 76,100/s.
+and empties it in one cheap ``DELETE``. ``bench store_layout`` (3M rows, no door, back to back):
+83,800–89,500 rows/s, the longest step 287–311 ms; one shared recent table moved a range of
+datastreams a step: 66,400–73,300/s, the longest step ~600 ms.
 
 What holds it together:
 
@@ -39,6 +40,7 @@ from sqlalchemy.orm import Session, aliased
 
 from cityops.sensing.models import RECENT_PARTS, RECENT_TABLES, Observation, to_micros
 from cityops.settings import Settings
+from cityops.store.engine import raw_cursor
 
 COLUMNS = "id, datastream_id, phenomenon_time, result_time, result, result_json, foi_id, parameters"
 TABLES = tuple(t.__tablename__ for t in RECENT_TABLES)  # type: ignore[attr-defined]
@@ -130,7 +132,7 @@ def cover(session: Session, when: datetime | int) -> None:
     single reading written or moved by hand: rare, so every table's mark moves)."""
     if not used(session):
         return
-    cursor = _cursor(session)
+    cursor = raw_cursor(session)
     at = when if isinstance(when, int) else to_micros(when)
     marks = guard(cursor)
     _set(cursor, {name: at for name, mark in zip(COMPACTED, marks, strict=True) if mark < at})
@@ -163,7 +165,7 @@ def due(*, session: Session, settings: Settings, now: datetime, idle: bool = Fal
     """
     if not used(session):
         return False
-    cursor = _cursor(session)
+    cursor = raw_cursor(session)
     return _due(cursor, _marks(cursor), settings, to_micros(now), idle)
 
 
@@ -184,7 +186,7 @@ def compact_step(*, session: Session, settings: Settings, now: datetime, idle: b
     transaction; the rows moved (0 also when a step moved an empty table)."""
     if not used(session):
         return 0
-    cursor = _cursor(session)
+    cursor = raw_cursor(session)
     marks = _marks(cursor)
     clock = to_micros(now)
     if not _due(cursor, marks, settings, clock, idle):
@@ -217,10 +219,6 @@ def _move(cursor: Any, part: int) -> int:
     )
     cursor.execute(f"DELETE FROM {table}")
     return int(cursor.rowcount)
-
-
-def _cursor(session: Session) -> Any:
-    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
 def delete_where(session: Session, where: str, params: dict[str, Any]) -> int:

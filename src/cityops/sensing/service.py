@@ -32,6 +32,7 @@ from cityops.sensing.models import (
 )
 from cityops.sensing.validate import Reading, Rejection
 from cityops.settings import Settings, get_settings
+from cityops.store.engine import raw_cursor
 
 SUBJECT_BATCH = "observations.batch"
 SUBJECT_COMMAND = "actuators.command"
@@ -154,7 +155,7 @@ def _new_messages(
         return []
     new_ids = [m for m in ordered if m not in seen]
     if new_ids:
-        cursor = _cursor(session)
+        cursor = raw_cursor(session)
         if timeseries.is_pg(session):
             cursor.execute(
                 "INSERT INTO sensing_ingest_message (source, message_id, received_at) "
@@ -177,10 +178,6 @@ def _new_messages(
     return out
 
 
-def _cursor(session: Session) -> Any:
-    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-
-
 _sqlite_time = to_micros  # EpochTime's SQLite storage: microseconds since the epoch
 
 
@@ -194,7 +191,7 @@ def _store(
     pg = timeseries.is_pg(session)
     if pg:
         timeseries.ensure_partitions(session, {_day(r.phenomenon_time) for r in rows})
-    cursor = _cursor(session)
+    cursor = raw_cursor(session)
     if prepared is None:
         before = session.scalar(text("SELECT max(id) FROM observation")) or 0
         inserted = obs_rows.insert_pg(cursor, rows)

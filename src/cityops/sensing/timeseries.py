@@ -28,6 +28,7 @@ from cityops.sensing.models import (
     to_micros,
 )
 from cityops.settings import Settings
+from cityops.store.engine import raw_cursor
 
 ROLLUP_LOCK = 0x5E751  # advisory lock key shared by ingest (shared) and rollup (exclusive)
 ROLLUP = "rollup"
@@ -352,7 +353,7 @@ def latest_in_bbox(
     """
     pg = is_pg(session)
     p = "%s" if pg else "?"
-    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = raw_cursor(session)
     cursor.execute(
         "SELECT d.id, d.lat, d.lng, l.result, l.result_json, l.phenomenon_time "
         "FROM sta_datastream d LEFT JOIN sta_datastream_latest l ON l.datastream_id = d.id "

@@ -92,6 +92,12 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 READ_ONLY_OPTION = "cityops_read_only"
 
 
+def raw_cursor(session: Session) -> Any:
+    """A DBAPI cursor on the session's own connection, so in the caller's transaction: for the
+    bulk statements where SQLAlchemy's per-row processing would cost more than the work."""
+    return session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
 @contextmanager
 def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A transaction that only reads: on SQLite it neither takes nor waits for the writer."""
