@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 
 from cityops.sensing import obs_rows
@@ -31,18 +30,22 @@ def test_numbers_go_as_short_rows_sorted_by_time_then_datastream() -> None:
         (3, to_micros(T0), 1.5),
         (1, to_micros(T0) + 5_000_000, 2.5),
     ]
-    [(sql, text, count, _part)] = rows.statements
-    assert "result_json" not in sql and json.loads(text) == [list(r) for r in rows.sent]
-    assert count == 3 and "observation_recent_0 " in sql
+    statements = list(rows.statements)  # three rows: a statement of two, then one of one
+    assert [count for _sql, _params, count, _part in statements] == [2, 1]
+    assert all("result_json" not in sql for sql, *_rest in statements)
+    assert all("observation_recent_0 " in sql for sql, *_rest in statements)
+    params = [x for _sql, chunk, _n, _part in statements for x in chunk]
+    # each row led by its offset in ``sent``: its id's distance from the batch's first id
+    assert params == [x for i, row in enumerate(rows.sent) for x in (i, *row)]
 
 
 def test_a_batch_splits_by_block_of_datastreams_in_table_order() -> None:
     """Block b (1,000 ids) goes to recent table b % 10; ids follow the statements' order."""
     rows = obs_rows.prepare([_r(12_345, 0), _r(2_001, 0), _r(7, 1), _r(1_999, 2)])
     assert [s[0] for s in rows.sent] == [7, 1_999, 2_001, 12_345]
-    tables = [sql.split()[2] for sql, _text, _n, _p in rows.statements]
+    tables = [sql.split()[2] for sql, _params, _n, _p in rows.statements]
     assert tables == ["observation_recent_0", "observation_recent_1", "observation_recent_2"]
-    assert [n for _sql, _text, n, _p in rows.statements] == [1, 1, 2]
+    assert [n for _sql, _params, n, _p in rows.statements] == [1, 1, 2]
 
 
 def test_a_repeat_in_the_batch_keeps_the_first_and_the_batch_order() -> None:
@@ -58,7 +61,7 @@ def test_objects_and_extras_take_the_longer_rows() -> None:
     assert rows.sent[0] == (1, to_micros(T0), 2.0, None)
     assert rows.sent[1] == (5, to_micros(T0), None, '"ok"')
     assert rows.sent[2][3:] == ('{"state": "开"}', None, '{"k": 1}', 7)
-    assert len(rows.statements) == 2
+    assert len(list(rows.statements)) == 2
 
 
 def test_every_time_its_own_gives_the_same_micros() -> None:

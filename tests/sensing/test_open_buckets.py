@@ -205,3 +205,21 @@ def test_a_rolled_back_fold_that_closed_nothing_is_forgotten_too(
     closing = _readings(network.ds_ids, t0 + timedelta(minutes=5), 1, seed=41)  # writes them
     assert _send(session_factory, clock, closing) == len(closing)
     _assert_exact(session_factory, network.ds_ids, kept + again + closing)
+
+
+def test_closing_more_buckets_than_one_statement_takes_writes_them_all(
+    engine: Engine, restart: list[Engine], clock: FakeClock, network: Network
+) -> None:
+    """Three datastreams over 12 hours, a reading a minute: 2,160 minutes close in one flush,
+    written in several statements (``store.values``: 1,024 rows at most, then powers of two)."""
+    ds_ids = network.ds_ids
+    t0 = clock.now().replace(second=0, microsecond=0) - timedelta(hours=13)
+    rng = random.Random(5)
+    readings = [
+        (d, t0 + timedelta(minutes=m), round(rng.uniform(0, 50), 2))
+        for m in range(12 * 60)
+        for d in ds_ids
+    ]
+    sessions = _reopen(engine, restart)
+    assert _send(sessions, clock, readings) == len(readings)
+    _assert_exact(sessions, ds_ids, readings)

@@ -250,3 +250,20 @@ def test_a_failed_step_does_not_fail_the_stored_batch(
     got = door.take_in(sessions=sessions, clock=clock, settings=SETTINGS, raws=raws, source="t")
     assert got.stored == 6 and sum(_counts(sessions)) == 6  # stored, and answered for
     assert "left to the upkeep" in caplog.text
+
+
+def test_a_batch_longer_than_a_statement_is_stored_whole_with_ids_in_time_order(
+    sessions: sessionmaker[Session], clock: FakeClock, net: Network
+) -> None:
+    """3,000 readings of one datastream go in several statements (``store.values``); a few
+    stored before are duplicates, the rest take ids in time order, one after another."""
+    ds = net.ds_ids[0]
+    times = [_at(clock, 55) + timedelta(seconds=s) for s in range(3000)]
+    _ingest(sessions, clock, [[ds, times[i].isoformat(), 1.0] for i in (10, 2000)])
+    got = _ingest(sessions, clock, [[ds, t.isoformat(), float(i)] for i, t in enumerate(times)])
+    assert (got.stored, got.duplicates) == (2998, 2)
+    rows = [row for row in _all(sessions) if row[0] > 2]
+    assert [t for _i, _d, t, _r in rows] == [t for i, t in enumerate(times) if i not in (10, 2000)]
+    assert [r for _i, _d, _t, r in rows] == [float(i) for i in range(3000) if i not in (10, 2000)]
+    ids = [i for i, _d, _t, _r in rows]
+    assert ids == sorted(ids) and ids[-1] - ids[0] == 2999  # two gaps where the repeats were

@@ -33,12 +33,12 @@ so two ingesting processes never write the same delta twice.
 
 from __future__ import annotations
 
-import json
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 
 from cityops.sensing import recent
 from cityops.sensing.models import from_micros, to_micros
+from cityops.store import values
 from cityops.store.engine import raw_cursor
 
 MINUTE = 60_000_000  # EpochTime: microseconds
@@ -278,16 +279,22 @@ class OpenBuckets:
 
 
 def _upsert(cur: Any, table: str, deltas: dict[Key, Agg]) -> None:
+    """Add the buckets' deltas to ``table``, a chunk of rows a statement (``store.values``)."""
     if not deltas:
         return
     rows = sorted((d, b, int(v[0]), v[1], v[2], v[3]) for (d, b), v in deltas.items())
-    cur.execute(  # one JSON text, not executemany: see sensing.obs_rows
+    for start, size in values.chunks(len(rows), values.most_rows(6, 0)):
+        cur.execute(_upsert_sql(table, size), values.flat(rows, start, size))
+
+
+@cache
+def _upsert_sql(table: str, size: int) -> str:
+    return (
         f"INSERT INTO {table} (datastream_id, bucket, count, sum, min, max) "
-        "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 "
-        "FROM json_each(?) WHERE true ON CONFLICT (datastream_id, bucket) DO UPDATE SET "
+        f"SELECT * FROM {values.rows_list(size, 6)} WHERE true "
+        f"ON CONFLICT (datastream_id, bucket) DO UPDATE SET "
         f"count = {table}.count + excluded.count, sum = {table}.sum + excluded.sum, "
-        f"min = MIN({table}.min, excluded.min), max = MAX({table}.max, excluded.max)",
-        (json.dumps(rows),),
+        f"min = MIN({table}.min, excluded.min), max = MAX({table}.max, excluded.max)"
     )
 
 

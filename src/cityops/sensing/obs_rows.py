@@ -1,15 +1,17 @@
 """Observation rows as the databases take them, made column by column before the transaction.
 
-``prepare`` turns a batch of validated readings into the insert's parameters: for SQLite one JSON
-text per recent table (``INSERT … SELECT FROM json_each`` into ``observation_recent_<k>``), the rows
-sorted by (time, datastream) so they append at the end of its key. The door makes them before it
-opens its transaction (``sensing.door.take_in``), so SQLite's one writer is held only for SQLite's
-own work. The batch is split into columns once (``zip``) and each step runs over a column in C: a
-Python loop per reading in each step was a third of the store's time.
+``prepare`` turns a batch of validated readings into the insert's parameters: for SQLite, per
+recent table, multi-row ``VALUES`` lists (``store.values``) into ``observation_recent_<k>``, the
+rows sorted by (time, datastream) so they append at the end of its key. The door makes them
+before it opens its transaction (``sensing.door.take_in``), so SQLite's one writer is held only
+for SQLite's own work. The batch is split into columns once (``zip``) and each step runs over a
+column in C: a Python loop per reading in each step was a third of the store's time.
 
-SQLite inserts take one JSON text and unpack it themselves: the statement holds the GIL once, where
-``executemany`` gives it up and takes it back for every row, so a busy thread beside it (MQTT
-decoding, HTTP, the door) cut ``executemany`` to 16,000 rows/s against 172,000.
+A chunk of rows is one statement, which holds the GIL once, where ``executemany`` gives it up and
+takes it back for every row, so a busy thread beside it (MQTT decoding, HTTP, the door) cut
+``executemany`` to 16,000 rows/s against 172,000. Bound parameters replaced one JSON text per
+table (``json_each``): SQLite parsed each element again per column, and ``json.dumps`` spent most
+of its time on the floats' ``repr``.
 """
 
 from __future__ import annotations
@@ -18,49 +20,49 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from itertools import repeat
 from operator import floordiv, itemgetter, sub
 from typing import Any
 
 from cityops.sensing.models import EPOCH, MICROSECOND, RECENT_BLOCK, RECENT_PARTS, to_micros
 from cityops.sensing.validate import Reading
+from cityops.store import values
 
-# A reading later than the compaction watermark (the second parameter) cannot repeat one in
-# ``observation``; an older one is looked up there first (``sensing.recent``). Ids: the third
-# parameter plus the reading's place in the array.
-_NEW = (
-    "WHERE value ->> 1 > ?2 OR NOT EXISTS (SELECT 1 FROM observation AS o "
-    "WHERE o.datastream_id = value ->> 0 AND o.phenomenon_time = value ->> 1) "
-    "ON CONFLICT DO NOTHING"
-)
 _KINDS = {  # the row's width → its columns: numbers only, with a JSON result, with everything
     3: ("result",),
     4: ("result", "result_json"),
     7: ("result", "result_json", "result_time", "parameters", "foi_id"),
 }
-_INSERT = {
-    (width, part): (
-        f"INSERT INTO observation_recent_{part} (id, datastream_id, phenomenon_time, "
-        + ", ".join(columns)
-        + ") SELECT ?3 + key, value ->> 0, value ->> 1, "
-        + ", ".join(f"value ->> {i}" for i in range(2, width))
-        + f" FROM json_each(?1) {_NEW}"
-    )
-    for width, columns in _KINDS.items()
-    for part in range(RECENT_PARTS)
-}
 _TIME_FIRST = itemgetter(1, 0)  # the recent tables' key order: a batch appends at the end
+
+
+@cache
+def _insert(width: int, part: int, size: int) -> str:
+    """The insert of ``size`` rows (offset, datastream, time µs, result, ...) into recent table
+    ``part``. Parameters: the first id, the rows, then the table's compaction watermark — a
+    reading later than it cannot repeat one in ``observation``; an older one is looked up there
+    first (``sensing.recent``). A row's id is the first id plus its offset in ``Rows.sent``."""
+    names = ", ".join(("datastream_id", "phenomenon_time", *_KINDS[width]))
+    picked = ", ".join(f"column{i}" for i in range(2, width + 2))
+    return (
+        f"INSERT INTO observation_recent_{part} (id, {names}) SELECT ? + column1, {picked} "
+        f"FROM {values.rows_list(size, width + 1)} WHERE column3 > ? OR NOT EXISTS "
+        "(SELECT 1 FROM observation AS o WHERE o.datastream_id = column2 "
+        "AND o.phenomenon_time = column3) ON CONFLICT DO NOTHING"
+    )
 
 
 @dataclass(slots=True)
 class Rows:
     """A batch ready to insert: ``readings`` unique by (datastream, time), the first of a repeat
     kept, in the batch's order; ``sent``: the parameter rows (datastream, time µs, result, ...)
-    in the order SQLite inserts them, so in observation id order."""
+    in the order SQLite inserts them, so in observation id order; ``chunks``: per statement its
+    recent table, width and rows (each led by its offset in ``sent``)."""
 
     readings: list[Reading]
     sent: list[tuple[Any, ...]] = field(default_factory=list)
-    statements: list[tuple[str, str, int, int]] = field(default_factory=list)  # SQL, JSON, n, table
+    chunks: list[tuple[int, int, list[Any]]] = field(default_factory=list)  # table, width, flat
 
     def add(self, rows: list[tuple[Any, ...]]) -> None:
         """Rows of one width, in time order, split by recent table (``sensing.recent``)."""
@@ -68,11 +70,23 @@ class Rows:
         into = [group.append for group in groups]
         for row in rows:
             into[row[0] // RECENT_BLOCK % RECENT_PARTS](row)
+        width = len(rows[0]) if rows else 0
         for part, group in enumerate(groups):
-            if group:
-                self.sent += group
-                sql = _INSERT[len(group[0]), part]
-                self.statements.append((sql, json.dumps(group), len(group), part))
+            if not group:
+                continue
+            first = len(self.sent)
+            self.sent += group
+            offsets = range(first, first + len(group))
+            led = list(zip(offsets, *zip(*group, strict=True), strict=True))
+            for start, size in values.chunks(len(led), values.most_rows(width + 1)):
+                self.chunks.append((part, width, values.flat(led, start, size)))
+
+    @property
+    def statements(self) -> Iterator[tuple[str, list[Any], int, int]]:
+        """(SQL, its rows' parameters, how many rows, recent table) of each chunk, in order."""
+        for part, width, params in self.chunks:
+            size = len(params) // (width + 1)
+            yield _insert(width, part, size), params, size, part
 
 
 def dump(value: Any) -> str | None:
@@ -139,10 +153,9 @@ def insert_sqlite(cursor: Any, rows: Rows, guard: Sequence[int], first_id: int) 
     watermark; ``first_id``: the id of ``rows.sent[0]`` (the rest follow, a repeat leaves a
     gap)."""
     n = 0
-    for sql, text, count, part in rows.statements:
-        cursor.execute(sql, (text, guard[part], first_id))
+    for sql, params, _size, part in rows.statements:
+        cursor.execute(sql, [first_id, *params, guard[part]])
         n += cursor.rowcount
-        first_id += count
     return n
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from cityops.store.values import STATEMENT_CACHE
 from cityops.store.writer import WriterQueue
 
 
@@ -27,9 +28,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
-        )
+        # statement cache: the bulk writes' chunked VALUES lists (store.values) are many texts
+        args = {"check_same_thread": False, "timeout": 30, "cached_statements": STATEMENT_CACHE}
+        engine = create_engine(url, connect_args=args, **kwargs)
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_size", 10)
