@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 from cityops.sensing import obs_rows
@@ -84,3 +85,26 @@ def test_event_data_is_columnar_with_epoch_seconds() -> None:
         "result": [3.0, {"a": 1}],
     }
     assert obs_rows.event_data([], False)["count"] == 0
+
+
+def test_event_data_from_the_prepared_columns_is_the_same_to_the_microsecond() -> None:
+    """The store's event takes the columns ``prepare`` made (µs / 10⁶): the same floats as
+    ``datetime.timestamp`` for every microsecond, numbers and objects alike."""
+    rng = random.Random(4)
+    batch = [_r(i, rng.randrange(10**9) / 1e6, rng.random()) for i in range(1, 3000)]
+    batch.append(_r(5000, 0.5, None, {"门": "开"}))
+    rows = obs_rows.prepare(batch)
+    assert obs_rows.event_data(rows.readings, False, rows) == obs_rows.event_data(batch, False)
+    fewer = rows.readings[:10]  # not the prepared readings: computed from the readings
+    assert obs_rows.event_data(fewer, False, rows) == obs_rows.event_data(fewer, False)
+
+
+def test_a_gateway_batch_with_a_repeated_datastream_keeps_the_first() -> None:
+    """One time for the whole batch: uniqueness is by datastream alone."""
+    rows = obs_rows.prepare([_r(9, 0, 1.0), _r(3, 0, 2.0), _r(9, 0, 3.0), _r(1_500, 0, 4.0)])
+    assert [(r.datastream_id, r.result) for r in rows.readings] == [
+        (9, 1.0),
+        (3, 2.0),
+        (1_500, 4.0),
+    ]
+    assert [s[0] for s in rows.sent] == [3, 9, 1_500]

@@ -17,12 +17,12 @@ of its time on the floats' ``repr``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from itertools import repeat
-from operator import floordiv, itemgetter, sub
+from operator import floordiv, itemgetter, sub, truediv
 from typing import Any
 
 from cityops.sensing.models import EPOCH, MICROSECOND, RECENT_BLOCK, RECENT_PARTS, to_micros
@@ -63,17 +63,21 @@ class Rows:
     readings: list[Reading]
     sent: list[tuple[Any, ...]] = field(default_factory=list)
     chunks: list[tuple[int, int, list[Any]]] = field(default_factory=list)  # table, width, flat
+    # ``readings``' datastreams, times in µs, results and JSON results, for the batch event
+    columns: tuple[Sequence[int], Sequence[int], Sequence[Any], Sequence[Any]] | None = None
 
-    def add(self, rows: list[tuple[Any, ...]]) -> None:
-        """Rows of one width, in time order, split by recent table (``sensing.recent``)."""
+    def add(self, rows: Iterable[tuple[Any, ...]], width: int, one_time: bool) -> None:
+        """Rows of one width (datastream, time µs, ...), split by recent table
+        (``sensing.recent``), each table's in its key's order (time, datastream): with one time
+        in the batch that is the rows' own order, each datastream once."""
         groups: list[list[tuple[Any, ...]]] = [[] for _ in range(RECENT_PARTS)]
         into = [group.append for group in groups]
         for row in rows:
             into[row[0] // RECENT_BLOCK % RECENT_PARTS](row)
-        width = len(rows[0]) if rows else 0
         for part, group in enumerate(groups):
             if not group:
                 continue
+            group.sort(key=None if one_time else _TIME_FIRST)
             first = len(self.sent)
             self.sent += group
             offsets = range(first, first + len(group))
@@ -107,19 +111,21 @@ def prepare(readings: Sequence[Reading]) -> Rows:
         return Rows([])
     kept = list(readings)
     columns = list(zip(*kept, strict=True))
-    if len(set(zip(columns[0], columns[1], strict=True))) < len(kept):
+    times = set(columns[1])
+    one_time = len(times) == 1  # a gateway's batch: then each datastream once, or a repeat
+    keys = set(columns[0]) if one_time else set(zip(columns[0], columns[1], strict=True))
+    if len(keys) < len(kept):
         kept = unique(kept)
         columns = list(zip(*kept, strict=True))
-    rows = Rows(kept)
     n = len(kept)
     ds, when, result, as_json, result_time, parameters, foi, _msg = columns
-    micros = _micros(when)
+    micros = list(_micros(when, times))
+    rows = Rows(kept, columns=(ds, micros, result, as_json))
     if result_time.count(None) == parameters.count(None) == foi.count(None) == n:
         if as_json.count(None) == n:  # numbers only: the short row
-            rows.add(sorted(zip(ds, micros, result, strict=True), key=_TIME_FIRST))
-            return rows
-        plain = zip(ds, micros, result, map(dump, as_json), strict=True)
-        rows.add(sorted(plain, key=_TIME_FIRST))
+            rows.add(zip(ds, micros, result, strict=True), 3, one_time)
+        else:
+            rows.add(zip(ds, micros, result, map(dump, as_json), strict=True), 4, one_time)
         return rows
     short: list[tuple[Any, ...]] = []
     full: list[tuple[Any, ...]] = []
@@ -130,17 +136,16 @@ def prepare(readings: Sequence[Reading]) -> Rows:
             rt = to_micros(r.result_time) if r.result_time else None
             json_result, params_text = dump(r.result_json), dump(r.parameters)
             full.append((r.datastream_id, t, r.result, json_result, rt, params_text, r.foi_id))
-    for part in (short, full):
+    for width, part in ((4, short), (7, full)):
         if part:
-            rows.add(sorted(part, key=_TIME_FIRST))
+            rows.add(part, width, one_time)
     return rows
 
 
-def _micros(when: tuple[datetime, ...]) -> Iterator[int]:
+def _micros(when: tuple[datetime, ...], distinct: set[datetime]) -> Iterator[int]:
     """Each time in epoch µs (``to_micros``'s arithmetic): once per distinct time when a batch
     shares a few (a gateway's), else in C over the column (the MQTT door: every reading its own
     time)."""
-    distinct = set(when)
     if len(distinct) * 4 < len(when):
         micros = {t: to_micros(t) for t in distinct}
         return map(micros.__getitem__, when)
@@ -179,16 +184,25 @@ def insert_pg(cursor: Any, rows: Sequence[Reading]) -> int:
     return int(cursor.rowcount)
 
 
-def event_data(stored: Sequence[Reading], evaluated: bool) -> dict[str, Any]:
-    """The batch event's data, columnar: datastream ids, epoch-second times, results."""
+def event_data(
+    stored: Sequence[Reading], evaluated: bool, columns: Rows | None = None
+) -> dict[str, Any]:
+    """The batch event's data, columnar: datastream ids, epoch-second times, results.
+    ``columns``: the prepared rows when ``stored`` is all their readings (their columns are
+    made already; µs / 10⁶ is ``datetime.timestamp``'s own arithmetic)."""
     if not stored:
         return {"count": 0, "evaluated": evaluated, "datastream_id": [], "time": [], "result": []}
-    ds, when, result, as_json = list(zip(*stored, strict=True))[:4]
+    if columns is not None and columns.columns is not None and columns.readings is stored:
+        ds, micros, result, as_json = columns.columns
+        when = list(map(truediv, micros, repeat(1e6)))
+    else:
+        ds, moments, result, as_json = list(zip(*stored, strict=True))[:4]
+        when = list(map(datetime.timestamp, moments))
     return {
         "count": len(stored),
         "evaluated": evaluated,
         "datastream_id": list(ds),
-        "time": list(map(datetime.timestamp, when)),
+        "time": when,
         "result": list(result)
         if as_json.count(None) == len(stored)
         else [r if r is not None else j for r, j in zip(result, as_json, strict=True)],

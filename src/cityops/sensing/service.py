@@ -125,7 +125,7 @@ def store_checked(
         result.stored = len(stored)
         result.stored_readings = stored
         if stored:
-            data = obs_rows.event_data(stored, evaluated)
+            data = obs_rows.event_data(stored, evaluated, prepared)
             queue_event(session.info, SUBJECT_BATCH, data)
     result.duplicates = result.accepted - result.stored
     return result
