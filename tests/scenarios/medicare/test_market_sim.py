@@ -13,6 +13,7 @@ from cityops.cli import app
 from cityops.scenarios.medicare import codes
 from cityops.scenarios.medicare.models import Account, Drug, Fixmedins, Stock
 from cityops.sim import medicare_load, medicare_market, medicare_people
+from cityops.store import files
 from cityops.store.base import Base
 from cityops.store.engine import make_engine
 
@@ -62,7 +63,7 @@ def test_loads_into_both_databases(session: Session) -> None:
 def test_the_cli_fills_an_empty_market_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     engine = make_engine(url)
-    Base.metadata.create_all(engine)
+    files.create_all(engine, Base.metadata)
     engine.dispose()
     runner = CliRunner()
     args = ["sim", "medicare", "--persons", "300", "--database-url", url]
