@@ -18,7 +18,6 @@ import numpy as np
 
 from cityops.geo.service import load_index
 from cityops.sim.geography import build_chongqing, load_into
-from cityops.store import files
 from cityops.store.base import Base, import_all_models
 from cityops.store.engine import make_engine, make_session_factory, transaction
 
@@ -55,7 +54,7 @@ def main() -> None:
     url = args.db or f"sqlite:///{tmp.name}/bench.db"
     import_all_models()
     engine = make_engine(url)
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     sessions = make_session_factory(engine)
     t = time.perf_counter()
     with transaction(sessions) as session:

@@ -31,7 +31,6 @@ from cityops.scenarios.medicare.offer_index import OfferIndex
 from cityops.scenarios.medicare.offers import SortKey
 from cityops.settings import Settings
 from cityops.sim import medicare_load, medicare_market
-from cityops.store import files
 from cityops.store.base import Base, import_all_models
 from cityops.store.engine import make_engine, make_session_factory, reading, transaction
 
@@ -80,13 +79,14 @@ def prepared(name: str, url: str) -> Engine:
     started = time.perf_counter()
     if name == "sqlite":
         engine.dispose()
-        files.remove_database(VAR / "medicare.db")
+        for suffix in ("", "-wal", "-shm"):
+            (VAR / f"medicare.db{suffix}").unlink(missing_ok=True)
         engine = make_engine(real)
     else:
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     with transaction(make_session_factory(engine)) as s:
         summary = medicare_load.seed_market(session=s, size=SIZE, persons=PERSONS, seed=7)
     if name == "postgres":

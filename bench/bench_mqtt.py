@@ -41,7 +41,6 @@ from cityops.sensing.mqtt import IngestHandler, IngestOutcome, MqttConsumer
 from cityops.sensing.mqtt_ingest import SensingIngest
 from cityops.sensing.mqtt_store import SqliteReadingStore
 from cityops.settings import Settings
-from cityops.store import files
 from cityops.store.engine import make_engine, make_session_factory
 
 DATASTREAMS = 10_000
@@ -124,7 +123,8 @@ class SensingStore:
         from bench.bench_pipeline import provision
 
         path = VAR / "mqtt_sensing.db"
-        files.remove_database(path)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
         url = f"sqlite:///{path}"
         provision(url)
         self.engine = make_engine(url)

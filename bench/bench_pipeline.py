@@ -8,15 +8,10 @@ watched by a threshold plan (above 25, clear below 20) whose actions start the �
 The real path: the devices are provisioned in bulk (Core inserts, then
 ``sensing.catalogue.bump_catalogue``); the plan comes from a YAML file passed as
 ``CITYOPS_RULES_PLANS_PATH``; ``start_automation`` binds it through the real ``SensingDirectory``
-and starts the ``RulesFeed`` thread and ``SensingUpkeep``. ``BENCH_PIPELINE_SENDERS`` threads
-(default 1; 2 as two gateways or HTTP clients posting at once) play the senders at the door, each
-taking the next batch in turn: ``sensing.door.take_in`` per batch of 10,000 raw ``[datastream,
-ISO time, value]`` readings, as the HTTP, MQTT and NATS doors do: validate, let the engine react
-(the ``ActuatorCommand`` in its own small transaction on the main SQLite file, whose commit
-publishes ``actuators.command``), then store the batch (in the readings' own file,
-``store.files``). With two senders, one sender's batch is validated and reacted to while the
-other's is stored (2026-11-27: no faster, the store being the longer half; see the architecture
-notes).
+and starts the ``RulesFeed`` thread and ``SensingUpkeep``. The main thread plays the door:
+``sensing.door.take_in`` per batch of 10,000 raw ``[datastream, ISO time, value]`` readings, as
+the HTTP, MQTT and NATS doors do: validate, let the engine react (the ``ActuatorCommand`` in its
+own small transaction, whose commit publishes ``actuators.command``), then store the batch.
 
 ``BENCH_PIPELINE_BATCH`` (default 10,000) readings go into one ingest transaction.
 Breaches: ``BENCH_PIPELINE_BREACHES`` (default 1,000, each on a different watched datastream)
@@ -25,11 +20,11 @@ breach's batch to the ``actuators.command`` event (published right after the com
 the figures also count the commands that went out before their batch was stored.
 
 Figures: observations/s on the wall clock (first ingest to the feed drained) and per CPU second
-of the process (all threads), the load average (the machine is shared), the senders' seconds in
-the door, the feed's lag at the end (time to drain after the last ingest), breach → command
-p50/p99 and, when below target, a cProfile of one sender (the door and the rules it runs; top
-15 by own time and top 25 by cumulative time) over a further ``BENCH_PIPELINE_PROFILE_OBS``
-(default 500,000) observations.
+of the process (all threads), the load average (the machine is shared), the ingest-only rate,
+the feed's lag at the end (time to drain after the last ingest), breach → command p50/p99 and,
+when below target, a cProfile of the main thread (the door and the rules it runs; top 15 by own
+time and top 25 by cumulative time) over a further ``BENCH_PIPELINE_PROFILE_OBS`` (default
+500,000) observations.
 """
 
 from __future__ import annotations
@@ -39,10 +34,10 @@ import io
 import os
 import pstats
 import random
-import threading
 import time
 from datetime import datetime, timedelta
 from itertools import repeat
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
@@ -55,16 +50,14 @@ from cityops.registry.models import Component
 from cityops.sensing import catalogue, door, service
 from cityops.sensing.models import Datastream, Thing
 from cityops.settings import Settings
-from cityops.store import files
 from cityops.store.base import Base, import_all_models
-from cityops.store.engine import make_engine, reading
+from cityops.store.engine import make_engine
 
 DATASTREAMS = 100_000
 PER_THING = 4
 WATCHED = 10_000  # the first datastream of things 1..10,000, each on its own 部件 with a fan
 FAN0 = DATASTREAMS // PER_THING  # fan thing ids: FAN0 + 1 .. FAN0 + WATCHED
 BATCH = int(os.environ.get("BENCH_PIPELINE_BATCH", "10000").replace("_", ""))  # per ingest
-SENDERS = int(os.environ.get("BENCH_PIPELINE_SENDERS", "1"))  # threads calling the door at once
 TARGET_RATE = 100_000
 TARGET_P99_MS = 50.0
 MEASUREMENT = "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement"
@@ -98,7 +91,7 @@ def is_watched(d: int) -> bool:
 def provision(url: str) -> None:
     """100,000 datastreams on 25,000 things; 10,000 of them on a 部件 with a fan (bulk)."""
     engine = make_engine(url)
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     rng = random.Random(7)
     with engine.begin() as conn:
         conn.execute(
@@ -178,12 +171,13 @@ def provision(url: str) -> None:
 def fresh_db() -> str:
     VAR.mkdir(parents=True, exist_ok=True)
     path = VAR / "pipeline.db"
-    files.remove_database(path)
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
     return f"sqlite:///{path}"
 
 
 class Door:
-    """The senders at the door: batches of raw readings in, one unit of work each."""
+    """The main thread's door: batches of raw readings in, one unit of work each."""
 
     def __init__(self, ctx: AppContext, total: int, breaches: int, start: datetime) -> None:
         self.ctx = ctx
@@ -223,62 +217,35 @@ class Door:
             out[pos] = (d, when, 40.0)
         return out
 
-    def run(self, batches: int, senders: int = 1) -> None:
-        """Send ``batches`` batches from ``senders`` threads, each taking the next batch in turn
-        (as gateways posting at once, or HTTP clients, do): one sender's batch is validated and
-        reacted to while another's is stored."""
-        turn = iter(range(batches))
-        lock = threading.Lock()
-        failed: list[BaseException] = []
-
-        def sender() -> None:
-            while not failed:
-                with lock:
-                    b = next(turn, None)
-                if b is None:
-                    return
-                try:
-                    self.send(b, lock)
-                except BaseException as exc:  # the run stops; the first failure is raised
-                    failed.append(exc)
-
-        threads = [threading.Thread(target=sender, name=f"sender-{i}") for i in range(senders)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if failed:
-            raise failed[0]
-        self.done_at.sort()
-        self.offset += batches
-
-    def send(self, b: int, lock: threading.Lock) -> None:
+    def run(self, batches: int) -> None:
         ctx = self.ctx
-        raw = self.raw(b)
-        t0 = time.perf_counter()
-        if not self.offset:
-            for _pos, d in self.plan.get(b, ()):
-                self.started[d] = t0
-        result = door.take_in(
-            sessions=ctx.sessions,
-            clock=ctx.clock,
-            settings=ctx.settings,
-            raws=raw,
-            source="bench",
-            bus=ctx.bus,
-            reactor=door.reactor_in(ctx.extras),
-        )
-        t1 = time.perf_counter()
-        if result.rejected:
-            bad = result.rejected
-            raise SystemExit(f"batch {b}: {len(bad)} rejected, the first: {bad[0]}")
-        with lock:
+        for b in range(batches):
+            raw = self.raw(b)
+            t0 = time.perf_counter()
+            if not self.offset:
+                for _pos, d in self.plan.get(b, ()):
+                    self.started[d] = t0
+            result = door.take_in(
+                sessions=ctx.sessions,
+                clock=ctx.clock,
+                settings=ctx.settings,
+                raws=raw,
+                source="bench",
+                bus=ctx.bus,
+                reactor=door.reactor_in(ctx.extras),
+            )
+            t1 = time.perf_counter()
             self.ingest_wall += t1 - t0
-            self.stored += result.stored
             if not self.offset:
                 self.done_at.append(t1)
+            if not self.offset:
                 for _pos, d in self.plan.get(b, ()):
                     self.committed[d] = t1
+            self.stored += result.stored
+            if result.rejected:
+                bad = result.rejected
+                raise SystemExit(f"batch {b}: {len(bad)} rejected, the first: {bad[0]}")
+        self.offset += batches
 
 
 def pct(values: list[float], p: float) -> float:
@@ -297,7 +264,7 @@ def top(profile: cProfile.Profile, n: int = 15, by: str = "tottime") -> list[str
 
 
 def profile_run(door: Door, observations: int) -> dict[str, list[str]]:
-    """cProfile one sender (the main thread) for a while: the door, which also runs the rules."""
+    """cProfile the main thread for a while: the door, which now also runs the rules."""
     main_prof = cProfile.Profile()
     main_prof.enable()
     door.run(max(1, observations // BATCH))
@@ -343,11 +310,9 @@ def main() -> None:
 
     ctx.bus.subscribe(service.SUBJECT_COMMAND, on_command)
     door = Door(ctx, total, breaches, ctx.clock.now() - timedelta(hours=2))
-    with reading(ctx.sessions) as session:  # a running door has its catalogue loaded
-        catalogue.current(session=session)
     load_before = os.getloadavg()
     cpu0, w0 = time.process_time(), time.perf_counter()
-    door.run(door.batches, SENDERS)
+    door.run(door.batches)
     ingest_end = time.perf_counter()
     drained = feed.drain(timeout=900)
     w1, cpu1 = time.perf_counter(), time.process_time()
@@ -367,13 +332,12 @@ def main() -> None:
         "datastreams": DATASTREAMS,
         "rule_instances": bound,
         "batch": BATCH,
-        "database": "sqlite (WAL; readings in a file of their own, store.files)",
-        "senders": SENDERS,
+        "database": "sqlite (WAL, one file)",
         "wall_s": round(wall, 1),
         "cpu_s": round(cpu, 1),
         "obs_per_s_wall": round(door.stored / wall),
         "obs_per_s_per_cpu_s": round(door.stored / cpu),
-        "door_seconds_all_senders": round(door.ingest_wall, 1),
+        "obs_per_s_ingest_only": round(door.stored / door.ingest_wall),
         "cpu_utilisation": round(cpu / wall, 2),
         "ingest_obs_per_s_by_tenth": deciles,
         "loadavg_before": [round(x, 2) for x in load_before],

@@ -25,7 +25,6 @@ from cityops.rules.engine import RulesEngine
 from cityops.rules.evaluate import Reading
 from cityops.rules.plans import PlanSet, parse_plan
 from cityops.rules.ports import BusNotifier, SourceInfo, StaticDirectory
-from cityops.store import files
 from cityops.store.base import Base, import_all_models
 from cityops.store.engine import make_engine, make_session_factory
 
@@ -83,7 +82,7 @@ def main() -> None:
         p.unlink(missing_ok=True)
     import_all_models()
     engine = make_engine(f"sqlite:///{path}")
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     clock = FakeClock(datetime(2026, 11, 25, 1, 0, tzinfo=UTC))
     ps, directory = plans()
     actuator = TimedActuator()

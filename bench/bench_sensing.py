@@ -27,6 +27,7 @@ import os
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -37,7 +38,6 @@ from cityops.clock import FakeClock
 from cityops.sensing import obs_rows, service, timeseries
 from cityops.sensing.models import Observation
 from cityops.sensing.validate import Reading
-from cityops.store import files
 from cityops.store.base import Base, import_all_models
 from cityops.store.engine import make_engine, make_session_factory
 
@@ -74,7 +74,8 @@ def fresh_engine(name: str, url: str) -> Engine:
     if name == "sqlite":
         path = VAR / "sensing.db"
         VAR.mkdir(parents=True, exist_ok=True)
-        files.remove_database(path)
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
         engine = make_engine(f"sqlite:///{path}")
     else:
         admin = pg_admin_url()
@@ -83,7 +84,7 @@ def fresh_engine(name: str, url: str) -> Engine:
             conn.execute('CREATE DATABASE "cityops_bench_sensing"')
         base = admin.rsplit("/", 1)[0] + "/cityops_bench_sensing"
         engine = make_engine("postgresql+psycopg://" + base.split("://", 1)[1])
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     seed(engine)
     return engine
 

@@ -31,7 +31,6 @@ from cityops.cases.models import Case
 from cityops.geo.models import Jurisdiction, Level
 from cityops.ledger.models import LedgerEntry
 from cityops.registry.models import Department
-from cityops.store import files
 from cityops.store.base import Base, import_all_models
 from cityops.store.engine import make_engine, make_session_factory, transaction
 
@@ -189,14 +188,15 @@ def _import_entries(engine: Engine) -> list[dict[str, Any]]:
 
 def _reset(name: str, url: str) -> Engine:
     if name == "sqlite":
-        files.remove_database(VAR / "cityops_bench.db")
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(VAR / "cityops_bench.db") + suffix).unlink(missing_ok=True)
         engine = make_engine(url)
     else:
         engine = make_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     return engine
 
 

@@ -18,7 +18,6 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cityops.clock import FakeClock
-from cityops.store import files
 from cityops.store.base import Base, import_all_models
 from cityops.store.engine import make_engine, make_session_factory
 from tests import pg
@@ -56,7 +55,7 @@ def pg_database() -> Iterator[str]:
     url, name = pg.create_database(server.admin_url)
     sa_url = "postgresql+psycopg://" + url.split("://", 1)[1]
     engine = make_engine(sa_url)
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     engine.dispose()
     yield sa_url
     pg.drop_database(server.admin_url, name)
@@ -75,7 +74,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A clean database with the current schema, on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
-        files.create_all(eng, Base.metadata)
+        Base.metadata.create_all(eng)
     else:
         url = request.getfixturevalue("pg_database")
         eng = make_engine(url, pool_size=5)

@@ -17,10 +17,12 @@ from cityops.rules.feed import RulesFeed
 from cityops.rules.ports import BusNotifier
 from cityops.rules.runtime import start_engine
 from cityops.runtime import settle_heap
+from cityops.sensing import catalogue
 from cityops.sensing.directory import Rebinder, SensingActuator, SensingDirectory
 from cityops.sensing.door import REACTOR
 from cityops.sensing.scaleout import queues_work
 from cityops.sensing.scheduler import SensingUpkeep
+from cityops.store.engine import reading
 
 
 @dataclass
@@ -68,5 +70,7 @@ def start_automation(
     )
     feed = RulesFeed(engine, ctx.bus, tick_seconds=tick_seconds, watch=rebind).start()
     ctx.extras[REACTOR] = engine  # the doors (sensing.door) let it react before they store
+    with reading(ctx.sessions) as session:  # the doors' catalogue, loaded now and frozen with
+        catalogue.current(session=session)  # the rest: not by the first batch (1.3 s at 100k)
     settle_heap()
     return Automation(upkeep=upkeep, engine=engine, feed=feed, extras=ctx.extras)

@@ -12,7 +12,6 @@ from cityops.api.context import AppContext
 from cityops.bus.memory import MemoryBus
 from cityops.clock import SystemClock
 from cityops.settings import Settings
-from cityops.store import files
 from cityops.store.base import Base, import_all_models
 from cityops.store.engine import make_engine, make_session_factory, transaction
 from tests import citykit
@@ -21,7 +20,7 @@ from tests import citykit
 def test_a_get_is_answered_while_a_long_write_holds_sqlites_writer(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'reads.db'}")
     import_all_models()
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     sessions = make_session_factory(engine)
     with transaction(sessions) as s:
         citykit.build(s)

@@ -19,7 +19,6 @@ from cityops.sensing.models import Datastream, Observation, to_micros
 from cityops.sensing.recent import READ_MODEL as Stored
 from cityops.sensing.scheduler import run_compaction
 from cityops.settings import Settings
-from cityops.store import files
 from cityops.store.base import Base
 from cityops.store.engine import make_engine, make_session_factory, raw_cursor
 from cityops.store.schema import upgrade
@@ -31,7 +30,7 @@ SETTINGS = Settings(sensing_recent_rows=10, sensing_recent_seconds=60)  # a step
 @pytest.fixture
 def lite(tmp_path: Path) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path / 'recent.db'}")
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     return engine
 
 

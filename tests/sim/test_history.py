@@ -21,7 +21,6 @@ from cityops.ledger import service as ledger
 from cityops.ledger.models import LedgerEntry
 from cityops.registry.models import Department, DepartmentType, Staff
 from cityops.sim import history
-from cityops.store import files
 from cityops.store.base import Base
 from cityops.store.engine import make_engine, make_session_factory, transaction
 from tests import citykit
@@ -171,7 +170,7 @@ def test_same_seed_same_cases_on_any_database(engine: Engine, tmp_path: Path) ->
     _seed(engine)
     _load(engine, cases=1500, seed=11)
     other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
-    files.create_all(other, Base.metadata)
+    Base.metadata.create_all(other)
     _seed(other)
     _load(other, cases=1500, seed=11)
 
@@ -194,7 +193,7 @@ def test_a_large_load_is_generated_in_a_helper_process_with_the_same_result(
     monkeypatch.setattr(history, "REBUILD_INDEXES_FROM", 1)  # also drops and rebuilds indexes
     _load(engine, cases=1200, seed=3)
     other = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
-    files.create_all(other, Base.metadata)
+    Base.metadata.create_all(other)
     _seed(other)
     monkeypatch.setattr(history, "PARALLEL_FROM", 10**9)
     _load(other, cases=1200, seed=3)

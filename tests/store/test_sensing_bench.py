@@ -9,7 +9,6 @@ from bench.bench_sensing import batches, run_ingest, run_store, seed
 from sqlalchemy import text
 
 from cityops.sensing import recent
-from cityops.store import files
 from cityops.store.base import Base, import_all_models
 from cityops.store.engine import make_engine
 
@@ -17,7 +16,7 @@ from cityops.store.engine import make_engine
 def test_store_and_ingest_runs_store_every_reading(tmp_path: Path) -> None:
     import_all_models()
     engine = make_engine(f"sqlite:///{tmp_path / 'sensing.db'}")
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     seed(engine)
     for rates in (run_store(engine, batches(20_000, 0)), run_ingest(engine, batches(20_000, 50))):
         assert all(rate > 0 for rate in rates)

@@ -29,17 +29,14 @@ class AppContext:
 
 
 @contextmanager
-def unit_of_work(
-    ctx: AppContext, *, reads_first: bool = False, writes: str | None = None
-) -> Iterator[Session]:
+def unit_of_work(ctx: AppContext, *, reads_first: bool = False) -> Iterator[Session]:
     """One transaction; the bus events it queued are published only after it commits.
 
     ``reads_first`` begins it as a reader: on SQLite a plain BEGIN that neither takes nor waits
     for the one writer, so a slow read (a city-wide list) never holds up other requests. A
-    write inside it still commits (SQLite upgrades the lock when it comes). ``writes``: the one
-    SQLite file the work writes (``store.files``), so it takes only that file's writer.
+    write inside it still commits (SQLite upgrades the lock when it comes).
     """
-    with transaction(ctx.sessions, writes=writes) as session:
+    with transaction(ctx.sessions) as session:
         if reads_first:
             session.connection(execution_options={READ_ONLY_OPTION: True})
         yield session

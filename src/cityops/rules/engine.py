@@ -33,7 +33,6 @@ from cityops.rules.evaluate import Compiled, Outcome, Reading, State, Timer
 from cityops.rules.plans import Disabled, Plan, PlanSet
 from cityops.rules.ports import Actuator, CasePort, Directory, Notifier, SourceInfo
 from cityops.store.engine import reading, transaction
-from cityops.store.files import MAIN
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +185,7 @@ class RulesEngine:
         limit = limit or self.timer_batch
         while True:
             now = self.clock.now()
-            with transaction(self.sessions, writes=MAIN) as session:
+            with transaction(self.sessions) as session:
                 due = service.due_timers(session=session, now=now, limit=limit)
                 pending: dict[tuple[str, str], State] = {}
                 outcomes: list[tuple[Instance, Outcome]] = []
@@ -221,8 +220,7 @@ class RulesEngine:
         alarm_checks: list[Timer],
         result: BatchResult,
     ) -> None:
-        # The main SQLite file's writer only: a reaction never waits behind the readings' store
-        with transaction(self.sessions, writes=MAIN) as session:
+        with transaction(self.sessions) as session:
             self._apply(session, now, pending, outcomes, alarm_checks, result)
             events: list[Event] = session.info.pop("events", [])
         self.states.update(pending)  # only after the commit: a rollback leaves the cache as it was

@@ -33,7 +33,6 @@ from cityops.sensing import catalogue, obs_rows, recent, service, validate
 from cityops.sensing.validate import Checked, Reading, Rejection
 from cityops.settings import Settings
 from cityops.store.engine import reading, transaction
-from cityops.store.files import SENSING
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +89,7 @@ def take_in(
     """
     checked, evaluated = _check_and_react(sessions, clock, settings, raws, reactor)
     prepared = _prepare(sessions, checked)
-    with transaction(sessions, writes=SENSING) as session:
+    with transaction(sessions) as session:
         result = service.store_checked(
             session=session,
             checked=checked,
@@ -122,7 +121,7 @@ def compact(*, sessions: sessionmaker[Session], clock: Clock, settings: Settings
     with reading(sessions) as session:
         if not recent.due(session=session, settings=settings, now=clock.now()):
             return 0
-    with transaction(sessions, writes=SENSING) as session:
+    with transaction(sessions) as session:
         return recent.compact_step(session=session, settings=settings, now=clock.now())
 
 

@@ -2,10 +2,8 @@
 retention hourly.
 
 Each step is its own transaction, the rollup one of at most ``sensing_rollup_rows`` raw rows (the
-writer lock is not held long while a door waits to record a fan command), and each takes only
-the readings' SQLite file's writer (``store.files``), which a fan command does not need. Several
-processes may run it on PostgreSQL: the rollup serialises on its advisory lock, and purging twice
-is harmless.
+writer lock is not held long while a door waits to record a fan command). Several processes may
+run it on PostgreSQL: the rollup serialises on its advisory lock, and purging twice is harmless.
 """
 
 from __future__ import annotations
@@ -16,14 +14,13 @@ from datetime import datetime, timedelta
 from cityops.api.context import AppContext, unit_of_work
 from cityops.periodic import Periodic
 from cityops.sensing import recent, timeseries
-from cityops.store.files import SENSING
 
 log = logging.getLogger(__name__)
 
 
 def run_rollup(ctx: AppContext, *, fold_latest: bool = False) -> int:
     """Fold new raw rows into the aggregates; returns how many were folded."""
-    with unit_of_work(ctx, writes=SENSING) as session:
+    with unit_of_work(ctx) as session:
         return timeseries.rollup(
             session=session,
             max_rows=ctx.settings.sensing_rollup_rows,
@@ -42,7 +39,7 @@ def run_compaction(ctx: AppContext) -> int:
         with unit_of_work(ctx, reads_first=True) as session:
             if not recent.due(session=session, settings=settings, now=clock.now(), idle=True):
                 return moved
-        with unit_of_work(ctx, writes=SENSING) as session:
+        with unit_of_work(ctx) as session:
             moved += recent.compact_step(
                 session=session, settings=settings, now=clock.now(), idle=True
             )
@@ -55,13 +52,13 @@ def run_partitions(ctx: AppContext) -> None:
     short transaction, the intake rarely has to do it in the middle of a busy batch.
     """
     today = ctx.clock.now().date()
-    with unit_of_work(ctx, writes=SENSING) as session:
+    with unit_of_work(ctx) as session:
         timeseries.ensure_partitions(session, [today, today + timedelta(days=1)])
 
 
 def run_purge(ctx: AppContext) -> timeseries.Purged:
     """Drop what is past the retention settings."""
-    with unit_of_work(ctx, writes=SENSING) as session:
+    with unit_of_work(ctx) as session:
         return timeseries.purge(session=session, now=ctx.clock.now(), settings=ctx.settings)
 
 

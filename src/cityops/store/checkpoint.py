@@ -3,8 +3,8 @@
 Otherwise the connection whose commit pushes the WAL past 10,000 pages (``store.engine``) copies
 the log back into the database and syncs the file, so that one commit waits for the disk. The app
 instead checkpoints every half second from this thread (PASSIVE: it never blocks writers or
-readers), the readings' file too (``store.files``), and leaves the commit-time checkpoint only as
-a backstop for a WAL that grows past ``BACKSTOP_PAGES`` while this thread is not keeping up.
+readers), and leaves the commit-time checkpoint only as a backstop for a WAL that grows past
+``BACKSTOP_PAGES`` while this thread is not keeping up.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import sqlite3
 import threading
 
 from sqlalchemy import Engine, event
-
-from cityops.store import files
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +58,6 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        sensing = files.sensing_path(self.path)
-        if sensing is not None:  # the pragma with no schema named checkpoints every file
-            conn.execute(f"ATTACH DATABASE ? AS {files.SENSING}", (sensing,))
         try:
             while not self._stop.wait(self.interval):
                 try:

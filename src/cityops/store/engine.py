@@ -3,8 +3,7 @@
 SQLite runs in WAL mode, and every transaction starts with ``BEGIN IMMEDIATE`` so that two
 writers queue instead of failing on a lock upgrade; this process's threads queue first come,
 first served (``store.writer``). A transaction opened with ``reading`` is a plain ``BEGIN``: it
-only reads, so it never waits for a writer. A file database has the readings' file attached
-(``store.files``); a transaction that says it writes one file takes only that file's writer.
+only reads, so it never waits for a writer.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from cityops.store import files
 from cityops.store.values import STATEMENT_CACHE
 from cityops.store.writer import WriterQueue
 
@@ -42,10 +40,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    sensing = files.sensing_path(engine.url.database)
-
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
@@ -59,55 +55,31 @@ def _configure_sqlite(engine: Engine) -> None:
         # each time; the sensing bench measured +60 % on 10,000-row insert batches.
         cur.execute("PRAGMA wal_autocheckpoint=10000")
         cur.close()
-        if sensing is not None:
-            record.info[files.LAYOUT] = files.attach(dbapi_conn, sensing)
 
-    # One FIFO per file: a transaction that writes one file queues behind that file's writers.
-    # One that writes both takes the sensing file's turn first, so it never holds the main
-    # file's while it waits out a long compaction step (a fan command would wait behind it).
-    queues = {files.MAIN: WriterQueue(timeout=30.0), files.SENSING: WriterQueue(timeout=30.0)}
-    both = (queues[files.SENSING], queues[files.MAIN])
+    writers = WriterQueue(timeout=30.0)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        options = conn.get_execution_options()
-        if options.get(READ_ONLY_OPTION):
+        if conn.get_execution_options().get(READ_ONLY_OPTION):
             conn.exec_driver_sql("BEGIN")
             return
         who = conn.connection.dbapi_connection
-        split, touch = conn.connection.info.get(files.LAYOUT, (False, {}))
-        writes = options.get(WRITES_OPTION)
-        one = writes if split and writes in touch else None
-        taken = (queues[one],) if one is not None else both
+        writers.enter(who)
         try:
-            for queue in taken:  # always in the same order: no two threads wait on each other
-                queue.enter(who)
-            if one is None:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")  # every file's write lock
-            else:
-                conn.exec_driver_sql("BEGIN")
-                try:
-                    conn.exec_driver_sql(touch[one])  # this file's lock at once, as IMMEDIATE
-                except BaseException:
-                    who.execute("ROLLBACK")
-                    raise
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            for queue in taken:
-                queue.leave(who)
+            writers.leave(who)
             raise
 
     def _on_end(conn: Any) -> None:  # the commit or rollback is under way: the next may begin
-        who = conn.connection.dbapi_connection
-        for queue in both:
-            queue.leave(who)
+        writers.leave(conn.connection.dbapi_connection)
 
     event.listen(engine, "commit", _on_end)
     event.listen(engine, "rollback", _on_end)
 
     @event.listens_for(engine, "checkin")
     def _on_checkin(dbapi_conn: Any, _record: Any) -> None:  # a connection given back mid-way
-        for queue in both:
-            queue.leave(dbapi_conn)
+        writers.leave(dbapi_conn)
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -119,7 +91,6 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 READ_ONLY_OPTION = "cityops_read_only"
-WRITES_OPTION = "cityops_writes"  # files.MAIN or files.SENSING: the one file a transaction writes
 
 
 def raw_cursor(session: Session) -> Any:
@@ -141,15 +112,10 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session], *, writes: str | None = None) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error.
-
-    ``writes``: ``files.MAIN`` or ``files.SENSING`` when the work writes only that SQLite
-    file, so it takes only that file's writer (``store.files``); otherwise it takes both."""
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
     session = factory()
     try:
-        if writes is not None:
-            session.connection(execution_options={WRITES_OPTION: writes})
         yield session
         session.commit()
     except BaseException:

@@ -24,4 +24,3 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
-    engine.dispose()  # connections made before know the tables' old places (store.files)

@@ -13,7 +13,6 @@ from cityops.cli import app
 from cityops.scenarios.medicare import codes
 from cityops.scenarios.medicare.models import Account, Drug, Fixmedins, Stock
 from cityops.sim import medicare_load, medicare_market, medicare_people
-from cityops.store import files
 from cityops.store.base import Base
 from cityops.store.engine import make_engine
 
@@ -63,7 +62,7 @@ def test_loads_into_both_databases(session: Session) -> None:
 def test_the_cli_fills_an_empty_market_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'm.db'}"
     engine = make_engine(url)
-    files.create_all(engine, Base.metadata)
+    Base.metadata.create_all(engine)
     engine.dispose()
     runner = CliRunner()
     args = ["sim", "medicare", "--persons", "300", "--database-url", url]
