@@ -71,6 +71,6 @@ def start_automation(
     feed = RulesFeed(engine, ctx.bus, tick_seconds=tick_seconds, watch=rebind).start()
     ctx.extras[REACTOR] = engine  # the doors (sensing.door) let it react before they store
     with reading(ctx.sessions) as session:  # the doors' catalogue, loaded now and frozen with
-        catalogue.current(session=session)  # the rest: not by the first batch (1.3 s at 100k)
+        catalogue.current(session=session)  # the rest, not by the first batch to come in
     settle_heap()
     return Automation(upkeep=upkeep, engine=engine, feed=feed, extras=ctx.extras)

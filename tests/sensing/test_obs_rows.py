@@ -31,7 +31,7 @@ def test_numbers_go_as_short_rows_sorted_by_time_then_datastream() -> None:
         (3, to_micros(T0), 1.5),
         (1, to_micros(T0) + 5_000_000, 2.5),
     ]
-    statements = list(rows.statements)  # three rows: a statement of two, then one of one
+    statements = rows.statements  # three rows: a statement of two, then one of one
     assert [count for _sql, _params, count, _part in statements] == [2, 1]
     assert all("result_json" not in sql for sql, *_rest in statements)
     assert all("observation_recent_0 " in sql for sql, *_rest in statements)
@@ -62,7 +62,7 @@ def test_objects_and_extras_take_the_longer_rows() -> None:
     assert rows.sent[0] == (1, to_micros(T0), 2.0, None)
     assert rows.sent[1] == (5, to_micros(T0), None, '"ok"')
     assert rows.sent[2][3:] == ('{"state": "开"}', None, '{"k": 1}', 7)
-    assert len(list(rows.statements)) == 2
+    assert len(rows.statements) == 2
 
 
 def test_every_time_its_own_gives_the_same_micros() -> None:

@@ -57,12 +57,13 @@ def _insert(width: int, part: int, size: int) -> str:
 class Rows:
     """A batch ready to insert: ``readings`` unique by (datastream, time), the first of a repeat
     kept, in the batch's order; ``sent``: the parameter rows (datastream, time µs, result, ...)
-    in the order SQLite inserts them, so in observation id order; ``chunks``: per statement its
-    recent table, width and rows (each led by its offset in ``sent``)."""
+    in the order SQLite inserts them, so in observation id order; ``statements``: per chunk its
+    SQL, its rows' parameters (each row led by its offset in ``sent``), how many rows and its
+    recent table."""
 
     readings: list[Reading]
     sent: list[tuple[Any, ...]] = field(default_factory=list)
-    chunks: list[tuple[int, int, list[Any]]] = field(default_factory=list)  # table, width, flat
+    statements: list[tuple[str, list[Any], int, int]] = field(default_factory=list)
     # ``readings``' datastreams, times in µs, results and JSON results, for the batch event
     columns: tuple[Sequence[int], Sequence[int], Sequence[Any], Sequence[Any]] | None = None
 
@@ -83,14 +84,8 @@ class Rows:
             offsets = range(first, first + len(group))
             led = list(zip(offsets, *zip(*group, strict=True), strict=True))
             for start, size in values.chunks(len(led), values.most_rows(width + 1)):
-                self.chunks.append((part, width, values.flat(led, start, size)))
-
-    @property
-    def statements(self) -> Iterator[tuple[str, list[Any], int, int]]:
-        """(SQL, its rows' parameters, how many rows, recent table) of each chunk, in order."""
-        for part, width, params in self.chunks:
-            size = len(params) // (width + 1)
-            yield _insert(width, part, size), params, size, part
+                sql = _insert(width, part, size)
+                self.statements.append((sql, values.flat(led, start, size), size, part))
 
 
 def dump(value: Any) -> str | None:
@@ -185,15 +180,15 @@ def insert_pg(cursor: Any, rows: Sequence[Reading]) -> int:
 
 
 def event_data(
-    stored: Sequence[Reading], evaluated: bool, columns: Rows | None = None
+    stored: Sequence[Reading], evaluated: bool, prepared: Rows | None = None
 ) -> dict[str, Any]:
     """The batch event's data, columnar: datastream ids, epoch-second times, results.
-    ``columns``: the prepared rows when ``stored`` is all their readings (their columns are
-    made already; µs / 10⁶ is ``datetime.timestamp``'s own arithmetic)."""
+    ``prepared``: the batch's rows, whose columns serve when ``stored`` is all their readings
+    (µs / 10⁶ is ``datetime.timestamp``'s own arithmetic)."""
     if not stored:
         return {"count": 0, "evaluated": evaluated, "datastream_id": [], "time": [], "result": []}
-    if columns is not None and columns.columns is not None and columns.readings is stored:
-        ds, micros, result, as_json = columns.columns
+    if prepared is not None and prepared.columns is not None and prepared.readings is stored:
+        ds, micros, result, as_json = prepared.columns
         when = list(map(truediv, micros, repeat(1e6)))
     else:
         ds, moments, result, as_json = list(zip(*stored, strict=True))[:4]
