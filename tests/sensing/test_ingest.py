@@ -148,6 +148,36 @@ def test_latest_value_moves_forward_only(
         assert row.latest_phenomenon_time == clock.now() - timedelta(seconds=30)
 
 
+def test_latest_values_folded_later_keep_each_streams_newest(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    """A rollup folding several batches at once (``update_latest=False``) meets a stream's
+    readings out of time order — the newest first, a late one last — and keeps the newest."""
+    from cityops.sensing import timeseries
+
+    a, b = network.ds_ids[0], network.ds_ids[1]
+    batches = [
+        [[a, _iso(clock, -10), 3.0], [b, _iso(clock, -50), 7.0]],
+        [[a, _iso(clock, -40), 1.0], [b, _iso(clock, -20), 8.0], [a, _iso(clock, -30), 2.0]],
+        [[a, _iso(clock, -70), 9.0], [b, _iso(clock, -5), 6.0]],
+    ]
+    for batch in batches:
+        with session_factory() as s, s.begin():
+            service.ingest(session=s, readings=batch, clock=clock, update_latest=False)
+    with session_factory() as s:
+        assert s.get(Datastream, a).latest_result is None  # type: ignore[union-attr]
+    with session_factory() as s, s.begin():
+        timeseries.rollup(session=s, fold_latest=True, now=clock.now())
+    with session_factory() as s:
+        for ds, value, seconds in ((a, 3.0, -10), (b, 6.0, -5)):
+            row = s.get(Datastream, ds)
+            assert row is not None
+            assert (row.latest_result, row.latest_phenomenon_time) == (
+                value,
+                clock.now() + timedelta(seconds=seconds),
+            )
+
+
 def test_one_event_per_batch_after_commit(
     session_factory: sessionmaker[Session], clock: FakeClock, network: Network
 ) -> None:

@@ -174,6 +174,10 @@ def _rollup_pg(session: Session, max_rows: int, fold_latest: bool) -> int:
     return high - low
 
 
+# SQLite applies an upsert row by row, so a datastream met twice in one statement keeps its
+# newest reading through the WHERE below: no GROUP BY first, whose sort was a third of the fold's
+# time (10,000 rows: 9.7 against 6.6 ms). PostgreSQL refuses a second touch of a row in one
+# statement, so it picks each datastream's newest first (DISTINCT ON).
 LATEST_UPSERT = (
     "ON CONFLICT (datastream_id) DO UPDATE SET result = excluded.result, "
     "result_json = excluded.result_json, phenomenon_time = excluded.phenomenon_time "
@@ -200,16 +204,10 @@ def _fold_latest(session: Session, pg: bool, low: int, high: int) -> None:
             "phenomenon_time FROM observation WHERE id > :low AND id <= :high "
             "ORDER BY datastream_id, phenomenon_time DESC"
         )
-    else:  # SQLite: bare columns next to max() come from the row holding the max
-        rows = recent.both(
-            "datastream_id, result, result_json, phenomenon_time",
-            "WHERE id > :low AND id <= :high",
-            hint=" NOT INDEXED",
-        )
-        newest = (
-            "SELECT datastream_id, result, result_json, max(phenomenon_time) "
-            f"FROM {rows} GROUP BY datastream_id"
-        )
+    else:  # SQLite: every row, no GROUP BY (see LATEST_UPSERT)
+        columns = "datastream_id, result, result_json, phenomenon_time"
+        rows = recent.both(columns, "WHERE id > :low AND id <= :high", hint=" NOT INDEXED")
+        newest = f"SELECT {columns} FROM {rows} WHERE true"
     session.execute(
         text(
             "INSERT INTO sta_datastream_latest (datastream_id, result, result_json, "
