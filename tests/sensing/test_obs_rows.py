@@ -108,3 +108,23 @@ def test_a_gateway_batch_with_a_repeated_datastream_keeps_the_first() -> None:
         (1_500, 4.0),
     ]
     assert [s[0] for s in rows.sent] == [3, 9, 1_500]
+
+
+def test_the_validators_columns_make_the_same_rows() -> None:
+    """``validate.Checked.numbers`` spares ``prepare`` taking the batch apart, and changes
+    nothing it makes: rows, statements, columns — with one time or many, and a repeat."""
+    from cityops.sensing.validate import NUMERIC_TYPES, check
+
+    rng = random.Random(5)
+    now = T0 + timedelta(minutes=1)
+    gateway = [[d, T0.isoformat(), rng.random()] for d in rng.sample(range(1, 9000), 3000)]
+    spread = [[rng.randrange(1, 9000), T0 + timedelta(seconds=i), 1.0 * i] for i in range(3000)]
+    for raws in (gateway, spread, [*spread[:10], spread[3]]):
+        checked = check(raws, known=dict.fromkeys(range(1, 9000), min(NUMERIC_TYPES)), now=now)
+        assert checked.numbers is not None and not checked.rejected
+        given = obs_rows.prepare(checked.accepted, checked.numbers)
+        taken = obs_rows.prepare(checked.accepted)
+        assert given.readings == taken.readings and given.sent == taken.sent
+        assert given.statements == taken.statements
+        assert given.columns is not None and taken.columns is not None
+        assert [list(c) for c in given.columns] == [list(c) for c in taken.columns]

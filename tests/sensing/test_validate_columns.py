@@ -60,6 +60,9 @@ def _same(raws: list[Any]) -> None:
     loop = check(iter(raws), known=KNOWN, now=NOW, limits=LIMITS, ranges=RANGES)
     assert columns.rejected == loop.rejected
     assert columns.accepted == loop.accepted
+    if columns.numbers is not None:  # the column path: its columns are its readings'
+        assert columns.rejected == []
+        assert list(zip(*columns.numbers, strict=True)) == [r[:3] for r in columns.accepted]
     for a, b in zip(columns.accepted, loop.accepted, strict=True):
         assert a.phenomenon_time.tzinfo is b.phenomenon_time.tzinfo is UTC
         assert type(a.result) is type(b.result)

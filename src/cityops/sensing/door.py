@@ -30,7 +30,7 @@ from cityops.bus.memory import Event
 from cityops.clock import Clock
 from cityops.rules.evaluate import Reading as RuleReading
 from cityops.sensing import catalogue, obs_rows, recent, service, validate
-from cityops.sensing.validate import Checked, Reading, Rejection
+from cityops.sensing.validate import Checked, Numbers, Reading, Rejection
 from cityops.settings import Settings
 from cityops.store.engine import reading, transaction
 
@@ -133,7 +133,7 @@ def _check_and_react(
     reactor: Reactor | None,
 ) -> tuple[Checked, bool]:
     now, limits = clock.now(), service.limits_from(settings)
-    checked = Checked()
+    checked = Checked(numbers=([], [], []))
     evaluated = reactor is not None
     with reading(sessions) as session:  # the catalogue's version: no wait for the writer
         cat = catalogue.current(session=session)  # once for the whole batch
@@ -146,16 +146,28 @@ def _check_and_react(
             with reading(sessions) as session:  # ids added since the catalogue was read
                 part = catalogue.check_batch(session, some, now, limits, cat.known, cat.ranges)
         checked.accepted += part.accepted
+        checked.numbers = _join(checked.numbers, part.numbers)
         checked.rejected += [Rejection(start + r.index, r.reason, r.message) for r in part.rejected]
         if reactor is not None and not react(reactor, part.accepted):
             evaluated = False
     return checked, evaluated
 
 
+def _join(numbers: Numbers | None, more: Numbers | None) -> Numbers | None:
+    """The slices' columns end to end, while every slice had them (``Checked.numbers``)."""
+    if numbers is None or more is None:
+        return None
+    for column, tail in zip(numbers, more, strict=True):
+        column += tail  # type: ignore[operator]  # the lists _check_and_react began with
+    return numbers
+
+
 def _prepare(sessions: sessionmaker[Session], checked: Checked) -> obs_rows.Rows | None:
     """SQLite's insert parameters, made before the transaction so the writer is held shorter
     (none for PostgreSQL, whose arrays are made in it)."""
-    return obs_rows.prepare(checked.accepted) if _is_sqlite(sessions) else None
+    if not _is_sqlite(sessions):
+        return None
+    return obs_rows.prepare(checked.accepted, checked.numbers)
 
 
 def _is_sqlite(sessions: sessionmaker[Session]) -> bool:

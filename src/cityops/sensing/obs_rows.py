@@ -26,7 +26,7 @@ from operator import floordiv, itemgetter, sub, truediv
 from typing import Any
 
 from cityops.sensing.models import EPOCH, MICROSECOND, RECENT_BLOCK, RECENT_PARTS, to_micros
-from cityops.sensing.validate import Reading
+from cityops.sensing.validate import Numbers, Reading
 from cityops.store import values
 
 _KINDS = {  # the row's width → its columns: numbers only, with a JSON result, with everything
@@ -100,12 +100,18 @@ def unique(readings: Sequence[Reading]) -> list[Reading]:
     return list(first.values())
 
 
-def prepare(readings: Sequence[Reading]) -> Rows:
-    """The SQLite insert's parameters for ``readings`` (repeats in the batch dropped)."""
+def prepare(readings: Sequence[Reading], numbers: Numbers | None = None) -> Rows:
+    """The SQLite insert's parameters for ``readings`` (repeats in the batch dropped).
+    ``numbers``: ``validate.Checked.numbers`` of these readings, their columns already (taking
+    a batch of 10,000 apart again cost ~2.8 ms)."""
     if not readings:
         return Rows([])
     kept = list(readings)
-    columns = list(zip(*kept, strict=True))
+    columns: list[Sequence[Any]]
+    if numbers is not None and len(numbers[0]) == len(kept):
+        columns = [*numbers, *repeat((None,) * len(kept), len(Reading._fields) - 3)]
+    else:
+        columns = list(zip(*kept, strict=True))
     times = set(columns[1])
     one_time = len(times) == 1  # a gateway's batch: then each datastream once, or a repeat
     keys = set(columns[0]) if one_time else set(zip(columns[0], columns[1], strict=True))
@@ -137,7 +143,7 @@ def prepare(readings: Sequence[Reading]) -> Rows:
     return rows
 
 
-def _micros(when: tuple[datetime, ...], distinct: set[datetime]) -> Iterator[int]:
+def _micros(when: Sequence[datetime], distinct: set[datetime]) -> Iterator[int]:
     """Each time in epoch µs (``to_micros``'s arithmetic): once per distinct time when a batch
     shares a few (a gateway's), else in C over the column (the MQTT door: every reading its own
     time)."""
