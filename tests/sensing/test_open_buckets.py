@@ -105,6 +105,22 @@ def test_open_buckets_survive_a_restart_and_late_readings_merge(
     _assert_exact(sessions, ds_ids, first + second + late + third)
 
 
+def test_a_batch_over_many_minutes_folds_each_reading_into_its_own_minute(
+    session_factory: sessionmaker[Session], clock: FakeClock, network: Network
+) -> None:
+    """The door folds what it has just stored from memory once its buckets are loaded: a
+    batch's rows come table by table in time order, so the minute changes inside a batch,
+    forwards and back."""
+    ds_ids = network.ds_ids
+    t0 = clock.now().replace(second=0, microsecond=0) - timedelta(minutes=30)
+    warm = _readings(ds_ids, t0, 1, seed=51)  # loads the open buckets on this engine
+    assert _send(session_factory, clock, warm) == len(warm)
+    spread = _readings(ds_ids, t0 + timedelta(minutes=1), 7, seed=52)
+    random.Random(53).shuffle(spread)
+    assert _send(session_factory, clock, spread) == len(spread)
+    _assert_exact(session_factory, ds_ids, warm + spread)
+
+
 def test_a_repeated_batch_is_neither_stored_nor_counted_twice(
     session_factory: sessionmaker[Session], clock: FakeClock, network: Network
 ) -> None:

@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
@@ -57,7 +57,13 @@ Key = tuple[int, int]  # (datastream, bucket start in µs)
 # numbers, and a full collection over 200,000 open buckets held as lists took ~25 ms, a pause
 # a fan command could land in.
 Agg = tuple[float, float, float, float]
-Rows = Iterable[tuple[int, int, float, float, float, float]]
+Rows = Iterable[tuple[int, int, float, float, float, float]]  # (datastream, bucket, *Agg)
+# The open minutes: minute → datastream → deltas. Nested rather than keyed (datastream,
+# minute): a batch's readings then look up small int keys of one minute's table, neighbours
+# in memory for neighbouring ids, where tuple keys scattered every lookup over ~200,000
+# entries (10,000 readings a batch: 3.7 against 1.0 ms in isolation).
+Minutes = dict[int, dict[int, Agg]]
+K = TypeVar("K")  # a bucket's key: (datastream, bucket) or, within a minute, the datastream
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +74,29 @@ class Stored:
     rows: Sequence[Sequence[Any]]  # (datastream, time µs, numeric result or None, ...)
 
 
-def merge(into: dict[Key, Agg], rows: Rows) -> None:
-    """Fold (datastream, bucket, count, sum, min, max) rows into ``into``."""
-    for ds, bucket, c, s, lo, hi in rows:
-        k = (ds, bucket)
+def merge(into: dict[K, Agg], rows: Iterable[tuple[K, float, float, float, float]]) -> None:
+    """Fold (key, count, sum, min, max) rows into ``into``."""
+    for k, c, s, lo, hi in rows:
         e = into.get(k)
         if e is None:
             into[k] = (c, s, lo, hi)
         else:
             into[k] = (e[0] + c, e[1] + s, lo if lo < e[2] else e[2], hi if hi > e[3] else e[3])
+
+
+def keyed(rows: Rows) -> Iterator[tuple[Key, float, float, float, float]]:
+    """(datastream, bucket, count, sum, min, max) rows keyed for ``merge``."""
+    for ds, bucket, c, s, lo, hi in rows:
+        yield (ds, bucket), c, s, lo, hi
+
+
+def merge_minutes(into: Minutes, rows: Rows) -> None:
+    """Fold (datastream, minute, count, sum, min, max) rows into the open minutes."""
+    by_minute: dict[int, list[tuple[int, float, float, float, float]]] = {}
+    for ds, minute, c, s, lo, hi in rows:
+        by_minute.setdefault(minute, []).append((ds, c, s, lo, hi))
+    for minute, some in by_minute.items():
+        merge(into.setdefault(minute, {}), some)
 
 
 def split(deltas: dict[Key, Agg], cut: int) -> dict[Key, Agg]:
@@ -85,6 +105,12 @@ def split(deltas: dict[Key, Agg], cut: int) -> dict[Key, Agg]:
     for k in closed:
         del deltas[k]
     return closed
+
+
+def split_minutes(minutes: Minutes, cut: int) -> dict[Key, Agg]:
+    """Remove and return the deltas of minutes before ``cut``, keyed (datastream, minute)."""
+    closed = [minute for minute in minutes if minute < cut]
+    return {(ds, minute): v for minute in closed for ds, v in minutes.pop(minute).items()}
 
 
 def cuts_for(hwm: int) -> tuple[int, int]:
@@ -110,7 +136,7 @@ class OpenBuckets:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.m1: dict[Key, Agg] = {}  # 1-minute deltas not yet written
+        self.m1: Minutes = {}  # 1-minute deltas not yet written
         self.h1: dict[Key, Agg] = {}  # 1-hour deltas of minutes written, hour open
         self.seen = -1  # observation ids <= seen are folded in; -1: not loaded
         self.marks: dict[str, int] = {}
@@ -185,14 +211,14 @@ class OpenBuckets:
             "ON a.datastream_id = d.id AND a.bucket >= ? AND a.bucket < ? GROUP BY 1, 2",
             (c1h, c1m),
         )
-        merge(self.h1, cur.fetchall())
-        self.late = any(b < c1m for _d, b in self.m1)
+        merge(self.h1, keyed(cur.fetchall()))
+        self.late = any(minute < c1m for minute in self.m1)
         self.seen, self.marks = top, marks
 
     def _fold_rows(self, rows: list[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        merge(self.m1, (r[:6] for r in rows))
+        merge_minutes(self.m1, (r[:6] for r in rows))
         self.hwm = max(self.hwm, max(r[6] for r in rows))
 
     # -- the write path ----------------------------------------------------------------------
@@ -247,19 +273,26 @@ class OpenBuckets:
         self.seen = high
 
     def _fold_stored(self, rows: Sequence[Sequence[Any]]) -> None:
-        """(datastream, time µs, numeric result or None, ...) rows into the 1-minute deltas."""
+        """(datastream, time µs, numeric result or None, ...) rows into the 1-minute deltas
+        (a batch's rows come in time order per recent table: the minute changes seldom)."""
         m1, hwm, first = self.m1, self.hwm, 1 << 62
+        start = end = 0  # the current minute [start, end) and its deltas
+        deltas: dict[int, Agg] = {}
         for row in rows:
             r = row[2]
             if r is None:
                 continue
             t = row[1]
-            k = (row[0], t - t % MINUTE)
-            e = m1.get(k)
+            if not start <= t < end:
+                start = t - t % MINUTE
+                end = start + MINUTE
+                deltas = m1.setdefault(start, {})
+            ds = row[0]
+            e = deltas.get(ds)
             if e is None:
-                m1[k] = (1, r, r, r)
+                deltas[ds] = (1, r, r, r)
             else:
-                m1[k] = (e[0] + 1, e[1] + r, r if r < e[2] else e[2], r if r > e[3] else e[3])
+                deltas[ds] = (e[0] + 1, e[1] + r, r if r < e[2] else e[2], r if r > e[3] else e[3])
             if t > hwm:
                 hwm = t
             if t < first:
@@ -269,9 +302,9 @@ class OpenBuckets:
             self.late = True
 
     def _flush(self, cur: Any, c1m: int, c1h: int) -> None:
-        closed = split(self.m1, c1m)
+        closed = split_minutes(self.m1, c1m)
         _upsert(cur, "obs_agg_1m", closed)
-        merge(self.h1, ((d, b - b % HOUR, *v) for (d, b), v in closed.items()))
+        merge(self.h1, (((d, b - b % HOUR), *v) for (d, b), v in closed.items()))
         _upsert(cur, "obs_agg_1h", split(self.h1, c1h))
         self.marks = {**self.marks, "agg_id": self.seen, "agg_1m": c1m, "agg_1h": c1h}
         _write_marks(cur, self.marks)
@@ -358,7 +391,7 @@ def read_buckets(
             "AND bucket < ? AND bucket >= ? AND bucket < ? GROUP BY 1, 2",
             (*datastream_ids, c1h, c1m, lo, hi),
         )
-        merge(out, cur.fetchall())
+        merge(out, keyed(cur.fetchall()))
     where = (
         f"WHERE datastream_id IN ({marks_}) AND phenomenon_time >= ? "
         "AND phenomenon_time >= ? AND phenomenon_time < ? AND result IS NOT NULL"
@@ -368,7 +401,7 @@ def read_buckets(
         f"FROM {recent.both(_RAW, where)} GROUP BY 1, 2",
         (*datastream_ids, cut, lo, hi) * (len(recent.TABLES) + 1),
     )
-    merge(out, cur.fetchall())
+    merge(out, keyed(cur.fetchall()))
     return out
 
 

@@ -331,7 +331,7 @@ def buckets(
         session=session, datastream_ids=datastream_ids, width=width, start=start, end=end
     )
     if open_part:
-        aggregates.merge(out, ((d, b, *v) for (d, b), v in open_part.items()))
+        aggregates.merge(out, ((k, *v) for k, v in open_part.items()))
     return out
 
 
