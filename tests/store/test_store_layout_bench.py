@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bench.bench_store_layout import BATCH, Run, Store, batch_json, datastream_order, measure
+from bench.bench_store_layout import BATCH, Run, Store, batch_rows, datastream_order, measure
 
 
 @pytest.mark.parametrize(
@@ -34,15 +34,15 @@ def test_every_reading_is_stored_once(
 def test_compaction_moves_rows_in_datastream_order_and_keeps_their_ids(tmp_path: Path) -> None:
     store = Store(Run("recent", "serial", 0.0, rows=2 * BATCH, cut=10**9), tmp_path / "c.db")
     order = datastream_order("contiguous")  # ids then rise with the datastream
-    store.take(batch_json(0, order), BATCH)
-    store.take(batch_json(BATCH, order), BATCH)
+    store.take(batch_rows(0, order), BATCH)
+    store.take(batch_rows(BATCH, order), BATCH)
     before = store.con.execute("SELECT id, datastream_id FROM observation_recent").fetchall()
     store.compact()
     after = store.con.execute("SELECT id, datastream_id FROM observation ORDER BY rowid").fetchall()
     assert sorted(after) == sorted(before)
     assert [d for _, d in after] == sorted(d for _, d in before)  # written datastream by datastream
     assert store.con.execute("SELECT count(*) FROM observation_recent").fetchone() == (0,)
-    store.take(batch_json(2 * BATCH, order), BATCH)  # ids of moved rows are never handed out again
+    store.take(batch_rows(2 * BATCH, order), BATCH)  # ids of moved rows are never handed out again
     (low,) = store.con.execute("SELECT min(id) FROM observation_recent").fetchone()
     assert low > max(i for i, _ in after)
 

@@ -26,7 +26,9 @@ def test_most_rows_keeps_a_statement_within_the_variable_limit() -> None:
     for width in (1, 3, 7, 8, 100):
         most = values.most_rows(width)
         assert most * width + 2 <= values.VARIABLE_LIMIT and most & (most - 1) == 0
-    assert values.most_rows(values.VARIABLE_LIMIT) == 1
+    assert values.most_rows(values.VARIABLE_LIMIT - 2) == 1
+    with pytest.raises(ValueError, match="over SQLite's limit"):
+        values.most_rows(values.VARIABLE_LIMIT - 1)
 
 
 def test_rows_go_into_sqlite_unchanged_and_in_order() -> None:

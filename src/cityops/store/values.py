@@ -45,7 +45,13 @@ VARIABLE_LIMIT = _variable_limit()  # 32,766 since SQLite 3.32; 999 before
 @cache
 def most_rows(width: int, extra: int = 2) -> int:
     """The largest power of two ≤ ``MOST_ROWS`` whose rows of ``width`` parameters, with
-    ``extra`` more, this SQLite build takes in one statement."""
+    ``extra`` more, this SQLite build takes in one statement; ValueError when not even one
+    row fits (no table of ours comes near: SQLite's own error would name no table)."""
+    if width + extra > VARIABLE_LIMIT:
+        raise ValueError(
+            f"a row of {width} parameters (+{extra}) is over SQLite's limit of "
+            f"{VARIABLE_LIMIT} a statement"
+        )
     most = MOST_ROWS
     while most > 1 and most * width + extra > VARIABLE_LIMIT:
         most //= 2
