@@ -267,3 +267,20 @@ def test_a_batch_longer_than_a_statement_is_stored_whole_with_ids_in_time_order(
     assert [r for _i, _d, _t, r in rows] == [float(i) for i in range(3000) if i not in (10, 2000)]
     ids = [i for i, _d, _t, _r in rows]
     assert ids == sorted(ids) and ids[-1] - ids[0] == 2999  # two gaps where the repeats were
+
+
+def test_the_door_stores_a_batch_of_several_slices_reading_for_reading(
+    sessions: sessionmaker[Session], clock: FakeClock, net: Network
+) -> None:
+    """The door validates 1,000 readings at a time and hands the insert the slices' columns
+    joined (``Checked.numbers``): each reading keeps its own datastream, time and value."""
+    start = _at(clock, 50)
+    raws = [
+        [net.ds_ids[i % 6], (start + timedelta(seconds=i // 6)).isoformat(), i / 4]
+        for i in range(2 * door.REACT_SLICE + 500)
+    ]
+    got = door.take_in(sessions=sessions, clock=clock, settings=SETTINGS, raws=raws, source="t")
+    assert got.stored == len(raws) and not got.rejected
+    stored = sorted((d, t, r) for _i, d, t, r in _all(sessions))
+    want = sorted((d, datetime.fromisoformat(t), r) for d, t, r in raws)
+    assert stored == want

@@ -38,7 +38,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
@@ -316,8 +316,7 @@ def _upsert(cur: Any, table: str, deltas: dict[Key, Agg]) -> None:
     if not deltas:
         return
     rows = sorted((d, b, int(v[0]), v[1], v[2], v[3]) for (d, b), v in deltas.items())
-    for start, size in values.chunks(len(rows), values.most_rows(6, 0)):
-        cur.execute(_upsert_sql(table, size), values.flat(rows, start, size))
+    values.execute(cur, partial(_upsert_sql, table), rows)
 
 
 @cache

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from itertools import chain
+from typing import Any, Protocol, cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -133,7 +134,8 @@ def _check_and_react(
     reactor: Reactor | None,
 ) -> tuple[Checked, bool]:
     now, limits = clock.now(), service.limits_from(settings)
-    checked = Checked(numbers=([], [], []))
+    checked = Checked()
+    slices: list[Numbers | None] = []
     evaluated = reactor is not None
     with reading(sessions) as session:  # the catalogue's version: no wait for the writer
         cat = catalogue.current(session=session)  # once for the whole batch
@@ -146,20 +148,24 @@ def _check_and_react(
             with reading(sessions) as session:  # ids added since the catalogue was read
                 part = catalogue.check_batch(session, some, now, limits, cat.known, cat.ranges)
         checked.accepted += part.accepted
-        checked.numbers = _join(checked.numbers, part.numbers)
+        slices.append(part.numbers)
         checked.rejected += [Rejection(start + r.index, r.reason, r.message) for r in part.rejected]
         if reactor is not None and not react(reactor, part.accepted):
             evaluated = False
+    checked.numbers = _joined(slices)
     return checked, evaluated
 
 
-def _join(numbers: Numbers | None, more: Numbers | None) -> Numbers | None:
-    """The slices' columns end to end, while every slice had them (``Checked.numbers``)."""
-    if numbers is None or more is None:
+def _joined(slices: list[Numbers | None]) -> Numbers | None:
+    """The slices' columns end to end, if every slice had them (``Checked.numbers``)."""
+    if not all(slices):
         return None
-    for column, tail in zip(numbers, more, strict=True):
-        column += tail  # type: ignore[operator]  # the lists _check_and_react began with
-    return numbers
+    whole = cast(list[Numbers], slices)
+    return (
+        list(chain.from_iterable(s[0] for s in whole)),
+        list(chain.from_iterable(s[1] for s in whole)),
+        list(chain.from_iterable(s[2] for s in whole)),
+    )
 
 
 def _prepare(sessions: sessionmaker[Session], checked: Checked) -> obs_rows.Rows | None:

@@ -16,7 +16,7 @@ takes ~2 ms, running it ~0.4 ms.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from functools import cache
 from itertools import chain
@@ -75,3 +75,11 @@ def chunks(count: int, most: int) -> Iterator[tuple[int, int]]:
 def flat(rows: Sequence[Sequence[Any]], start: int, size: int) -> list[Any]:
     """The parameters of ``rows[start : start + size]``, row after row."""
     return list(chain.from_iterable(rows[start : start + size]))
+
+
+def execute(cursor: Any, statement: Callable[[int], str], rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``statement(size)`` (a ``rows_list(size, width)`` around it, no other parameters)
+    over ``rows``, a chunk at a time."""
+    width = len(rows[0]) if rows else 0
+    for start, size in chunks(len(rows), most_rows(width, 0)):
+        cursor.execute(statement(size), flat(rows, start, size))
